@@ -159,7 +159,12 @@ export function canonicalRequest(
 
 /** Task 2: the string to sign. */
 export function stringToSign(amzDate: string, scope: string, canonicalRequestText: string): string {
-  return ALGORITHM + '\n' + amzDate + '\n' + scope + '\n' + hash('sha256', canonicalRequestText);
+  return stringToSignPrefix(amzDate, scope) + hash('sha256', canonicalRequestText);
+}
+
+/** The part of the string to sign before the canonical request's hash; a signer keeps it for the current second. */
+function stringToSignPrefix(amzDate: string, scope: string): string {
+  return ALGORITHM + '\n' + amzDate + '\n' + scope + '\n';
 }
 
 /** Task 3: the signing key, HMAC chain over date, region, service and `aws4_request`. */
@@ -170,9 +175,63 @@ export function deriveSigningKey(secretAccessKey: string, dateStamp: string, reg
   return createHmac('sha256', kService).update('aws4_request').digest();
 }
 
+/** SHA-256's block size, B in RFC 2104. */
+const BLOCK = 64;
+const UTF8 = new TextEncoder();
+
+/**
+ * A signing key ready for HMAC-SHA256 (RFC 2104): its two padded key blocks
+ * are prepared once, so each MAC is two one-shot SHA-256 calls over reused
+ * buffers. A createHmac object per signature costs about twice as much, and
+ * that HMAC is most of what signing a request costs.
+ */
+export class SigningKey {
+  /** K xor ipad, followed by the message. */
+  #inner: Buffer;
+  /** The part of #inner after the key block. */
+  #message: Uint8Array;
+  /** The key block and the last message. */
+  #innerView: Uint8Array;
+  /** K xor opad, followed by the inner digest. */
+  readonly #outer = Buffer.alloc(BLOCK + 32);
+
+  constructor(key: Uint8Array) {
+    if (!(key instanceof Uint8Array) || key.length === 0 || key.length > BLOCK) {
+      throw new InvalidArgumentError('signingKey', 'must be 1 to 64 bytes, such as deriveSigningKey() returns');
+    }
+    this.#inner = Buffer.alloc(BLOCK + 256);
+    this.#message = this.#inner.subarray(BLOCK);
+    this.#innerView = this.#inner.subarray(0, BLOCK);
+    for (let i = 0; i < BLOCK; i++) {
+      const k = key[i] ?? 0;
+      this.#inner[i] = k ^ 0x36;
+      this.#outer[i] = k ^ 0x5c;
+    }
+  }
+
+  /** Lower-case hex HMAC-SHA256 of the UTF-8 form of `message`. */
+  sign(message: string): string {
+    let encoded = UTF8.encodeInto(message, this.#message);
+    if (encoded.read !== message.length) {
+      // A UTF-16 code unit takes at most 3 UTF-8 bytes.
+      const grown = Buffer.alloc(BLOCK + message.length * 3);
+      this.#inner.copy(grown, 0, 0, BLOCK);
+      this.#inner = grown;
+      this.#message = grown.subarray(BLOCK);
+      this.#innerView = grown.subarray(0, BLOCK);
+      encoded = UTF8.encodeInto(message, this.#message);
+    }
+    // Strings to sign of one signer share a length, so the view is usually reused.
+    if (this.#innerView.length !== BLOCK + encoded.written) this.#innerView = this.#inner.subarray(0, BLOCK + encoded.written);
+    // A 'binary' (latin1) digest is one char per byte; a Buffer digest costs an allocation more.
+    this.#outer.write(hash('sha256', this.#innerView, 'binary'), BLOCK, 'latin1');
+    return hash('sha256', this.#outer, 'hex');
+  }
+}
+
 /** Task 4: the signature, lower-case hex. */
-export function signature(signingKey: Buffer, stringToSignText: string): string {
-  return createHmac('sha256', signingKey).update(stringToSignText).digest('hex');
+export function signature(signingKey: SigningKey | Uint8Array, stringToSignText: string): string {
+  return (signingKey instanceof SigningKey ? signingKey : new SigningKey(signingKey)).sign(stringToSignText);
 }
 
 /** Hex SHA-256 of a body. */
@@ -195,13 +254,13 @@ export function streamingContentLength(contentLength: number, chunkSize: number)
 // The signing-key cache: one entry per (secret, date, region, service).
 
 const KEY_CACHE_LIMIT = 64;
-const keyCache = new Map<string, Buffer>();
+const keyCache = new Map<string, SigningKey>();
 
-function cachedSigningKey(secretAccessKey: string, dateStamp: string, region: string, service: string): Buffer {
+function cachedSigningKey(secretAccessKey: string, dateStamp: string, region: string, service: string): SigningKey {
   const id = dateStamp + '\n' + region + '\n' + service + '\n' + secretAccessKey;
   let key = keyCache.get(id);
   if (key === undefined) {
-    key = deriveSigningKey(secretAccessKey, dateStamp, region, service);
+    key = new SigningKey(deriveSigningKey(secretAccessKey, dateStamp, region, service));
     // A key lives one day; dropping all on overflow is simpler than LRU and rarely happens.
     if (keyCache.size >= KEY_CACHE_LIMIT) keyCache.clear();
     keyCache.set(id, key);
@@ -247,35 +306,54 @@ interface UrlParts {
   query: string;
 }
 
+/** RFC 3986 section 3.1. */
+const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*$/;
 const DEFAULT_PORT: Readonly<Record<string, string>> = { 'http:': ':80', 'https:': ':443' };
+
+/** Whether `c` (a char code, NaN past the end) ends a URL's authority: `/`, `?`, `#` or the end. */
+function endsAuthority(c: number): boolean {
+  return c === 0x2f || c === 0x3f || c === 0x23 || Number.isNaN(c);
+}
 
 /**
  * Splits an absolute URL by hand. WHATWG `URL` would rewrite the path
- * (`/a/../b` becomes `/b`), which S3 keys must survive.
+ * (`/a/../b` becomes `/b`), which S3 keys must survive. `previous` is the
+ * last URL split: a client sends every request to the same origin, so its
+ * host is reused rather than parsed again.
  */
-function splitUrl(url: string): UrlParts {
+function splitUrl(url: string, previous: UrlParts | undefined): UrlParts {
   if (typeof url !== 'string') throw new InvalidArgumentError('url', `must be a string, got ${typeof url}`);
-  const schemeEnd = url.indexOf('://');
-  if (schemeEnd <= 0) throw new InvalidArgumentError('url', 'must be an absolute URL such as https://bucket.s3.amazonaws.com/key');
-  const authorityStart = schemeEnd + 3;
-  let pathStart = authorityStart;
-  while (pathStart < url.length) {
-    const c = url.charCodeAt(pathStart);
-    if (c === 0x2f || c === 0x3f || c === 0x23) break;
-    pathStart++;
+  let origin: string;
+  let host: string;
+  if (previous !== undefined && url.startsWith(previous.origin) && endsAuthority(url.charCodeAt(previous.origin.length))) {
+    ({ origin, host } = previous);
+  } else {
+    const schemeEnd = url.indexOf('://');
+    if (schemeEnd <= 0 || !SCHEME.test(url.slice(0, schemeEnd))) {
+      throw new InvalidArgumentError('url', 'must be an absolute URL such as https://bucket.s3.amazonaws.com/key');
+    }
+    const authorityStart = schemeEnd + 3;
+    let authorityEnd = authorityStart;
+    while (!endsAuthority(url.charCodeAt(authorityEnd))) authorityEnd++;
+    const authority = url.slice(authorityStart, authorityEnd);
+    if (authority === '') throw new InvalidArgumentError('url', 'has no host');
+    if (authority.includes('@')) throw new InvalidArgumentError('url', 'must not carry user info (user:password@); pass credentials to the signer');
+    origin = url.slice(0, authorityEnd);
+    host = authority.toLowerCase();
+    // RFC 3986 section 3.2.3: an empty port is no port; RFC 9110 section 4.2: nor is the default one.
+    if (host.endsWith(':')) host = host.slice(0, -1);
+    else if (host.endsWith(':443') || host.endsWith(':80')) {
+      const defaultPort = DEFAULT_PORT[url.slice(0, schemeEnd + 1).toLowerCase()];
+      if (defaultPort !== undefined && host.endsWith(defaultPort)) host = host.slice(0, -defaultPort.length);
+    }
   }
-  const authority = url.slice(authorityStart, pathStart);
-  if (authority === '') throw new InvalidArgumentError('url', 'has no host');
-  if (authority.includes('@')) throw new InvalidArgumentError('url', 'must not carry user info (user:password@); pass credentials to the signer');
+  const pathStart = origin.length;
   let hashAt = url.indexOf('#', pathStart);
   if (hashAt < 0) hashAt = url.length;
   let queryAt = url.indexOf('?', pathStart);
   if (queryAt < 0 || queryAt > hashAt) queryAt = hashAt;
-  let host = authority.toLowerCase();
-  const defaultPort = DEFAULT_PORT[url.slice(0, schemeEnd + 1).toLowerCase()];
-  if (defaultPort !== undefined && host.endsWith(defaultPort)) host = host.slice(0, -defaultPort.length);
   return {
-    origin: url.slice(0, pathStart),
+    origin,
     host,
     path: pathStart < queryAt ? url.slice(pathStart, queryAt) : '/',
     query: queryAt < hashAt ? url.slice(queryAt + 1, hashAt) : '',
@@ -330,6 +408,34 @@ function headerValueText(value: Exclude<HeaderValue, undefined>, name: string): 
   throw new InvalidArgumentError(`headers["${name}"]`, `must be a string, number or array of strings, got ${typeof value}`);
 }
 
+const HOST_ONLY: readonly string[] = ['host'];
+/** The query parameters a presign adds (S3 API Reference, "Query Parameters"), lower-cased. */
+const PRESIGN_PARAMS: ReadonlySet<string> = new Set([
+  'x-amz-algorithm',
+  'x-amz-credential',
+  'x-amz-date',
+  'x-amz-expires',
+  'x-amz-security-token',
+  'x-amz-signedheaders',
+  'x-amz-signature',
+]);
+/** A signer remembers this many header names; a caller inventing names forever only empties the memory more often. */
+const KNOWN_NAMES_LIMIT = 256;
+
+/**
+ * Checks a header name once and remembers its canonical form: the name in
+ * lower case, or '' for a header never signed. The same few names come with
+ * every request, so the check and the lower-casing are done once per signer.
+ */
+function learnHeaderName(name: string, knownNames: Map<string, string>): string {
+  if (!TOKEN.test(name)) throw new InvalidArgumentError(`headers["${name}"]`, 'is not a valid header name (RFC 9110 token: ASCII letters, digits and !#$%&\'*+-.^_`|~)');
+  const lower = name.toLowerCase();
+  const canonical = UNSIGNED_HEADERS.has(lower) ? '' : lower;
+  if (knownNames.size >= KNOWN_NAMES_LIMIT) knownNames.clear();
+  knownNames.set(name, canonical);
+  return canonical;
+}
+
 interface CanonicalHeaders {
   canonical: string;
   signed: string;
@@ -338,27 +444,58 @@ interface CanonicalHeaders {
 /**
  * Canonical headers and the signed-headers list: names lower-cased and
  * sorted, values trimmed, repeated names joined with `,` in the order given.
- * `fixed` entries (host, x-amz-date, ...) replace any caller value of the same name.
+ * `fixedNames` (sorted, such as host and x-amz-date) take `fixedValues` and
+ * replace any caller value of the same name.
  */
-function canonicalHeaders(input: HeadersInput | undefined, fixed: Record<string, string>): CanonicalHeaders {
-  const entries: Record<string, string> = Object.create(null);
+function canonicalHeaders(
+  input: HeadersInput | undefined,
+  fixedNames: readonly string[],
+  fixedValues: readonly string[],
+  knownNames: Map<string, string>,
+): CanonicalHeaders {
+  // Parallel arrays and an insertion sort: requests carry a handful of headers,
+  // and this is the signer's hottest loop.
+  const names: string[] = [];
+  const values: string[] = [];
   if (input !== undefined) {
     for (const name in input) {
       const value = input[name];
       if (value === undefined) continue;
-      const lower = name.toLowerCase();
-      if (!TOKEN.test(name)) throw new InvalidArgumentError(`headers["${name}"]`, 'is not a valid header name (RFC 9110 token: ASCII letters, digits and !#$%&\'*+-.^_`|~)');
-      if (UNSIGNED_HEADERS.has(lower) || lower in fixed) continue;
+      const lower = knownNames.get(name) ?? learnHeaderName(name, knownNames);
+      if (lower === '' || fixedNames.includes(lower)) continue;
       const text = headerValueText(value, name);
-      const previous = entries[lower];
-      entries[lower] = previous === undefined ? text : previous + ',' + text;
+      const at = names.indexOf(lower);
+      if (at < 0) {
+        names.push(lower);
+        values.push(text);
+      } else {
+        values[at] += ',' + text;
+      }
     }
   }
-  for (const name in fixed) entries[name] = fixed[name]!;
-  const names = Object.keys(entries).sort();
+  for (let i = 0; i < fixedNames.length; i++) {
+    names.push(fixedNames[i]!);
+    values.push(fixedValues[i]!);
+  }
+  for (let i = 1; i < names.length; i++) {
+    const name = names[i]!;
+    const value = values[i]!;
+    let j = i - 1;
+    for (; j >= 0 && names[j]! > name; j--) {
+      names[j + 1] = names[j]!;
+      values[j + 1] = values[j]!;
+    }
+    names[j + 1] = name;
+    values[j + 1] = value;
+  }
+  // Built in one pass: Array#join costs more than the concatenation.
   let canonical = '';
-  for (const name of names) canonical += name + ':' + entries[name] + '\n';
-  return { canonical, signed: names.join(';') };
+  let signed = '';
+  for (let i = 0; i < names.length; i++) {
+    canonical += names[i] + ':' + values[i] + '\n';
+    signed += i === 0 ? names[i] : ';' + names[i];
+  }
+  return { canonical, signed };
 }
 
 /** The caller's `x-amz-content-sha256` header, whatever its case. */
@@ -395,10 +532,12 @@ function checkText(value: unknown, argument: string, pattern: RegExp, expected: 
 
 const SCOPE_PART = /^[\x21-\x2e\x30-\x7e]+$/;
 
-interface DateParts {
+/** One signing second: its X-Amz-Date and day scope. */
+interface Moment {
   second: number;
   amzDate: string;
-  dateStamp: string;
+  day: DayScope;
+  stringToSignPrefix: string;
 }
 
 /** Per-day values of a signer: scope, credential and signing key. */
@@ -407,7 +546,9 @@ interface DayScope {
   scope: string;
   credential: string;
   encodedCredential: string;
-  key: Buffer;
+  /** The Authorization header up to the signed headers list. */
+  authorizationPrefix: string;
+  key: SigningKey;
 }
 
 /**
@@ -427,8 +568,13 @@ export class SigV4Signer {
   readonly #sessionToken: string | undefined;
   readonly #contentSha256Header: boolean;
   readonly #signSessionToken: boolean;
-  #lastDate: DateParts = { second: NaN, amzDate: '', dateStamp: '' };
-  #lastScope: DayScope | undefined;
+  /** The headers the signer sets and signs itself, sorted. */
+  readonly #fixedNames: string[];
+  #lastMoment: Moment | undefined;
+  #lastUrl: UrlParts | undefined;
+  /** Header names seen, see learnHeaderName. */
+  readonly #knownNames = new Map<string, string>();
+  #lastDay: DayScope | undefined;
 
   constructor(options: SignerOptions) {
     if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options', 'must be an object with accessKeyId, secretAccessKey and region');
@@ -447,6 +593,10 @@ export class SigV4Signer {
     this.mode = mode;
     this.#contentSha256Header = options.contentSha256Header ?? mode === 's3';
     this.#signSessionToken = options.signSessionToken ?? true;
+    this.#fixedNames = ['host'];
+    if (this.#contentSha256Header) this.#fixedNames.push('x-amz-content-sha256');
+    this.#fixedNames.push('x-amz-date');
+    if (this.#sessionToken !== undefined && this.#signSessionToken) this.#fixedNames.push('x-amz-security-token');
   }
 
   /** Signs with the `Authorization` header; returns the headers to add. */
@@ -462,22 +612,25 @@ export class SigV4Signer {
   /** `sign()` with its canonical request and string to sign. */
   explainSign(request: SignRequest, options?: SignOptions): HeaderSignature {
     const method = checkMethod(request.method);
-    const url = splitUrl(request.url);
-    const date = this.#date(options?.date);
-    const day = this.#day(date.dateStamp);
+    const url = (this.#lastUrl = splitUrl(request.url, this.#lastUrl));
+    const moment = this.#moment(options?.date);
+    const { amzDate, day } = moment;
     const payloadHash = this.#payloadHash(request, request.body === undefined ? EMPTY_SHA256 : undefined);
-    const fixed: Record<string, string> = { host: url.host, 'x-amz-date': date.amzDate };
-    const added: SignedHeaders = { authorization: '', 'x-amz-date': date.amzDate };
-    if (this.#contentSha256Header) fixed['x-amz-content-sha256'] = added['x-amz-content-sha256'] = payloadHash;
+    const added: SignedHeaders = { authorization: '', 'x-amz-date': amzDate };
+    // Values in the order of #fixedNames: host, [x-amz-content-sha256], x-amz-date, [x-amz-security-token].
+    const fixedValues = [url.host];
+    if (this.#contentSha256Header) fixedValues.push((added['x-amz-content-sha256'] = payloadHash));
+    fixedValues.push(amzDate);
     if (this.#sessionToken !== undefined) {
       added['x-amz-security-token'] = this.#sessionToken;
-      if (this.#signSessionToken) fixed['x-amz-security-token'] = this.#sessionToken;
+      if (this.#signSessionToken) fixedValues.push(this.#sessionToken);
     }
-    const headers = canonicalHeaders(request.headers, fixed);
-    const creq = canonicalRequest(method, this.#canonicalUri(url.path), joinPairs(canonicalQueryPairs(url.query)), headers.canonical, headers.signed, payloadHash);
-    const sts = stringToSign(date.amzDate, day.scope, creq);
-    const sig = signature(day.key, sts);
-    added.authorization = ALGORITHM + ' Credential=' + day.credential + ', SignedHeaders=' + headers.signed + ', Signature=' + sig;
+    const headers = canonicalHeaders(request.headers, this.#fixedNames, fixedValues, this.#knownNames);
+    const query = url.query === '' ? '' : joinPairs(canonicalQueryPairs(url.query));
+    const creq = canonicalRequest(method, this.#canonicalUri(url.path), query, headers.canonical, headers.signed, payloadHash);
+    const sts = moment.stringToSignPrefix + hash('sha256', creq);
+    const sig = day.key.sign(sts);
+    added.authorization = day.authorizationPrefix + headers.signed + ', Signature=' + sig;
     return { canonicalRequest: creq, stringToSign: sts, signature: sig, headers: added };
   }
 
@@ -485,26 +638,29 @@ export class SigV4Signer {
   explainPresign(request: SignRequest, options: PresignOptions): QuerySignature {
     const method = checkMethod(request.method);
     const expiresIn = checkExpiry(options?.expiresIn, 'expiresIn');
-    const url = splitUrl(request.url);
-    const date = this.#date(options.date);
-    const day = this.#day(date.dateStamp);
+    const url = (this.#lastUrl = splitUrl(request.url, this.#lastUrl));
+    const moment = this.#moment(options.date);
+    const { amzDate, day } = moment;
     // S3 presigned URLs never sign the body (S3 API Reference, "Query Parameters").
     const payloadHash = this.#payloadHash(request, this.mode === 's3' ? UNSIGNED_PAYLOAD : undefined);
-    const headers = canonicalHeaders(request.headers, { host: url.host });
+    const headers = canonicalHeaders(request.headers, HOST_ONLY, [url.host], this.#knownNames);
     const token = this.#sessionToken;
     const amzParams: Array<[string, string]> = [
       ['X-Amz-Algorithm', ALGORITHM],
       ['X-Amz-Credential', day.encodedCredential],
-      ['X-Amz-Date', date.amzDate],
+      ['X-Amz-Date', amzDate],
       ['X-Amz-Expires', String(expiresIn)],
     ];
     if (token !== undefined && this.#signSessionToken) amzParams.push(['X-Amz-Security-Token', encodeComponent(token)]);
     amzParams.push(['X-Amz-SignedHeaders', headers.signed === 'host' ? 'host' : encodeComponent(headers.signed)]);
     const userParams = canonicalQueryPairs(url.query);
+    for (const [name] of userParams) {
+      if (PRESIGN_PARAMS.has(name.toLowerCase())) throw new InvalidArgumentError('url', `already carries ${name}; presign a URL without X-Amz-* signing parameters`);
+    }
     const query = joinPairs(userParams.length === 0 ? amzParams : userParams.concat(amzParams).sort(comparePairs));
     const creq = canonicalRequest(method, this.#canonicalUri(url.path), query, headers.canonical, headers.signed, payloadHash);
-    const sts = stringToSign(date.amzDate, day.scope, creq);
-    const sig = signature(day.key, sts);
+    const sts = moment.stringToSignPrefix + hash('sha256', creq);
+    const sig = day.key.sign(sts);
     let signed = url.origin + url.path + '?' + query + '&X-Amz-Signature=' + sig;
     if (token !== undefined && !this.#signSessionToken) signed += '&X-Amz-Security-Token=' + encodeComponent(token);
     return { canonicalRequest: creq, stringToSign: sts, signature: sig, url: signed };
@@ -534,9 +690,11 @@ export class SigV4Signer {
     };
     const headers: Record<string, HeaderValue> = {};
     for (const name in request.headers) {
+      const value = request.headers[name];
+      if (value === undefined) continue;
       const lower = name.toLowerCase();
-      if (lower === 'content-encoding') framing['content-encoding'] += ',' + headerValueText(request.headers[name] ?? '', name);
-      else if (!(lower in framing)) headers[name] = request.headers[name];
+      if (lower === 'content-encoding') framing['content-encoding'] += ',' + headerValueText(value, name);
+      else if (!Object.hasOwn(framing, lower)) headers[name] = value;
     }
     const signed = this.explainSign({ method: request.method, url: request.url, headers: { ...headers, ...framing }, payloadHash: STREAMING_PAYLOAD }, options);
     const day = this.#day(signed.headers['x-amz-date'].slice(0, 8));
@@ -556,8 +714,7 @@ export class SigV4Signer {
     const bucket = checkText(input.bucket, 'bucket', /^[^\r\n]+$/, 'must be a bucket name');
     const key = checkText(input.key, 'key', /^[^\r\n]*$/, 'must not contain line breaks');
     const expiresIn = checkExpiry(input.expiresIn, 'expiresIn');
-    const date = this.#date(options?.date);
-    const day = this.#day(date.dateStamp);
+    const { second, amzDate, day } = this.#moment(options?.date);
     const userFields = input.fields ?? {};
     const conditions: PostCondition[] = [...(input.conditions ?? [])];
     for (const name in userFields) {
@@ -569,45 +726,49 @@ export class SigV4Signer {
     const amz: Record<string, string> = {
       'x-amz-algorithm': ALGORITHM,
       'x-amz-credential': day.credential,
-      'x-amz-date': date.amzDate,
+      'x-amz-date': amzDate,
     };
     if (this.#sessionToken !== undefined) amz['x-amz-security-token'] = this.#sessionToken;
     for (const name in amz) conditions.push({ [name]: amz[name]! });
-    const expiration = new Date((date.second + expiresIn) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const expiration = new Date((second + expiresIn) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
     const policy: PostPolicyDocument = { expiration, conditions };
     const encoded = Buffer.from(JSON.stringify(policy), 'utf8').toString('base64');
     return {
-      fields: { ...userFields, key, ...amz, policy: encoded, 'x-amz-signature': signature(day.key, encoded) },
+      fields: { ...userFields, key, ...amz, policy: encoded, 'x-amz-signature': day.key.sign(encoded) },
       policy,
     };
   }
 
-  #date(input: Date | number | undefined): DateParts {
+  #moment(input: Date | number | undefined): Moment {
     const ms = input === undefined ? Date.now() : input instanceof Date ? input.getTime() : input;
     if (typeof ms !== 'number' || !Number.isFinite(ms)) throw new InvalidArgumentError('date', 'must be a valid Date or a number of milliseconds');
     const second = Math.floor(ms / 1000);
-    if (second === this.#lastDate.second) return this.#lastDate;
-    const iso = new Date(second * 1000).toISOString();
+    const last = this.#lastMoment;
+    if (last !== undefined && second === last.second) return last;
+    // ECMAScript Date covers 8.64e15 ms either side of 1970; SigV4 dates have four-digit years.
+    const iso = Math.abs(ms) <= 8.64e15 ? new Date(second * 1000).toISOString() : '';
     if (iso.length !== 24) throw new InvalidArgumentError('date', 'must fall in the years 0000 to 9999');
     const dateStamp = iso.slice(0, 4) + iso.slice(5, 7) + iso.slice(8, 10);
     const amzDate = dateStamp + 'T' + iso.slice(11, 13) + iso.slice(14, 16) + iso.slice(17, 19) + 'Z';
-    this.#lastDate = { second, amzDate, dateStamp };
-    return this.#lastDate;
+    const day = this.#day(dateStamp);
+    this.#lastMoment = { second, amzDate, day, stringToSignPrefix: stringToSignPrefix(amzDate, day.scope) };
+    return this.#lastMoment;
   }
 
   #day(dateStamp: string): DayScope {
-    const last = this.#lastScope;
+    const last = this.#lastDay;
     if (last !== undefined && last.dateStamp === dateStamp) return last;
     const scope = dateStamp + '/' + this.region + '/' + this.service + '/aws4_request';
     const credential = this.accessKeyId + '/' + scope;
-    this.#lastScope = {
+    this.#lastDay = {
       dateStamp,
       scope,
       credential,
       encodedCredential: encodeComponent(credential, 'accessKeyId'),
+      authorizationPrefix: ALGORITHM + ' Credential=' + credential + ', SignedHeaders=',
       key: cachedSigningKey(this.#secretAccessKey, dateStamp, this.region, this.service),
     };
-    return this.#lastScope;
+    return this.#lastDay;
   }
 
   #canonicalUri(path: string): string {
@@ -651,13 +812,13 @@ function conditionNames(condition: PostCondition, name: string): boolean {
  */
 export class ChunkSigner {
   readonly chunkSize: number;
-  readonly #key: Buffer;
+  readonly #key: SigningKey;
   readonly #prefix: string;
   #previous: string;
   #finished = false;
 
-  constructor(signingKey: Buffer, amzDate: string, scope: string, seedSignature: string, chunkSize: number) {
-    this.#key = signingKey;
+  constructor(signingKey: SigningKey | Uint8Array, amzDate: string, scope: string, seedSignature: string, chunkSize: number) {
+    this.#key = signingKey instanceof SigningKey ? signingKey : new SigningKey(signingKey);
     this.#prefix = 'AWS4-HMAC-SHA256-PAYLOAD\n' + amzDate + '\n' + scope + '\n';
     this.#previous = seedSignature;
     this.chunkSize = chunkSize;
@@ -671,7 +832,7 @@ export class ChunkSigner {
   /** The signature of the next chunk. */
   signChunk(data: Uint8Array): string {
     if (this.#finished) throw new InvalidArgumentError('data', 'comes after the empty final chunk, which ends the upload');
-    const sig = signature(this.#key, this.#prefix + this.#previous + '\n' + EMPTY_SHA256 + '\n' + hash('sha256', data));
+    const sig = this.#key.sign(this.#prefix + this.#previous + '\n' + EMPTY_SHA256 + '\n' + hash('sha256', data));
     this.#previous = sig;
     if (data.length === 0) this.#finished = true;
     return sig;
