@@ -8,40 +8,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { canonicalPath, canonicalQueryComponent, encodeComponent, encodeKey, normalizePath } from '../lib/encoding.js';
 import * as index from '../lib/index.js';
-import { InvalidArgumentError, S3v4Error } from '../lib/errors.js';
+import { prng, throwsArgument } from './helpers.js';
 
 const UNRESERVED = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~';
-
-/** Runs `fn`, which must throw an InvalidArgumentError about `argument`; returns the error. */
-function throwsArgument(fn: () => unknown, argument: string): InvalidArgumentError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  assert.ok(caught !== undefined, `expected an InvalidArgumentError about ${argument}, nothing was thrown`);
-  assert.instance(caught, InvalidArgumentError);
-  assert.instance(caught, S3v4Error);
-  const error = caught as InvalidArgumentError;
-  assert.is(error.code, 'ERR_S3V4_INVALID_ARGUMENT');
-  assert.is(error.name, 'InvalidArgumentError');
-  assert.is(error.argument, argument);
-  assert.ok(error.message.startsWith(`${argument}: `), error.message);
-  return error;
-}
-
-/** Deterministic PRNG (mulberry32) so the property tests are reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The UriEncode of the S3 API Reference, written the slow, obvious way: byte by byte over UTF-8. */
 function referenceEncode(text: string, keepSlash: boolean): string {

@@ -14,10 +14,8 @@ import {
   ALGORITHM,
   ChunkSigner,
   EMPTY_SHA256,
-  InvalidArgumentError,
   MAX_PRESIGN_EXPIRY,
   MIN_CHUNK_SIZE,
-  S3v4Error,
   STREAMING_PAYLOAD,
   SigV4Signer,
   SigningKey,
@@ -34,6 +32,7 @@ import {
   type SignRequest,
   type SignerOptions,
 } from '../lib/index.js';
+import { prng, throwsArgument as throwsArgumentShowing } from './helpers.js';
 
 const AK = 'AKIDEXAMPLE';
 const SECRET = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY';
@@ -60,28 +59,8 @@ function independentSignature(creq: string, amzDate: string, scope: string, secr
   return createHmac('sha256', key).update(sts).digest('hex');
 }
 
-/** Runs `fn`, which must throw an InvalidArgumentError about `argument`; returns the error. */
-function throwsArgument(fn: () => unknown, argument: string): InvalidArgumentError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  assert.ok(caught !== undefined, `expected an InvalidArgumentError about ${argument}, nothing was thrown`);
-  if (!(caught instanceof InvalidArgumentError)) {
-    assert.unreachable(`expected an InvalidArgumentError about ${argument}, got ${String(caught)}`);
-  }
-  const error = caught as InvalidArgumentError;
-  assert.instance(error, S3v4Error);
-  assert.instance(error, Error);
-  assert.is(error.name, 'InvalidArgumentError');
-  assert.is(error.code, 'ERR_S3V4_INVALID_ARGUMENT');
-  assert.is(error.argument, argument);
-  assert.ok(error.message.startsWith(`${argument}: `), error.message);
-  assert.not.ok(error.message.includes(SECRET), 'the secret key leaked into an error message');
-  return error;
-}
+/** Runs `fn`, which must throw an InvalidArgumentError about `argument` without showing the secret key. */
+const throwsArgument = (fn: () => unknown, argument: string) => throwsArgumentShowing(fn, argument, [SECRET]);
 
 /** Splits a canonical request into its parts. */
 function parts(creq: string) {
@@ -116,18 +95,6 @@ function queryOf(url: string): Array<[string, string]> {
 
 function creqOf(request: SignRequest, signer = makeSigner()) {
   return parts(signer.explainSign(request, { date: DATE }).canonicalRequest);
-}
-
-/** Deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const AUTHORIZATION = /^AWS4-HMAC-SHA256 Credential=([^/,\s]+)\/(\d{8})\/([^/,\s]+)\/([^/,\s]+)\/aws4_request, SignedHeaders=([a-z0-9-]+(?:;[a-z0-9-]+)*), Signature=([0-9a-f]{64})$/;

@@ -1,0 +1,41 @@
+/** Helpers shared by the specs (not a spec itself: the runner takes *.spec.ts only). */
+import * as assert from 'uvu/assert';
+import { InvalidArgumentError, S3v4Error } from '../lib/errors.js';
+
+/**
+ * Runs `fn`, which must throw an InvalidArgumentError about `argument` whose
+ * message never shows any of `secrets`; returns the error.
+ */
+export function throwsArgument(fn: () => unknown, argument: string, secrets: readonly string[] = []): InvalidArgumentError {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (error) {
+    caught = error;
+  }
+  assert.ok(caught !== undefined, `expected an InvalidArgumentError about ${argument}, nothing was thrown`);
+  if (!(caught instanceof InvalidArgumentError)) {
+    assert.unreachable(`expected an InvalidArgumentError about ${argument}, got ${String(caught)}`);
+  }
+  const error = caught as InvalidArgumentError;
+  assert.instance(error, S3v4Error);
+  assert.instance(error, Error);
+  assert.is(error.name, 'InvalidArgumentError');
+  assert.is(error.code, 'ERR_S3V4_INVALID_ARGUMENT');
+  assert.is(error.argument, argument);
+  assert.ok(error.message.startsWith(`${argument}: `), error.message);
+  for (const secret of secrets) assert.not.ok(error.message.includes(secret), 'a secret leaked into an error message');
+  return error;
+}
+
+/** Deterministic PRNG (mulberry32), so property tests are reproducible. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
