@@ -24,3 +24,26 @@ export class InvalidArgumentError extends S3v4Error {
     this.argument = argument;
   }
 }
+
+/** One thing wrong in a configuration: where (`key`, or a line and column) and what. */
+export interface ConfigProblem {
+  /** `[object_store.s3] bucket`, or `line 4, column 12` for a TOML syntax error. */
+  key: string;
+  /** What was wrong and what was expected. Never holds a secret. */
+  problem: string;
+}
+
+/** A configuration that cannot be used; `problems` lists everything wrong with it at once. */
+export class ConfigError extends S3v4Error {
+  /** The file (or the name given to parseConfig). */
+  readonly file: string;
+  readonly problems: readonly ConfigProblem[];
+
+  constructor(file: string, problems: readonly ConfigProblem[]) {
+    const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
+    super('ERR_S3V4_CONFIG', `${file}: the storage configuration has ${count}:\n${problems.map((p) => `  ${p.key}: ${p.problem}`).join('\n')}`);
+    this.file = file;
+    this.problems = problems;
+  }
+}
+

@@ -37,4 +37,20 @@ test('README: the signer example prints what the README says it prints', () => {
   assert.fixture(printed.join('\n'), expected);
 });
 
+test('README: the configuration error shown is the one such a file gets', () => {
+  const expected = blockAfter('<!-- output: config-error -->', 'text');
+  const text = [
+    '[object_store]',
+    'backend = "s3"',
+    '[object_store.s3]',
+    'access_key = "AKIAIOSFODNN7EXAMPLE"',
+    'secret_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"',
+    'bucket = "my-agentverse-packages"',
+    'region = "us-east-1"',
+    'force_path_styles = true',
+    'presigned_expiry_secs = 1.5',
+  ].join('\n');
+  assert.throws(() => s3v4.parseConfig(text, 'config.toml', {}), (error: Error) => error.message === expected);
+});
+
 test.run();
