@@ -167,6 +167,61 @@ export function parseConfig(text: string, name = 'config', env: Environment = pr
   return new StorageConfig(settings);
 }
 
+/**
+ * The same settings as plain options, for code that configures s3v4 without
+ * a file: `storageConfig({ bucket, region, ... })`. Checked by the same rules;
+ * messages name the options (`options.forcePathStyle`).
+ */
+export interface StorageOptions {
+  endpoint?: string;
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  sessionToken?: string;
+  bucket: string;
+  region?: string;
+  forcePathStyle?: boolean;
+  presignedExpirySecs?: number;
+  publicUrlBase?: string;
+}
+
+/** Each option and the configuration key it stands for. */
+const OPTION_KEYS: Readonly<Record<keyof StorageOptions, Key>> = {
+  endpoint: 'endpoint',
+  accessKeyId: 'access_key',
+  secretAccessKey: 'secret_key',
+  sessionToken: 'session_token',
+  bucket: 'bucket',
+  region: 'region',
+  forcePathStyle: 'force_path_style',
+  presignedExpirySecs: 'presigned_expiry_secs',
+  publicUrlBase: 'public_url_base',
+};
+
+/** Validates plain options like a configuration file (environment variables fill what they leave empty). */
+export function storageConfig(options: StorageOptions, env: Environment = process.env): StorageConfig {
+  if (options === null || typeof options !== 'object') throw new ConfigError('options', [{ key: 'options', problem: 'must be an object with bucket, region and credentials' }]);
+  const problems: ConfigProblem[] = [];
+  const report = (key: string, problem: string) => {
+    const named = /^\[object_store\.s3\] (\w+)(.*)$/.exec(key);
+    problems.push({ key: named === null ? key : `options.${optionName(named[1]!)}${named[2]}`, problem });
+  };
+  const table: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(options)) {
+    const key = (OPTION_KEYS as Record<string, Key | undefined>)[name];
+    if (key === undefined) problems.push({ key: `options.${name}`, problem: unknownKey(name, Object.keys(OPTION_KEYS)) });
+    // A whole number stands for a TOML integer; anything else is reported with its type.
+    else if (value !== undefined) table[key] = key === 'presigned_expiry_secs' && Number.isSafeInteger(value) ? BigInt(value as number) : value;
+  }
+  const settings = resolve('options', table, env, report);
+  if (problems.length > 0 || settings === undefined) throw new ConfigError('options', problems);
+  return new StorageConfig(settings);
+}
+
+/** The option that stands for a configuration key. */
+function optionName(key: string): string {
+  return (Object.keys(OPTION_KEYS) as Array<keyof StorageOptions>).find((name) => OPTION_KEYS[name] === key)!;
+}
+
 type Report = (key: string, problem: string) => void;
 
 function isTable(value: unknown): value is Record<string, unknown> {
@@ -400,7 +455,7 @@ function httpUrl(text: string, key: string, example: string, report: Report): UR
  * purpose bucket naming rules"), or undefined when it follows them.
  */
 function bucketNameProblem(name: string): string | undefined {
-  if (name.length < 3 || name.length > 63) return `is ${name.length} characters long; bucket names have 3 to 63`;
+  if (name.length < 3 || name.length > 63) return `is ${name.length} character${name.length === 1 ? '' : 's'} long; bucket names have 3 to 63`;
   if (!/^[a-z0-9.-]+$/.test(name)) return 'may only hold lower-case letters, digits, "." and "-"';
   if (!/^[a-z0-9].*[a-z0-9]$/.test(name)) return 'must begin and end with a letter or digit';
   if (name.includes('..')) return 'must not hold two adjacent periods';

@@ -47,3 +47,51 @@ export class ConfigError extends S3v4Error {
   }
 }
 
+/** What S3 said when it refused a request, and what to do about it. */
+export interface S3ErrorDetails {
+  /** S3's error code, such as NoSuchKey or SignatureDoesNotMatch. */
+  code: string;
+  status: number;
+  /** S3's message, or the status text when the reply had none. */
+  message: string;
+  requestId?: string | undefined;
+  hostId?: string | undefined;
+  /** What usually fixes this error, when s3v4 knows. */
+  hint?: string | undefined;
+  /** The request, as `PUT key` or `GET ?list-type=2`: never a signature or secret. */
+  request: string;
+}
+
+/** The server refused a request. `code` is S3's own error code. */
+export class S3Error extends S3v4Error {
+  readonly status: number;
+  readonly requestId: string | undefined;
+  readonly hostId: string | undefined;
+  readonly hint: string | undefined;
+  readonly request: string;
+
+  constructor(details: S3ErrorDetails) {
+    const hint = details.hint === undefined ? '' : ` (${details.hint})`;
+    super(details.code, `${details.request}: ${details.status} ${details.code}: ${details.message}${hint}`);
+    this.status = details.status;
+    this.requestId = details.requestId;
+    this.hostId = details.hostId;
+    this.hint = details.hint;
+    this.request = details.request;
+  }
+}
+
+/** The request never got a reply: connection refused or reset, DNS, timeout. `cause` is the underlying error. */
+export class NetworkError extends S3v4Error {
+  constructor(code: 'ERR_S3V4_NETWORK' | 'ERR_S3V4_TIMEOUT', message: string, cause: unknown) {
+    super(code, message, { cause });
+  }
+}
+
+/** The caller's AbortSignal fired; multipart uploads were aborted, nothing is left half-written. */
+export class AbortError extends S3v4Error {
+  constructor(message: string, cause: unknown) {
+    super('ABORT_ERR', message, { cause });
+    this.name = 'AbortError';
+  }
+}

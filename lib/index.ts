@@ -1,5 +1,6 @@
 export * from './errors.js';
 export { encodeKey, encodeComponent } from './encoding.js';
 export * from './signer.js';
-export { loadConfig, parseConfig, StorageConfig, awsHost, providerOf, type Provider, type Environment } from './config.js';
+export { loadConfig, parseConfig, storageConfig, StorageConfig, awsHost, providerOf, type Provider, type Environment, type StorageOptions } from './config.js';
 export * from './endpoint.js';
+export * from './client.js';

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { StorageConfig, awsHost, loadConfig, parseConfig, providerOf, type Environment } from '../lib/config.js';
+import { StorageConfig, awsHost, loadConfig, parseConfig, providerOf, storageConfig, type Environment, type StorageOptions } from '../lib/config.js';
 import { ConfigError, S3v4Error } from '../lib/errors.js';
 import * as index from '../lib/index.js';
 
@@ -826,6 +826,27 @@ test('an endpoint that already names the bucket is refused with the endpoint to 
   ]);
   // A bucket name that is only a prefix of the first label is fine.
   assert.is(parseConfig(toml(...MINIO_CREDENTIALS, 'bucket = "my-bucket"', 'endpoint = "http://my-bucket-gateway.example.net"', 'force_path_style = true'), 'ok.toml', {}).bucket, 'my-bucket');
+});
+
+test('storageConfig: plain options follow the same rules, with problems named after the options', () => {
+  const config = storageConfig({ bucket: 'agentverse', endpoint: 'http://localhost:9000', accessKeyId: 'minioadmin', secretAccessKey: 'minioadmin123', forcePathStyle: true, presignedExpirySecs: 600 }, {});
+  assert.is(config.source, 'options');
+  assert.is(config.endpoint, 'http://localhost:9000');
+  assert.is(config.region, 'us-east-1');
+  assert.is(config.presignedExpirySecs, 600);
+  assert.is(config.credentials().secretAccessKey, 'minioadmin123');
+  assert.is(storageConfig({ bucket: 'agentverse', region: 'eu-west-1' }, { AWS_ACCESS_KEY_ID: 'AKENV', AWS_SECRET_ACCESS_KEY: 'envSecret' }).accessKeyId, 'AKENV');
+  const error = configError(() => storageConfig({ bucket: 'B', forcePathStyle: 'yes', presignedExpirySecs: 1.5, forcePathStyles: true, secretAccessKey: 'hidden/secret' } as unknown as StorageOptions, {}), 'options');
+  assert.is(error.message, `options: the storage configuration has 6 problems:
+  options.forcePathStyles: is not a known key; did you mean forcePathStyle?
+  options.forcePathStyle: must be true or false, got the string "yes"
+  options.presignedExpirySecs: must be a whole number of seconds, got the number 1.5
+  options.accessKeyId: is missing and AWS_ACCESS_KEY_ID is not set; set one of them
+  options.bucket: "B" is 1 character long; bucket names have 3 to 63 (S3 bucket naming rules)
+  options.region: is missing and AWS_REGION is not set; set the bucket's region, such as us-east-1`);
+  assert.not.ok(error.message.includes('hidden/secret'));
+  const notObject = configError(() => storageConfig(null as unknown as StorageOptions, {}), 'options');
+  assert.equal(notObject.problems, [{ key: 'options', problem: 'must be an object with bucket, region and credentials' }]);
 });
 
 test('StorageConfig is frozen', () => {

@@ -1,0 +1,692 @@
+/**
+ * Client throughput against a real S3 server: small-object PUT and GET ops/s
+ * of s3v4 beside @aws-sdk/client-s3, minio and s3mini, and beside the floor:
+ * raw undici requests with no signing at all to a bucket made
+ * public-read-write for the bench (what the server plus HTTP cost). Then the
+ * peak RSS of a 1 GiB streamed upload and download with s3v4, measured in a
+ * child process of its own.
+ *
+ * The server is a one-node Ceph RADOS Gateway (spec/support/rgw.ts) started
+ * here on 127.0.0.1 and stopped at the end, also on failure. Client and
+ * server share the machine's CPUs, so a client's CPU time per request shows
+ * in its ops/s.
+ *
+ * Method, as bench/sign.ts: every row is checked before it is timed (each
+ * row's GET must return the bytes that row PUT, and the other clients must
+ * read them too); rows are interleaved round by round in one process, order
+ * rotated each round, with the same keys and bodies; ops/s median and
+ * quartiles over rounds, and ratios taken within a round (row / s3v4), with
+ * their median and quartiles. The main metric is a sequential loop (one
+ * request in flight); a concurrency-8 variant follows, with fewer rounds.
+ * Next to ops/s, each row's client CPU time per operation (this process's
+ * user + system time over the batch) shows what the client itself costs.
+ * A full garbage collection precedes every batch (see collectGarbage).
+ *
+ * `npm run bench:client` starts under tsx, compiles this file (lib/ included)
+ * with esbuild and runs the result with plain node: see bundleSelf.
+ *
+ * Run: npm run bench:client   (S3V4_BENCH_ROUNDS, S3V4_BENCH_BATCH_MS,
+ * S3V4_BENCH_CONCURRENCY=0 to skip the concurrent variant, S3V4_BENCH_TRANSFER_MIB)
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import http from 'node:http';
+import { cpus, loadavg, release, totalmem } from 'node:os';
+import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { Agent, fetch as undiciFetch } from 'undici';
+import { S3Client, SigV4Signer, type ClientOptions } from '../lib/index.js';
+import { startRgw, type Rgw } from '../spec/support/rgw.js';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+/** The bucket of the signing clients, and the public one of the floor. */
+const BUCKET = 's3v4-bench';
+const PUBLIC_BUCKET = 's3v4-bench-public';
+/** Keys per object size; every row cycles through the same ones. */
+const KEYS_PER_SIZE = 16;
+const SIZES = [1 * KiB, 64 * KiB];
+const TRANSFER_ENV = 'S3V4_BENCH_TRANSFER';
+
+/**
+ * The peers, loaded by the parent only: the transfer child then holds s3v4
+ * and undici alone, and its RSS is s3v4's.
+ */
+let peers: {
+  aws: typeof import('@aws-sdk/client-s3');
+  minio: typeof import('minio');
+  s3mini: typeof import('s3mini');
+};
+
+/** mulberry32: a small seeded PRNG, so bodies are the same from run to run. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
+  };
+}
+
+function randomBody(size: number, seed: number): Buffer {
+  const next = prng(seed);
+  const words = new Uint32Array(Math.ceil(size / 4));
+  for (let i = 0; i < words.length; i++) words[i] = next();
+  return Buffer.from(words.buffer, 0, size);
+}
+
+const sizeName = (size: number) => (size >= MiB ? `${size / MiB} MiB` : `${size / KiB} KiB`);
+
+// ---------------------------------------------------------------------------
+// Rows: one client each, doing the same PUT and GET
+
+interface Row {
+  name: string;
+  /** The bucket it works in. */
+  bucket: string;
+  put(key: string, body: Buffer): Promise<void>;
+  get(key: string): Promise<Uint8Array>;
+  close(): Promise<void>;
+}
+
+function s3v4Row(rgw: Rgw): Row {
+  const client = new S3Client({ endpoint: rgw.endpoint, accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey, region: rgw.region, bucket: BUCKET, forcePathStyle: true });
+  return {
+    name: 's3v4',
+    bucket: BUCKET,
+    put: async (key, body) => void (await client.put(key, body)),
+    get: async (key) => (await client.get(key)).bytes(),
+    close: () => client.close(),
+  };
+}
+
+function awsRow(rgw: Rgw): Row {
+  // Keep-alive sockets, as s3v4's undici pool has, so the SDK is not handicapped by reconnecting.
+  const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  const { S3Client: AwsS3Client, PutObjectCommand, GetObjectCommand } = peers.aws;
+  const client = new AwsS3Client({
+    endpoint: rgw.endpoint,
+    region: rgw.region,
+    credentials: { accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey },
+    forcePathStyle: true,
+    // No flexible checksums: the SDK's defaults since early 2025 would add a CRC32 to every request.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    requestHandler: { httpAgent },
+  });
+  return {
+    name: '@aws-sdk/client-s3',
+    bucket: BUCKET,
+    put: async (key, body) => void (await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }))),
+    get: async (key) => {
+      const out = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+      return out.Body!.transformToByteArray();
+    },
+    close: async () => {
+      client.destroy();
+      httpAgent.destroy();
+    },
+  };
+}
+
+function minioRow(rgw: Rgw): Row {
+  const transportAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  const client = new peers.minio.Client({
+    endPoint: '127.0.0.1',
+    port: rgw.port,
+    useSSL: false,
+    accessKey: rgw.accessKeyId,
+    secretKey: rgw.secretAccessKey,
+    region: rgw.region,
+    pathStyle: true,
+    transportAgent,
+  });
+  return {
+    name: 'minio',
+    bucket: BUCKET,
+    put: async (key, body) => void (await client.putObject(BUCKET, key, body, body.length)),
+    get: async (key) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of await client.getObject(BUCKET, key)) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks);
+    },
+    close: async () => transportAgent.destroy(),
+  };
+}
+
+function s3miniRow(rgw: Rgw): Row {
+  // s3mini sends through a fetch; it gets undici's own (the version s3v4 and the floor use) over a keep-alive
+  // Agent of its own. Node 20's bundled fetch cannot be used here: importing undici 7 makes its Agent the global
+  // dispatcher, and the bundled fetch then sends s3mini's own Content-Length twice ("1024, 1024"), which undici 7
+  // refuses (nodejs/undici#5500). s3mini signs every payload as UNSIGNED-PAYLOAD.
+  const agent = new Agent({ keepAliveTimeout: 4000 });
+  const fetch = ((input: string | URL, init?: RequestInit) => undiciFetch(input, { ...(init as object), dispatcher: agent })) as unknown as typeof globalThis.fetch;
+  const client = new peers.s3mini.S3mini({ endpoint: `${rgw.endpoint}/${BUCKET}`, accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey, region: rgw.region, fetch });
+  return {
+    name: 's3mini',
+    bucket: BUCKET,
+    put: async (key, body) => {
+      const response = await client.putObject(key, body);
+      if (!response.ok) throw new Error(`s3mini PUT ${key}: HTTP ${response.status}`);
+      await response.body?.cancel();
+    },
+    get: async (key) => {
+      const bytes = await client.getObjectArrayBuffer(key);
+      if (bytes === null) throw new Error(`s3mini GET ${key}: not found`);
+      return new Uint8Array(bytes);
+    },
+    close: () => agent.close(),
+  };
+}
+
+/** The floor: the same requests with no signing at all, on undici's lowest-level API, to the public bucket. */
+function floorRow(rgw: Rgw): Row {
+  const agent = new Agent({ keepAliveTimeout: 4000 });
+  const origin = rgw.endpoint;
+  return {
+    name: 'floor (undici, unsigned)',
+    bucket: PUBLIC_BUCKET,
+    put: async (key, body) => {
+      const response = await agent.request({ origin, path: `/${PUBLIC_BUCKET}/${key}`, method: 'PUT', headers: { 'content-length': String(body.length) }, body });
+      await response.body.dump();
+      if (response.statusCode !== 200) throw new Error(`floor PUT ${key}: HTTP ${response.statusCode}`);
+    },
+    get: async (key) => {
+      const response = await agent.request({ origin, path: `/${PUBLIC_BUCKET}/${key}`, method: 'GET' });
+      if (response.statusCode !== 200) {
+        await response.body.dump();
+        throw new Error(`floor GET ${key}: HTTP ${response.statusCode}`);
+      }
+      return new Uint8Array(await response.body.arrayBuffer());
+    },
+    close: () => agent.close(),
+  };
+}
+
+const ROW_FACTORIES = [s3v4Row, awsRow, minioRow, s3miniRow, floorRow];
+
+// ---------------------------------------------------------------------------
+// The server: buckets made with signed requests
+
+/** A signed bucket request with s3v4's signer over plain undici; throws unless 2xx. */
+async function bucketRequest(rgw: Rgw, agent: Agent, bucket: string, query: string, body: string, what: string): Promise<void> {
+  const signer = new SigV4Signer({ accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey, region: rgw.region });
+  const path = `/${bucket}${query}`;
+  const bytes = Buffer.from(body);
+  const headers = { 'content-length': String(bytes.length) };
+  const signed = signer.sign({ method: 'PUT', url: rgw.endpoint + path, headers, body: bytes });
+  const response = await agent.request({ origin: rgw.endpoint, path, method: 'PUT', headers: { ...headers, ...signed }, body: bytes });
+  const text = await response.body.text();
+  if (response.statusCode < 200 || response.statusCode > 299) throw new Error(`${what}: HTTP ${response.statusCode} ${text}`);
+}
+
+/** An anonymous request: the status and body. */
+async function anonymous(rgw: Rgw, agent: Agent, method: 'GET' | 'PUT', path: string, body?: Buffer): Promise<{ status: number; bytes: Buffer }> {
+  const response = await agent.request({ origin: rgw.endpoint, path, method, ...(body === undefined ? {} : { body, headers: { 'content-length': String(body.length) } }) });
+  return { status: response.statusCode, bytes: Buffer.from(await response.body.arrayBuffer()) };
+}
+
+/**
+ * Creates both buckets with signed requests and makes the floor's
+ * public-read-write with a signed bucket policy, checking anonymous access
+ * before and after. (A canned ACL is not enough on radosgw: it lets anyone
+ * PUT, but an object written anonymously then cannot be read anonymously.)
+ */
+async function makeBuckets(rgw: Rgw): Promise<string[]> {
+  const agent = new Agent();
+  try {
+    await bucketRequest(rgw, agent, BUCKET, '', '', `create ${BUCKET}`);
+    await bucketRequest(rgw, agent, PUBLIC_BUCKET, '', '', `create ${PUBLIC_BUCKET}`);
+    const probe = Buffer.from('anonymous probe');
+    const before = await anonymous(rgw, agent, 'PUT', `/${PUBLIC_BUCKET}/probe`, probe);
+    if (before.status !== 403) throw new Error(`an anonymous PUT to a new bucket gave HTTP ${before.status}, expected 403: the floor would not be anonymous`);
+    const policy = {
+      Version: '2012-10-17',
+      Statement: [{ Sid: 'bench', Effect: 'Allow', Principal: '*', Action: ['s3:GetObject', 's3:PutObject'], Resource: [`arn:aws:s3:::${PUBLIC_BUCKET}/*`] }],
+    };
+    await bucketRequest(rgw, agent, PUBLIC_BUCKET, '?policy', JSON.stringify(policy), `PUT ${PUBLIC_BUCKET}?policy`);
+    const put = await anonymous(rgw, agent, 'PUT', `/${PUBLIC_BUCKET}/probe`, probe);
+    const got = await anonymous(rgw, agent, 'GET', `/${PUBLIC_BUCKET}/probe`);
+    if (put.status !== 200 || got.status !== 200 || !got.bytes.equals(probe)) {
+      throw new Error(`anonymous PUT/GET on ${PUBLIC_BUCKET} after its public-read-write policy: HTTP ${put.status}/${got.status}`);
+    }
+    const signedBucket = await anonymous(rgw, agent, 'PUT', `/${BUCKET}/probe`, probe);
+    if (signedBucket.status !== 403) throw new Error(`anonymous PUT on the private ${BUCKET} gave HTTP ${signedBucket.status}, expected 403`);
+    return [
+      `buckets created with signed PUTs; ${PUBLIC_BUCKET} made public-read-write for the floor with a signed PUT ?policy ` +
+        `(anyone may s3:GetObject and s3:PutObject): anonymous PUT refused with 403 before, anonymous PUT and GET 200 after; ${BUCKET} still refuses anonymous PUTs`,
+    ];
+  } finally {
+    await agent.close();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Correctness first
+
+const keysFor = (size: number) => Array.from({ length: KEYS_PER_SIZE }, (_, i) => `bench/${size / KiB}k/obj-${String(i).padStart(2, '0')}`);
+
+interface Data {
+  keys: string[];
+  bodies: Buffer[];
+}
+
+/**
+ * Each row PUTs every key of every size, then reads them back with its own
+ * GET and with every other row that works in the same bucket: every byte must
+ * match before anything is timed.
+ */
+async function verify(rows: readonly Row[], data: ReadonlyMap<number, Data>): Promise<void> {
+  for (const writer of rows) {
+    for (const { keys, bodies } of data.values()) {
+      for (let i = 0; i < keys.length; i++) await writer.put(keys[i]!, bodies[i]!);
+      for (const reader of rows.filter((r) => r.bucket === writer.bucket)) {
+        for (let i = 0; i < keys.length; i++) {
+          const got = await reader.get(keys[i]!);
+          if (!Buffer.from(got.buffer, got.byteOffset, got.byteLength).equals(bodies[i]!)) {
+            throw new Error(`${reader.name} read ${got.length} bytes of ${keys[i]} written by ${writer.name}, not the ${bodies[i]!.length} bytes PUT`);
+          }
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Timing
+
+interface Workload {
+  op: 'PUT' | 'GET';
+  size: number;
+  concurrency: number;
+}
+
+const title = (w: Workload) => `${w.op} ${sizeName(w.size)}, ${w.concurrency === 1 ? '1 request in flight (sequential)' : `${w.concurrency} in flight`}`;
+
+let sink = 0;
+
+/**
+ * A full garbage collection, when node runs with --expose-gc (the compiled
+ * run does): done before every timed batch, so that no row pays for garbage
+ * another row left behind. Without it, with rows in a fixed cyclic order, the
+ * row after the allocation-heavy ones took their collections: s3v4's client
+ * CPU on sequential 64 KiB GETs measured 2.3 ms/op (quartiles 0.8–2.5) in one
+ * run and 1.2 ms/op with it, while the floor's went from 0.56 to 1.2 ms/op.
+ */
+const collectGarbage = (globalThis as { gc?: () => void }).gc;
+
+interface Sample {
+  opsPerSecond: number;
+  /** This process's CPU time (user + system) per operation, in µs: what the client itself costs. */
+  cpuMicros: number;
+}
+
+/** One batch of `n` operations, `concurrency` at a time, cycling through the keys. */
+async function timeBatch(row: Row, w: Workload, data: Data, n: number): Promise<Sample> {
+  const { keys, bodies } = data;
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < n; i = next++) {
+      const k = i % keys.length;
+      if (w.op === 'PUT') await row.put(keys[k]!, bodies[k]!);
+      else {
+        const bytes = await row.get(keys[k]!);
+        if (bytes.length !== w.size) throw new Error(`${row.name} GET ${keys[k]}: ${bytes.length} bytes, expected ${w.size}`);
+        sink += bytes.length;
+      }
+    }
+  };
+  collectGarbage?.();
+  const cpu = process.cpuUsage();
+  const start = process.hrtime.bigint();
+  await Promise.all(Array.from({ length: w.concurrency }, worker));
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const used = process.cpuUsage(cpu);
+  return { opsPerSecond: n / seconds, cpuMicros: (used.user + used.system) / n };
+}
+
+function quantile(sorted: readonly number[], q: number): number {
+  const at = (sorted.length - 1) * q;
+  const lo = Math.floor(at);
+  const hi = Math.ceil(at);
+  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (at - lo);
+}
+
+interface Spread {
+  median: number;
+  p25: number;
+  p75: number;
+}
+
+function spread(values: readonly number[]): Spread {
+  const sorted = [...values].sort((a, b) => a - b);
+  return { median: quantile(sorted, 0.5), p25: quantile(sorted, 0.25), p75: quantile(sorted, 0.75) };
+}
+
+const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const range = (s: Spread, digits = 0) => `${fmt(s.p25, digits)}–${fmt(s.p75, digits)}`;
+
+interface Verdict {
+  workload: Workload;
+  /** s3v4 ops/s over the AWS SDK's and over the floor's, per round. */
+  overAws: Spread;
+  overFloor: Spread;
+  met: boolean;
+}
+
+async function runWorkload(rows: readonly Row[], w: Workload, data: Data, rounds: number, batchMs: number): Promise<Verdict> {
+  // Warm up (JIT, sockets: at least `concurrency` per client) and size each row's batch to about batchMs.
+  const batch = new Map<Row, number>();
+  for (const row of rows) {
+    await timeBatch(row, w, data, Math.max(40, 4 * w.concurrency));
+    const { opsPerSecond } = await timeBatch(row, w, data, Math.max(20, 4 * w.concurrency));
+    batch.set(row, Math.max(10 * w.concurrency, Math.round((opsPerSecond * batchMs) / 1000)));
+  }
+  const samples = new Map<Row, number[]>(rows.map((r) => [r, []]));
+  const cpu = new Map<Row, number[]>(rows.map((r) => [r, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[(i + round) % rows.length]!;
+      const sample = await timeBatch(row, w, data, batch.get(row)!);
+      samples.get(row)!.push(sample.opsPerSecond);
+      cpu.get(row)!.push(sample.cpuMicros);
+    }
+  }
+  const ours = samples.get(rows[0]!)!;
+  const aws = samples.get(rows.find((r) => r.name === '@aws-sdk/client-s3')!)!;
+  const floor = samples.get(rows.find((r) => r.bucket === PUBLIC_BUCKET)!)!;
+
+  console.log(`## ${title(w)}\n`);
+  console.log('| row | ops/s median | ops/s quartiles | wall µs/op | ops/s / s3v4 (paired) | quartiles | client CPU µs/op (quartiles) |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|');
+  for (const row of rows) {
+    const own = samples.get(row)!;
+    const ops = spread(own);
+    const ratio = spread(own.map((v, round) => v / ours[round]!));
+    const micros = spread(cpu.get(row)!);
+    console.log(
+      `| ${row.name} | ${fmt(ops.median)} | ${range(ops)} | ${fmt(1e6 / ops.median)} | ${fmt(ratio.median, 2)}x | ${range(ratio, 2)} | ${fmt(micros.median)} (${range(micros)}) |`,
+    );
+  }
+  const overAws = spread(ours.map((v, round) => v / aws[round]!));
+  const overFloor = spread(ours.map((v, round) => v / floor[round]!));
+  const met = overAws.median >= 1.5 && overFloor.median >= 0.85;
+  console.log(
+    `\n${title(w)}: s3v4 does ${fmt(overAws.median, 2)}x the AWS SDK's ops/s (quartiles ${range(overAws, 2)}; target >= 1.5x) ` +
+      `and ${fmt(overFloor.median, 2)}x the floor's (quartiles ${range(overFloor, 2)}; target >= 0.85x): ${met ? 'met' : 'NOT met'}\n`,
+  );
+  return { workload: w, overAws, overFloor, met };
+}
+
+// ---------------------------------------------------------------------------
+// The 1 GiB transfer, in a child process of its own
+
+interface TransferRequest {
+  phase: 'upload' | 'download';
+  endpoint: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  region: string;
+  bucket: string;
+  bytes: number;
+  /** Client options to try other part sizes or concurrency by hand; the bench uses the defaults. */
+  options?: ClientOptions;
+}
+
+interface TransferResult {
+  /** Bytes sent or received. */
+  bytes: number;
+  sha256: string;
+  /** The upload's ETag, or the download's reported size. */
+  etag?: string;
+  size?: number;
+  seconds: number;
+  /** Memory after loading, before the transfer; and peaks sampled every 10 ms during it. */
+  baseline: Memory;
+  peak: Memory;
+  /** The kernel's peak RSS of the process (getrusage ru_maxrss), in bytes. */
+  maxRss: number;
+}
+
+interface Memory {
+  rss: number;
+  heapUsed: number;
+  /** Memory of ArrayBuffers and Buffers, outside the JS heap: part buffers, chunks and socket buffers, live or not yet collected. */
+  arrayBuffers: number;
+}
+
+const TRANSFER_CHUNK = 1 * MiB;
+const TRANSFER_KEY = 'bench/transfer.bin';
+
+/** The upload's source: one pseudo-random MiB, each chunk stamped with its index so no two are alike; of unknown length. */
+function generated(bytes: number, sha256: ReturnType<typeof createHash>): Readable {
+  const base = randomBody(TRANSFER_CHUNK, 7);
+  let produced = 0;
+  return new Readable({
+    read() {
+      if (produced >= bytes) return void this.push(null);
+      const length = Math.min(TRANSFER_CHUNK, bytes - produced);
+      const chunk = Buffer.allocUnsafe(length);
+      base.copy(chunk, 0, 0, length);
+      for (let at = 0; at + 4 <= length; at += 64 * KiB) chunk.writeUInt32LE(produced / TRANSFER_CHUNK, at);
+      produced += length;
+      sha256.update(chunk);
+      this.push(chunk);
+    },
+  });
+}
+
+/**
+ * The child: one phase in a fresh process, so each has its own peak RSS.
+ * The upload sends `bytes` generated on the fly (a Readable of unknown
+ * length, so multipart); the download streams the object into a SHA-256,
+ * never holding it. Prints one JSON line.
+ */
+async function transferChild(request: TransferRequest): Promise<void> {
+  const client = new S3Client(
+    { endpoint: request.endpoint, accessKeyId: request.accessKeyId, secretAccessKey: request.secretAccessKey, region: request.region, bucket: request.bucket, forcePathStyle: true },
+    request.options,
+  );
+  const sha256 = createHash('sha256');
+  let peak: Memory = { rss: 0, heapUsed: 0, arrayBuffers: 0 };
+  const sample = () => {
+    const now = process.memoryUsage();
+    peak = { rss: Math.max(peak.rss, now.rss), heapUsed: Math.max(peak.heapUsed, now.heapUsed), arrayBuffers: Math.max(peak.arrayBuffers, now.arrayBuffers) };
+  };
+  sample();
+  const baseline = peak;
+  const sampler = setInterval(sample, 10);
+  try {
+    const started = performance.now();
+    let result: Pick<TransferResult, 'bytes' | 'etag' | 'size'>;
+    if (request.phase === 'upload') {
+      const put = await client.put(TRANSFER_KEY, generated(request.bytes, sha256));
+      result = { bytes: request.bytes, etag: put.etag };
+    } else {
+      const got = await client.get(TRANSFER_KEY);
+      let count = 0;
+      for await (const chunk of got.body) {
+        sha256.update(chunk as Buffer);
+        count += (chunk as Buffer).length;
+      }
+      result = { bytes: count, size: got.size };
+    }
+    const seconds = (performance.now() - started) / 1000;
+    sample();
+    // getrusage's ru_maxrss is in KiB on Linux.
+    const output: TransferResult = { ...result, sha256: sha256.digest('hex'), seconds, baseline, peak, maxRss: process.resourceUsage().maxRSS * KiB };
+    console.log(JSON.stringify(output));
+  } finally {
+    clearInterval(sampler);
+    await client.close();
+  }
+}
+
+/** Runs one phase in a fresh Node process, so its RSS is its own. */
+async function runTransfer(request: TransferRequest): Promise<TransferResult> {
+  // The same program as this process: the compiled bundle under plain node, or this file under the tsx loader.
+  const args = [...process.execArgv.filter((flag) => flag !== '--expose-gc'), fileURLToPath(import.meta.url)];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, {
+      env: { ...process.env, [TRANSFER_ENV]: JSON.stringify(request) },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let output = '';
+    child.stdout.on('data', (data: Buffer) => (output += data));
+    child.once('error', reject);
+    child.once('close', (code) => {
+      const line = output.trim().split('\n').pop() ?? '';
+      if (code !== 0) return reject(new Error(`the ${request.phase} child exited with ${code}: ${output.slice(-2000)}`));
+      try {
+        resolve(JSON.parse(line) as TransferResult);
+      } catch {
+        reject(new Error(`the ${request.phase} child printed no result: ${output.slice(-2000)}`));
+      }
+    });
+  });
+}
+
+/** Set in the process that runs the bundle (and inherited by the transfer children). */
+const BUNDLED_ENV = 'S3V4_BENCH_BUNDLED';
+
+/**
+ * Compiles this file, lib/ included, into one ES module with esbuild (tsx's
+ * own compiler, already installed) and returns its path; the peers stay
+ * imports of node_modules. Undefined when esbuild cannot be loaded.
+ *
+ * Why: under tsx, s3v4 would run as tsx compiles it, with esbuild's keepNames
+ * wrappers (a `__name(fn, "name")` defineProperty call for every closure made
+ * per request), while the peers run as published JavaScript; and the tsx
+ * loader holds about 30 MiB of its own (Node 20 runs loader hooks on a thread
+ * of their own), which would count in the transfer's RSS. Compiled, s3v4 runs
+ * as a service runs it.
+ */
+async function bundleSelf(): Promise<string | undefined> {
+  try {
+    const { build } = await import('esbuild');
+    const outfile = fileURLToPath(new URL('../node_modules/.cache/s3v4-bench/client.mjs', import.meta.url));
+    await build({ entryPoints: [fileURLToPath(import.meta.url)], outfile, bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', logLevel: 'error' });
+    return outfile;
+  } catch {
+    return undefined;
+  }
+}
+
+// ---------------------------------------------------------------------------
+
+function machine(): string {
+  const cpu = cpus();
+  const ceph = spawnSync('radosgw', ['--version'], { encoding: 'utf8' }).stdout?.trim().replace(/ \([0-9a-f]+\)/, '') ?? 'unknown';
+  return (
+    `${cpu.length} x ${cpu[0]?.model ?? 'unknown CPU'}, ${fmt(totalmem() / 2 ** 30, 1)} GiB RAM, Linux ${release()}, Node ${process.version}, ` +
+    `load average ${loadavg().map((l) => fmt(l, 2)).join(' ')} at start; ` +
+    `server: ${ceph} radosgw (beast, tcp_nodelay) on a one-OSD memstore cluster, on the same machine (client and server share the CPUs)`
+  );
+}
+
+async function main(how: string): Promise<void> {
+  const rounds = Number(process.env.S3V4_BENCH_ROUNDS ?? 15);
+  const batchMs = Number(process.env.S3V4_BENCH_BATCH_MS ?? 100);
+  const concurrent = Number(process.env.S3V4_BENCH_CONCURRENCY ?? 8);
+  const transferBytes = Number(process.env.S3V4_BENCH_TRANSFER_MIB ?? 1024) * MiB;
+  console.log('# s3v4 client benchmark');
+  console.log(`machine: ${machine()}`);
+  console.log(`run as: ${how}; the transfer's upload and download each run in a child process of the same program`);
+  console.log(
+    `method: rows interleaved in one process (order rotated each round), ${rounds} rounds (${Math.ceil(rounds * 0.6)} for the concurrent variant) ` +
+      `of ~${batchMs} ms batches per row, ${KEYS_PER_SIZE} keys per size with the same bodies for every row; ops/s median and quartiles over rounds; ` +
+      `ratios are per round (row / s3v4 in the same round), median and quartiles; ` +
+      (collectGarbage === undefined ? 'no forced garbage collection between batches (node without --expose-gc)' : 'a full garbage collection before every batch, outside the timing'),
+  );
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  peers = { aws: await import('@aws-sdk/client-s3'), minio: await import('minio'), s3mini: await import('s3mini') };
+  const begun = performance.now();
+  const rgw = await startRgw();
+  const rows: Row[] = [];
+  const verdicts: Verdict[] = [];
+  try {
+    console.log(`server: ${rgw.endpoint}, up in ${fmt((performance.now() - begun) / 1000, 1)} s`);
+    for (const note of await makeBuckets(rgw)) console.log(note);
+    rows.push(...ROW_FACTORIES.map((make) => make(rgw)));
+    const data = new Map<number, Data>(SIZES.map((size, s) => [size, { keys: keysFor(size), bodies: keysFor(size).map((_, i) => randomBody(size, 1000 * s + i + 1)) }]));
+    await verify(rows, data);
+    console.log(
+      `checked: every row PUT every key (${SIZES.map(sizeName).join(' and ')}) and its GET, and every other signing client's, returned the same bytes; ` +
+        `the floor's anonymous PUT and GET likewise; every timed GET is checked for length`,
+    );
+    console.log(
+      'note: over http s3v4, the AWS SDK and minio sign a SHA-256 of each PUT body (minio adds Content-MD5); ' +
+        's3mini signs UNSIGNED-PAYLOAD, so neither it nor the server hashes the body; the floor sends no signature\n',
+    );
+
+    const workloads: Workload[] = [];
+    for (const concurrency of concurrent > 1 ? [1, concurrent] : [1]) {
+      for (const size of SIZES) for (const op of ['PUT', 'GET'] as const) workloads.push({ op, size, concurrency });
+    }
+    // The concurrent variant is secondary: fewer rounds keep the whole run within about two minutes.
+    for (const w of workloads) verdicts.push(await runWorkload(rows, w, data.get(w.size)!, w.concurrency === 1 ? rounds : Math.ceil(rounds * 0.6), batchMs));
+
+    console.log(`## Streamed transfer of ${sizeName(transferBytes)} with s3v4 (each phase in a child process of its own)\n`);
+    const common = { endpoint: rgw.endpoint, accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey, region: rgw.region, bucket: BUCKET, bytes: transferBytes };
+    const up = await runTransfer({ phase: 'upload', ...common });
+    const down = await runTransfer({ phase: 'download', ...common });
+    if (down.bytes !== transferBytes || down.size !== transferBytes || down.sha256 !== up.sha256) {
+      throw new Error(`transfer round trip failed: sent ${up.bytes} bytes (sha256 ${up.sha256}), got ${down.bytes} (size ${down.size}, sha256 ${down.sha256})`);
+    }
+    const mib = (bytes: number) => `${fmt(bytes / MiB, 1)} MiB`;
+    const maxRss = Math.max(up.maxRss, down.maxRss);
+    console.log('| phase | seconds | MiB/s | RSS before | peak RSS (getrusage) | peak RSS sampled | peak JS heap used | peak ArrayBuffer memory |');
+    console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+    const line = (name: string, t: TransferResult) =>
+      console.log(
+        `| ${name} | ${fmt(t.seconds, 1)} | ${fmt(transferBytes / MiB / t.seconds)} | ${mib(t.baseline.rss)} | ${mib(t.maxRss)} | ${mib(t.peak.rss)} | ${mib(t.peak.heapUsed)} | ${mib(t.peak.arrayBuffers)} |`,
+      );
+    line('upload: Readable of unknown length, multipart (default 8 MiB parts, 4 in flight, each part signed)', up);
+    line('download: streamed into a SHA-256', down);
+    const rssMet = maxRss < 100 * MiB;
+    console.log(
+      `\nSHA-256 round trip ${up.sha256.slice(0, 16)}… matches (${fmt(down.bytes)} bytes, ETag ${up.etag}). ` +
+        `Peak RSS ${mib(maxRss)} for ${sizeName(transferBytes)} (target < 100 MiB): ${rssMet ? 'met' : 'NOT met'}. ` +
+        `"RSS before" is node with undici and s3v4 loaded, before any transfer.\n`,
+    );
+
+    console.log('## Targets\n');
+    for (const v of verdicts) {
+      const secondary = v.workload.concurrency === 1 ? '' : ' (secondary)';
+      console.log(
+        `- ${title(v.workload)}${secondary}: s3v4 ${fmt(v.overAws.median, 2)}x the AWS SDK (>= 1.5x), ${fmt(v.overFloor.median, 2)}x the floor (>= 0.85x): ${v.met ? 'met' : 'NOT met'}`,
+      );
+    }
+    console.log(`- peak RSS of the ${sizeName(transferBytes)} streamed upload and download: ${mib(maxRss)} (< 100 MiB): ${rssMet ? 'met' : 'NOT met'}`);
+    const allMet = rssMet && verdicts.filter((v) => v.workload.concurrency === 1).every((v) => v.met);
+    console.log(
+      `\n${allMet ? 'All main targets met' : 'Some main targets were NOT met'} on this run (main: sequential ops/s and the transfer's RSS). ` +
+        `Took ${fmt((performance.now() - begun) / 1000)} s; load average ${loadavg().map((l) => fmt(l, 2)).join(' ')} at the end.`,
+    );
+    if (sink === 0) console.log('(no work was done)');
+  } finally {
+    await Promise.allSettled(rows.map((row) => row.close()));
+    // rgw.ts unreferences its daemons; a live handle keeps this process up until their exits arrive, whatever stop() does.
+    const keepAlive = setInterval(() => undefined, 1000);
+    await rgw.stop().finally(() => clearInterval(keepAlive));
+  }
+}
+
+const transfer = process.env[TRANSFER_ENV];
+if (transfer !== undefined) {
+  await transferChild(JSON.parse(transfer) as TransferRequest);
+} else if (process.env[BUNDLED_ENV] === '1') {
+  await main('plain node running this file compiled by esbuild (s3v4 as a service runs it)');
+} else {
+  const bundle = await bundleSelf();
+  if (bundle === undefined) {
+    await main('tsx, as esbuild could not be loaded: s3v4 carries keepNames wrappers and the transfer child the tsx loader (about 30 MiB)');
+  } else {
+    // Run the compiled program; it starts and stops its own server. Signals reach it too (same process group).
+    const child = spawn(process.execPath, ['--expose-gc', bundle], { env: { ...process.env, [BUNDLED_ENV]: '1' }, stdio: 'inherit' });
+    const code = await new Promise<number>((resolve) => child.once('close', (status, signal) => resolve(status ?? (signal === null ? 1 : 128))));
+    process.exitCode = code;
+  }
+}

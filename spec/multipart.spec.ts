@@ -1,0 +1,265 @@
+/**
+ * Unit specs of lib/multipart.ts with an in-memory transport: part sizes,
+ * cutting a source into uniform parts, the bound on parts in flight, the
+ * CompleteMultipartUpload body, and the abort on every failure (after the
+ * parts in flight have settled). The same code meets the real server in
+ * client.spec.ts.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { S3Error } from '../lib/errors.js';
+import { DEFAULT_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, parseUploads, partSizeFor, uploadMultipart, type PartRequest, type UploadTransport } from '../lib/multipart.js';
+import { parseXml, childrenNamed, textOf } from '../lib/xml.js';
+
+const MiB = 1024 * 1024;
+
+interface Sent {
+  request: PartRequest;
+  /** Requests in flight when this one was sent, itself included. */
+  inFlight: number;
+}
+
+/** A transport that answers like S3, records requests, and lets a test fail or delay any of them. */
+function fakeTransport(behaviour: { part?: (n: number) => Promise<void> | void; complete?: string; create?: string } = {}) {
+  const sent: Sent[] = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const transport: UploadTransport = {
+    async send(request) {
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      // Record what went on the wire: the uploader reuses a part's buffer once its request is done.
+      sent.push({ request: request.body === undefined ? request : { ...request, body: Uint8Array.from(request.body) }, inFlight });
+      try {
+        if (request.method === 'POST' && request.query === 'uploads') {
+          return { headers: {}, text: behaviour.create ?? '<InitiateMultipartUploadResult><UploadId>id/with+odd=chars</UploadId></InitiateMultipartUploadResult>' };
+        }
+        if (request.method === 'PUT') {
+          const n = Number(/partNumber=(\d+)/.exec(request.query)![1]);
+          await behaviour.part?.(n);
+          return { headers: { etag: `"etag-${n}"` }, text: '' };
+        }
+        if (request.method === 'POST') return { headers: {}, text: behaviour.complete ?? '<CompleteMultipartUploadResult><ETag>"final-3"</ETag></CompleteMultipartUploadResult>' };
+        return { headers: {}, text: '' };
+      } finally {
+        inFlight--;
+      }
+    },
+    partHeaders: (part) => ({ 'x-part-length': String(part.length) }),
+  };
+  return { transport, sent, maxInFlight: () => maxInFlight };
+}
+
+const tick = () => new Promise((resolve) => setTimeout(resolve, 1));
+
+function* chunks(total: number, sizes: number[]): Generator<Uint8Array> {
+  let sent = 0;
+  for (let i = 0; sent < total; i++) {
+    const n = Math.min(sizes[i % sizes.length]!, total - sent);
+    const chunk = new Uint8Array(n);
+    for (let j = 0; j < n; j++) chunk[j] = (sent + j) % 251;
+    sent += n;
+    yield chunk;
+  }
+}
+
+async function rejection(work: Promise<unknown>): Promise<unknown> {
+  try {
+    await work;
+  } catch (error) {
+    return error;
+  }
+  return assert.unreachable('expected a rejection');
+}
+
+test('partSizeFor: the requested size, grown in whole MiB to stay within 10,000 parts', () => {
+  assert.is(partSizeFor(undefined), DEFAULT_PART_SIZE);
+  assert.is(partSizeFor(undefined, 16 * MiB), 16 * MiB);
+  assert.is(partSizeFor(0), DEFAULT_PART_SIZE);
+  assert.is(partSizeFor(10_000 * 8 * MiB), 8 * MiB);
+  assert.is(partSizeFor(10_000 * 8 * MiB + 1), 9 * MiB);
+  assert.is(partSizeFor(5 * 1024 * 1024 * MiB), 525 * MiB);
+  assert.ok(Math.ceil((5 * 1024 * 1024 * MiB) / partSizeFor(5 * 1024 * 1024 * MiB)) <= MAX_PARTS);
+  assert.is(partSizeFor(MiB, MIN_PART_SIZE), MIN_PART_SIZE);
+});
+
+test('a source is cut into parts of exactly partSize, the last shorter, whatever its chunks', async () => {
+  for (const sizes of [[1], [7, 3], [1000], [4096], [12_345, 1]]) {
+    const { transport, sent } = fakeTransport();
+    const etag = await uploadMultipart(transport, chunks(10_000, sizes), { partSize: 4096, concurrency: 3, headers: { 'content-type': 'x/y' } });
+    assert.is(etag, '"final-3"');
+    const parts = sent.filter((s) => s.request.method === 'PUT');
+    assert.equal(parts.map((s) => s.request.body!.length), [4096, 4096, 1808], String(sizes));
+    assert.equal(parts.map((s) => s.request.headers), [{ 'x-part-length': '4096' }, { 'x-part-length': '4096' }, { 'x-part-length': '1808' }]);
+    const joined = Buffer.concat(parts.map((s) => s.request.body!));
+    assert.ok(joined.every((byte, i) => byte === i % 251), 'bytes in order');
+    assert.equal(sent[0]!.request, { method: 'POST', query: 'uploads', headers: { 'content-type': 'x/y' } });
+    assert.equal(parts.map((s) => s.request.query), [1, 2, 3].map((n) => `partNumber=${n}&uploadId=id%2Fwith%2Bodd%3Dchars`));
+  }
+});
+
+test('part buffers are reused: no more than concurrency + 1 are ever allocated', async () => {
+  const { transport } = fakeTransport({ part: async () => void (await tick()) });
+  const buffers = new Set<ArrayBufferLike>();
+  const recording: UploadTransport = { ...transport, send: (request) => (request.body !== undefined && request.body.length > 0 && buffers.add(request.body.buffer), transport.send(request)) };
+  await uploadMultipart(recording, chunks(40 * 4096, [1000]), { partSize: 4096, concurrency: 3, headers: {} });
+  assert.ok(buffers.size <= 4, `${buffers.size} part buffers for 40 parts`);
+  assert.ok(buffers.size >= 2);
+});
+
+test('an exact multiple of partSize makes no empty last part; a synchronous iterable works too', async () => {
+  const { transport, sent } = fakeTransport();
+  await uploadMultipart(transport, [new Uint8Array(100), new Uint8Array(100)], { partSize: 100, concurrency: 4, headers: {} });
+  assert.equal(sent.filter((s) => s.request.method === 'PUT').map((s) => s.request.body!.length), [100, 100]);
+});
+
+test('CompleteMultipartUpload lists every part in order with its ETag escaped', async () => {
+  const { transport, sent } = fakeTransport({ part: async (n) => {
+    // Later parts finish first: the list is still in part order.
+    await new Promise((resolve) => setTimeout(resolve, (4 - n) * 5));
+  } });
+  const progress: number[] = [];
+  await uploadMultipart(transport, chunks(35, [35]), { partSize: 10, concurrency: 4, headers: {}, onPart: (bytes) => progress.push(bytes) });
+  const complete = sent.at(-1)!.request;
+  assert.is(complete.method, 'POST');
+  assert.is(complete.query, 'uploadId=id%2Fwith%2Bodd%3Dchars');
+  assert.equal(complete.headers, { 'content-type': 'application/xml' });
+  const body = new TextDecoder().decode(complete.body);
+  assert.match(body, /^<CompleteMultipartUpload><Part><PartNumber>1<\/PartNumber><ETag>&quot;etag-1&quot;<\/ETag><\/Part>/);
+  const parts = childrenNamed(parseXml(body), 'Part').map((p) => [textOf(p, 'PartNumber'), textOf(p, 'ETag')]);
+  assert.equal(parts, [['1', '"etag-1"'], ['2', '"etag-2"'], ['3', '"etag-3"'], ['4', '"etag-4"']]);
+  assert.equal(progress.sort(), [10, 10, 10, 5].sort());
+});
+
+test('no more than `concurrency` parts are in flight', async () => {
+  for (const concurrency of [1, 2, 5]) {
+    const { transport, sent, maxInFlight } = fakeTransport({ part: () => tick().then(() => undefined) });
+    await uploadMultipart(transport, chunks(100, [3]), { partSize: 10, concurrency, headers: {} });
+    assert.is(sent.filter((s) => s.request.method === 'PUT').length, 10);
+    assert.is(maxInFlight(), concurrency, `concurrency ${concurrency}`);
+  }
+});
+
+test('an empty source uploads one empty part', async () => {
+  const { transport, sent } = fakeTransport();
+  await uploadMultipart(transport, [], { partSize: 10, concurrency: 2, headers: {} });
+  const parts = sent.filter((s) => s.request.method === 'PUT');
+  assert.is(parts.length, 1);
+  assert.is(parts[0]!.request.body!.length, 0);
+  assert.match(new TextDecoder().decode(sent.at(-1)!.request.body), '<ETag>&quot;etag-1&quot;</ETag>');
+});
+
+test('a failing part aborts the upload once the parts in flight have settled, and sends no further part', async () => {
+  let slowDone = false;
+  const { transport, sent } = fakeTransport({
+    part: async (n) => {
+      if (n === 1) {
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        slowDone = true;
+      }
+      if (n === 2) throw new Error('part 2 failed');
+    },
+  });
+  let abortSentAfterSlowPart: boolean | undefined;
+  const send = transport.send.bind(transport);
+  transport.send = (request) => {
+    if (request.method === 'DELETE') abortSentAfterSlowPart = slowDone;
+    return send(request);
+  };
+  const error = await rejection(uploadMultipart(transport, chunks(100, [10]), { partSize: 10, concurrency: 2, headers: {} }));
+  assert.is((error as Error).message, 'part 2 failed');
+  assert.is(abortSentAfterSlowPart, true, 'the abort waited for part 1');
+  const abort = sent.at(-1)!.request;
+  assert.equal(abort, { method: 'DELETE', query: 'uploadId=id%2Fwith%2Bodd%3Dchars', cleanup: true });
+  assert.ok(sent.filter((s) => s.request.method === 'PUT').length <= 4, 'reading stopped soon after the failure');
+  assert.not.ok(sent.some((s) => s.request.method === 'POST' && s.request.query.startsWith('uploadId=')), 'never completed');
+});
+
+test('a source that throws, an abort signal, and a failing abort: the first error is thrown', async () => {
+  const { transport, sent } = fakeTransport();
+  async function* broken() {
+    yield new Uint8Array(10);
+    throw new Error('disk read failed');
+  }
+  assert.is((await rejection(uploadMultipart(transport, broken(), { partSize: 10, concurrency: 2, headers: {} })) as Error).message, 'disk read failed');
+  assert.is(sent.at(-1)!.request.method, 'DELETE');
+
+  const controller = new AbortController();
+  const aborting = fakeTransport({ part: (n) => {
+    if (n === 2) controller.abort(new Error('stop'));
+  } });
+  const aborted = await rejection(uploadMultipart(aborting.transport, chunks(100, [10]), { partSize: 10, concurrency: 1, headers: {}, signal: controller.signal }));
+  assert.is((aborted as Error).message, 'stop');
+  assert.is(aborting.sent.at(-1)!.request.method, 'DELETE');
+  assert.is(aborting.sent.filter((s) => s.request.method === 'PUT').length, 2);
+
+  // Aborted after the last part: the upload is not completed.
+  const late = new AbortController();
+  const lateTransport = fakeTransport({ part: () => late.abort(new Error('late')) });
+  assert.is((await rejection(uploadMultipart(lateTransport.transport, [new Uint8Array(5)], { partSize: 10, concurrency: 2, headers: {}, signal: late.signal })) as Error).message, 'late');
+  assert.equal(lateTransport.sent.map((s) => s.request.method), ['POST', 'PUT', 'DELETE']);
+
+  const failingAbort = fakeTransport({ part: () => {
+    throw new Error('part failed');
+  } });
+  const send = failingAbort.transport.send.bind(failingAbort.transport);
+  failingAbort.transport.send = (request) => (request.method === 'DELETE' ? Promise.reject(new Error('abort failed too')) : send(request));
+  assert.is((await rejection(uploadMultipart(failingAbort.transport, [new Uint8Array(5)], { partSize: 10, concurrency: 2, headers: {} })) as Error).message, 'part failed');
+});
+
+test('replies that break the protocol: no UploadId, no ETag, an error inside the 200 of CompleteMultipartUpload', async () => {
+  const noId = fakeTransport({ create: '<InitiateMultipartUploadResult><Bucket>b</Bucket></InitiateMultipartUploadResult>' });
+  assert.match((await rejection(uploadMultipart(noId.transport, [new Uint8Array(1)], { partSize: 10, concurrency: 1, headers: {} })) as Error).message, 'no UploadId');
+  assert.is(noId.sent.length, 1, 'nothing to abort');
+
+  const noEtag = fakeTransport();
+  const send = noEtag.transport.send.bind(noEtag.transport);
+  noEtag.transport.send = async (request) => (request.method === 'PUT' ? { headers: {}, text: '' } : send(request));
+  assert.is((await rejection(uploadMultipart(noEtag.transport, [new Uint8Array(1)], { partSize: 10, concurrency: 1, headers: {} })) as Error).message, 'UploadPart 1 reply has no ETag');
+  assert.is(noEtag.sent.at(-1)!.request.method, 'DELETE');
+
+  const failed = fakeTransport({ complete: '<Error><Code>InternalError</Code><Message>We encountered an internal error.</Message><RequestId>r1</RequestId><HostId>h1</HostId></Error>' });
+  const error = await rejection(uploadMultipart(failed.transport, [new Uint8Array(1)], { partSize: 10, concurrency: 1, headers: {} }));
+  assert.instance(error, S3Error);
+  const s3 = error as S3Error;
+  assert.equal([s3.code, s3.status, s3.requestId, s3.hostId, s3.request], ['InternalError', 200, 'r1', 'h1', 'CompleteMultipartUpload']);
+  assert.is(s3.message, 'CompleteMultipartUpload: 200 InternalError: We encountered an internal error.');
+  assert.is(failed.sent.at(-1)!.request.method, 'DELETE');
+
+  const bare = fakeTransport({ complete: '<Error></Error>' });
+  const bareError = (await rejection(uploadMultipart(bare.transport, [new Uint8Array(1)], { partSize: 10, concurrency: 1, headers: {} }))) as S3Error;
+  assert.equal([bareError.code, bareError.message], ['InternalError', 'CompleteMultipartUpload: 200 InternalError: the upload was not completed']);
+
+  const noEtagInResult = fakeTransport({ complete: '<CompleteMultipartUploadResult></CompleteMultipartUploadResult>' });
+  assert.is(await uploadMultipart(noEtagInResult.transport, [new Uint8Array(1)], { partSize: 10, concurrency: 1, headers: {} }), '');
+});
+
+test('more than 10,000 parts is refused, and the upload aborted', async () => {
+  const { transport, sent } = fakeTransport();
+  const error = await rejection(uploadMultipart(transport, [new Uint8Array(MAX_PARTS + 1)], { partSize: 1, concurrency: 64, headers: {} }));
+  assert.instance(error, RangeError);
+  assert.match((error as Error).message, 'more than 10000 parts of 1 bytes; raise partSize');
+  assert.is(sent.at(-1)!.request.method, 'DELETE');
+  assert.is(sent.filter((s) => s.request.method === 'PUT').length, MAX_PARTS);
+});
+
+test('parseUploads: uploads with their dates, and the markers of the next page', () => {
+  const last = parseUploads(`<?xml version="1.0" encoding="UTF-8"?><ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Bucket>b</Bucket>
+    <IsTruncated>false</IsTruncated>
+    <Upload><Key>a &amp; b</Key><UploadId>2~x</UploadId><Initiated>2026-11-25T23:20:49.984Z</Initiated></Upload>
+    <Upload><Key>c</Key><UploadId>2~y</UploadId><Initiated>2001-01-01T00:00:00Z</Initiated></Upload>
+  </ListMultipartUploadsResult>`);
+  assert.equal(last, {
+    uploads: [
+      { key: 'a & b', uploadId: '2~x', initiated: new Date('2026-11-25T23:20:49.984Z') },
+      { key: 'c', uploadId: '2~y', initiated: new Date('2001-01-01T00:00:00Z') },
+    ],
+  });
+  const truncated = parseUploads('<ListMultipartUploadsResult><IsTruncated>true</IsTruncated><NextKeyMarker>c</NextKeyMarker><NextUploadIdMarker>2~y</NextUploadIdMarker></ListMultipartUploadsResult>');
+  assert.equal(truncated, { uploads: [], next: { keyMarker: 'c', uploadIdMarker: '2~y' } });
+  assert.equal(parseUploads('<ListMultipartUploadsResult><IsTruncated>true</IsTruncated></ListMultipartUploadsResult>').next, { keyMarker: '', uploadIdMarker: '' });
+  const sparse = parseUploads('<ListMultipartUploadsResult><Upload></Upload></ListMultipartUploadsResult>');
+  assert.equal(sparse.uploads.map((u) => [u.key, u.uploadId, u.initiated.getTime()]), [['', '', 0]]);
+});
+
+test.run();
