@@ -37,6 +37,7 @@ import { fileURLToPath } from 'node:url';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { S3Client, SigV4Signer, type ClientOptions } from '../lib/index.js';
 import { startRgw, type Rgw } from '../spec/support/rgw.js';
+import { fmt, spread, type Spread } from './stats.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -347,25 +348,6 @@ async function timeBatch(row: Row, w: Workload, data: Data, n: number): Promise<
   return { opsPerSecond: n / seconds, cpuMicros: (used.user + used.system) / n };
 }
 
-function quantile(sorted: readonly number[], q: number): number {
-  const at = (sorted.length - 1) * q;
-  const lo = Math.floor(at);
-  const hi = Math.ceil(at);
-  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (at - lo);
-}
-
-interface Spread {
-  median: number;
-  p25: number;
-  p75: number;
-}
-
-function spread(values: readonly number[]): Spread {
-  const sorted = [...values].sort((a, b) => a - b);
-  return { median: quantile(sorted, 0.5), p25: quantile(sorted, 0.25), p75: quantile(sorted, 0.75) };
-}
-
-const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const range = (s: Spread, digits = 0) => `${fmt(s.p25, digits)}–${fmt(s.p75, digits)}`;
 
 interface Verdict {

@@ -20,6 +20,7 @@ import aws4 from 'aws4';
 import { AwsV4Signer } from 'aws4fetch';
 import { presignSignatureV4, signV4 } from 'minio/dist/esm/signing.mjs';
 import { SigV4Signer, SigningKey, deriveSigningKey } from '../lib/index.js';
+import { fmt, spread, type Spread } from './stats.js';
 
 const ACCESS_KEY = 'AKIAIOSFODNN7EXAMPLE';
 const SECRET_KEY = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
@@ -261,25 +262,6 @@ async function timeBatch(row: Row, n: number): Promise<number> {
   return Number(process.hrtime.bigint() - start) / n;
 }
 
-function quantile(sorted: readonly number[], q: number): number {
-  const at = (sorted.length - 1) * q;
-  const lo = Math.floor(at);
-  const hi = Math.ceil(at);
-  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (at - lo);
-}
-
-interface Spread {
-  median: number;
-  p25: number;
-  p75: number;
-}
-
-function spread(values: readonly number[]): Spread {
-  const sorted = [...values].sort((a, b) => a - b);
-  return { median: quantile(sorted, 0.5), p25: quantile(sorted, 0.25), p75: quantile(sorted, 0.75) };
-}
-
-const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 interface Result {
   row: Row;

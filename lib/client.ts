@@ -14,7 +14,7 @@ import { StorageConfig, storageConfig, type StorageOptions } from './config.js';
 import { encodeComponent, encodeKey } from './encoding.js';
 import { checkKey, Endpoint, type ObjectPresignOptions } from './endpoint.js';
 import { AbortError, InvalidArgumentError, NetworkError, S3Error } from './errors.js';
-import { DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE, MAX_PART_SIZE, MIN_PART_SIZE, parseUploads, partSizeFor, uploadMultipart, type PartRequest } from './multipart.js';
+import { DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE, fixedChunks, MAX_PART_SIZE, MIN_PART_SIZE, parseUploads, partSizeFor, uploadMultipart, type PartRequest } from './multipart.js';
 import { hashPayload, UNSIGNED_PAYLOAD, type ChunkSigner } from './signer.js';
 import { childrenNamed, escape, parseXml, textOf, XmlError, type XmlElement } from './xml.js';
 
@@ -773,30 +773,12 @@ function toPayload(body: Body, contentLength: number | undefined): Payload {
   throw new InvalidArgumentError('body', 'must be a string, Uint8Array, ArrayBuffer, Blob, Readable, ReadableStream, async iterable or fromFile(path)');
 }
 
-/** Frames a stream as `STREAMING-AWS4-HMAC-SHA256-PAYLOAD` chunks of STREAM_CHUNK bytes. */
+/** Frames a stream as `STREAMING-AWS4-HMAC-SHA256-PAYLOAD` chunks of STREAM_CHUNK bytes, ending with the empty chunk. */
 async function* signedChunks(source: AsyncIterable<Uint8Array>, chunks: ChunkSigner): AsyncGenerator<Uint8Array | string> {
-  let pending = new Uint8Array(STREAM_CHUNK);
-  let filled = 0;
-  for await (const piece of source) {
-    let offset = 0;
-    while (offset < piece.length) {
-      const take = Math.min(STREAM_CHUNK - filled, piece.length - offset);
-      pending.set(piece.subarray(offset, offset + take), filled);
-      filled += take;
-      offset += take;
-      if (filled === STREAM_CHUNK) {
-        yield chunks.chunkHeader(pending);
-        yield pending;
-        yield '\r\n';
-        pending = new Uint8Array(STREAM_CHUNK);
-        filled = 0;
-      }
-    }
-  }
-  if (filled > 0) {
-    const last = pending.subarray(0, filled);
-    yield chunks.chunkHeader(last);
-    yield last;
+  // A fresh buffer per chunk: the socket may still hold the previous one.
+  for await (const chunk of fixedChunks(source, STREAM_CHUNK, () => new Uint8Array(STREAM_CHUNK))) {
+    yield chunks.chunkHeader(chunk);
+    yield chunk;
     yield '\r\n';
   }
   yield chunks.chunkHeader(new Uint8Array(0)) + '\r\n';

@@ -51,10 +51,11 @@ export interface MultipartOptions {
 }
 
 /**
- * Reads `source` into parts of exactly `size` bytes (the last may be
- * shorter), each in a buffer from `take`.
+ * Reads `source` into chunks of exactly `size` bytes (the last may be
+ * shorter), each in a buffer from `take`: multipart parts, and the chunks of
+ * a signed streaming upload.
  */
-async function* parts(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, size: number, take: () => Uint8Array): AsyncGenerator<Uint8Array> {
+export async function* fixedChunks(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, size: number, take: () => Uint8Array): AsyncGenerator<Uint8Array> {
   let part = take();
   let filled = 0;
   for await (const chunk of source) {
@@ -89,7 +90,7 @@ export async function uploadMultipart(transport: UploadTransport, source: AsyncI
     const etags: string[] = [];
     let failure: unknown;
     let number = 0;
-    for await (const part of parts(source, options.partSize, take)) {
+    for await (const part of fixedChunks(source, options.partSize, take)) {
       options.signal?.throwIfAborted();
       if (failure !== undefined) break;
       const partNumber = ++number;
