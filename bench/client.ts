@@ -37,6 +37,7 @@ import { fileURLToPath } from 'node:url';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { S3Client, SigV4Signer, type ClientOptions } from '../lib/index.js';
 import { startRgw, type Rgw } from '../spec/support/rgw.js';
+import { prng } from '../spec/helpers.js';
 import { fmt, spread, type Spread } from './stats.js';
 
 const KiB = 1024;
@@ -59,22 +60,11 @@ let peers: {
   s3mini: typeof import('s3mini');
 };
 
-/** mulberry32: a small seeded PRNG, so bodies are the same from run to run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
-
 function randomBody(size: number, seed: number): Buffer {
+  // The specs' seeded PRNG, so bodies are the same from run to run; its [0, 1) floats scale back to whole 32-bit words.
   const next = prng(seed);
   const words = new Uint32Array(Math.ceil(size / 4));
-  for (let i = 0; i < words.length; i++) words[i] = next();
+  for (let i = 0; i < words.length; i++) words[i] = next() * 2 ** 32;
   return Buffer.from(words.buffer, 0, size);
 }
 

@@ -527,8 +527,8 @@ export class S3Client {
     try {
       return await task();
     } catch (error) {
-      if (!(error instanceof AbortError) && isAbort(error, signal)) throw new AbortError(`${label}: aborted`, signal?.reason ?? error);
-      throw error;
+      // #failure makes the AbortError; anything else (S3Error, an AbortError already made) goes up as it is.
+      throw !(error instanceof AbortError) && isAbort(error, signal) ? this.#failure(error, label, signal) : error;
     }
   }
 

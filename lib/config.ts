@@ -93,7 +93,7 @@ export class StorageConfig {
   /** @internal Built by parseConfig and loadConfig. */
   constructor(settings: Settings) {
     this.source = settings.source;
-    this.endpoint = settings.endpoint.origin + settings.endpoint.pathname.replace(/\/+$/, '');
+    this.endpoint = withoutTrailingSlash(settings.endpoint);
     this.provider = settings.provider;
     this.accessKeyId = settings.accessKeyId;
     this.bucket = settings.bucket;
@@ -410,9 +410,14 @@ function resolve(source: string, table: Record<string, unknown>, env: Environmen
     region: region.value,
     forcePathStyle,
     presignedExpirySecs,
-    publicUrlBase: base === undefined ? undefined : base.origin + base.pathname.replace(/\/+$/, ''),
+    publicUrlBase: base === undefined ? undefined : withoutTrailingSlash(base),
     warnings,
   };
+}
+
+/** A URL's origin and path without a trailing `/`, so a key is appended after exactly one. */
+function withoutTrailingSlash(url: URL): string {
+  return url.origin + url.pathname.replace(/\/+$/, '');
 }
 
 /** AWS's regional S3 endpoint host (AWS General Reference, "Amazon S3 endpoints"); China regions use amazonaws.com.cn. */
