@@ -3,8 +3,8 @@
  * of s3v4 beside @aws-sdk/client-s3, minio and s3mini, and beside the floor:
  * raw undici requests with no signing at all to a bucket made
  * public-read-write for the bench (what the server plus HTTP cost). Then the
- * peak RSS of a 1 GiB streamed upload and download with s3v4, measured in a
- * child process of its own.
+ * peak RSS of a 1 GiB streamed upload and download with s3v4, beside the same
+ * transfer through undici alone, each measured in a child process of its own.
  *
  * The server is a one-node Ceph RADOS Gateway (spec/support/rgw.ts) started
  * here on 127.0.0.1 and stopped at the end, also on failure. Client and
@@ -34,8 +34,9 @@ import http from 'node:http';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { Agent, fetch as undiciFetch } from 'undici';
+import { Agent, fetch as undiciFetch, request as undiciRequest } from 'undici';
 import { S3Client, SigV4Signer, type ClientOptions } from '../lib/index.js';
+import { DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE } from '../lib/multipart.js';
 import { startRgw, type Rgw } from '../spec/support/rgw.js';
 import { prng } from '../spec/helpers.js';
 import { fmt, spread, type Spread } from './stats.js';
@@ -395,8 +396,15 @@ async function runWorkload(rows: readonly Row[], w: Workload, data: Data, rounds
 // ---------------------------------------------------------------------------
 // The 1 GiB transfer, in a child process of its own
 
+/**
+ * s3v4's phases, and the floor's: the same bytes through undici alone to a
+ * presigned URL (a single PUT of known length, a GET), which is what Node and
+ * undici cost before any client code.
+ */
+type Phase = 'upload' | 'download' | 'floor-upload' | 'floor-download';
+
 interface TransferRequest {
-  phase: 'upload' | 'download';
+  phase: Phase;
   endpoint: string;
   accessKeyId: string;
   secretAccessKey: string;
@@ -431,6 +439,7 @@ interface Memory {
 
 const TRANSFER_CHUNK = 1 * MiB;
 const TRANSFER_KEY = 'bench/transfer.bin';
+const FLOOR_KEY = 'bench/transfer-floor.bin';
 
 /** The upload's source: one pseudo-random MiB, each chunk stamped with its index so no two are alike; of unknown length. */
 function generated(bytes: number, sha256: ReturnType<typeof createHash>): Readable {
@@ -473,17 +482,33 @@ async function transferChild(request: TransferRequest): Promise<void> {
   try {
     const started = performance.now();
     let result: Pick<TransferResult, 'bytes' | 'etag' | 'size'>;
-    if (request.phase === 'upload') {
-      const put = await client.put(TRANSFER_KEY, generated(request.bytes, sha256));
-      result = { bytes: request.bytes, etag: put.etag };
-    } else {
-      const got = await client.get(TRANSFER_KEY);
+    const hashAll = async (body: AsyncIterable<unknown>) => {
       let count = 0;
-      for await (const chunk of got.body) {
+      for await (const chunk of body) {
         sha256.update(chunk as Buffer);
         count += (chunk as Buffer).length;
       }
-      result = { bytes: count, size: got.size };
+      return count;
+    };
+    if (request.phase === 'upload') {
+      const put = await client.put(TRANSFER_KEY, generated(request.bytes, sha256));
+      result = { bytes: request.bytes, etag: put.etag };
+    } else if (request.phase === 'download') {
+      const got = await client.get(TRANSFER_KEY);
+      result = { bytes: await hashAll(got.body), size: got.size };
+    } else if (request.phase === 'floor-upload') {
+      const reply = await undiciRequest(client.presign(FLOOR_KEY, { method: 'PUT' }), {
+        method: 'PUT',
+        body: generated(request.bytes, sha256),
+        headers: { 'content-length': String(request.bytes) },
+      });
+      const text = await reply.body.text();
+      if (reply.statusCode !== 200) throw new Error(`the floor's PUT gave HTTP ${reply.statusCode}: ${text}`);
+      result = { bytes: request.bytes, etag: String(reply.headers.etag) };
+    } else {
+      const reply = await undiciRequest(client.presign(FLOOR_KEY));
+      if (reply.statusCode !== 200) throw new Error(`the floor's GET gave HTTP ${reply.statusCode}: ${await reply.body.text()}`);
+      result = { bytes: await hashAll(reply.body), size: Number(reply.headers['content-length']) };
     }
     const seconds = (performance.now() - started) / 1000;
     sample();
@@ -600,13 +625,18 @@ async function main(how: string): Promise<void> {
     // The concurrent variant is secondary: fewer rounds keep the whole run within about two minutes.
     for (const w of workloads) verdicts.push(await runWorkload(rows, w, data.get(w.size)!, w.concurrency === 1 ? rounds : Math.ceil(rounds * 0.6), batchMs));
 
-    console.log(`## Streamed transfer of ${sizeName(transferBytes)} with s3v4 (each phase in a child process of its own)\n`);
+    console.log(`## Streamed transfer of ${sizeName(transferBytes)}, s3v4 beside the floor (each phase in a child process of its own)\n`);
     const common = { endpoint: rgw.endpoint, accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey, region: rgw.region, bucket: BUCKET, bytes: transferBytes };
-    const up = await runTransfer({ phase: 'upload', ...common });
-    const down = await runTransfer({ phase: 'download', ...common });
-    if (down.bytes !== transferBytes || down.size !== transferBytes || down.sha256 !== up.sha256) {
-      throw new Error(`transfer round trip failed: sent ${up.bytes} bytes (sha256 ${up.sha256}), got ${down.bytes} (size ${down.size}, sha256 ${down.sha256})`);
-    }
+    const roundTrip = async (upPhase: Phase, downPhase: Phase) => {
+      const sent = await runTransfer({ phase: upPhase, ...common });
+      const got = await runTransfer({ phase: downPhase, ...common });
+      if (got.bytes !== transferBytes || got.size !== transferBytes || got.sha256 !== sent.sha256) {
+        throw new Error(`${upPhase} round trip failed: sent ${sent.bytes} bytes (sha256 ${sent.sha256}), got ${got.bytes} (size ${got.size}, sha256 ${got.sha256})`);
+      }
+      return [sent, got] as const;
+    };
+    const [floorUp, floorDown] = await roundTrip('floor-upload', 'floor-download');
+    const [up, down] = await roundTrip('upload', 'download');
     const mib = (bytes: number) => `${fmt(bytes / MiB, 1)} MiB`;
     const maxRss = Math.max(up.maxRss, down.maxRss);
     console.log('| phase | seconds | MiB/s | RSS before | peak RSS (getrusage) | peak RSS sampled | peak JS heap used | peak ArrayBuffer memory |');
@@ -617,10 +647,14 @@ async function main(how: string): Promise<void> {
       );
     line('upload: Readable of unknown length, multipart (default 8 MiB parts, 4 in flight, each part signed)', up);
     line('download: streamed into a SHA-256', down);
+    line('floor upload: the same Readable, one PUT of known length by undici to a presigned URL', floorUp);
+    line('floor download: undici GET of a presigned URL, streamed into a SHA-256', floorDown);
     const rssMet = maxRss < 100 * MiB;
+    const over = (t: TransferResult, floor: TransferResult) => `${fmt((t.maxRss - floor.maxRss) / MiB, 1)} MiB`;
     console.log(
-      `\nSHA-256 round trip ${up.sha256.slice(0, 16)}… matches (${fmt(down.bytes)} bytes, ETag ${up.etag}). ` +
+      `\nSHA-256 round trips match (${fmt(down.bytes)} bytes each; s3v4 ETag ${up.etag}). ` +
         `Peak RSS ${mib(maxRss)} for ${sizeName(transferBytes)} (target < 100 MiB): ${rssMet ? 'met' : 'NOT met'}. ` +
+        `Over the floor: upload ${over(up, floorUp)} (its part buffers, size x (concurrency + 1), are ${mib(DEFAULT_PART_SIZE * (DEFAULT_CONCURRENCY + 1))}), download ${over(down, floorDown)}. ` +
         `"RSS before" is node with undici and s3v4 loaded, before any transfer.\n`,
     );
 
