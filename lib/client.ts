@@ -199,6 +199,8 @@ const TIMEOUT_CODES: ReadonlySet<string> = new Set(['UND_ERR_CONNECT_TIMEOUT', '
 const STREAM_CHUNK = 64 * 1024;
 const BACKOFF_BASE_MS = 100;
 const BACKOFF_CAP_MS = 5000;
+/** LocationConstraint values that are not region names (S3 API Reference, GetBucketLocation). */
+const LEGACY_LOCATIONS: Readonly<Record<string, string>> = { '': 'us-east-1', EU: 'eu-west-1' };
 /** DeleteObjects takes at most 1000 keys (S3 API Reference, DeleteObjects). */
 const DELETE_BATCH = 1000;
 
@@ -393,6 +395,16 @@ export class S3Client {
       seen.add(next);
       token = next;
     }
+  }
+
+  /**
+   * The bucket's region (GetBucketLocation). An empty LocationConstraint means
+   * us-east-1 and `EU` means eu-west-1 (S3 API Reference, GetBucketLocation).
+   */
+  async location(options: { signal?: AbortSignal } = {}): Promise<string> {
+    const reply = await this.#send({ method: 'GET', query: 'location=', signal: options.signal, text: true, label: 'GET ?location' });
+    const constraint = parseXml(reply.text).text.trim();
+    return LEGACY_LOCATIONS[constraint] ?? constraint;
   }
 
   /** Aborts multipart uploads started before `olderThan`; returns the ones aborted. */

@@ -95,3 +95,10 @@ export class AbortError extends S3v4Error {
     this.name = 'AbortError';
   }
 }
+
+/** The command line was used wrongly: an unknown command or option, a missing or malformed argument. */
+export class UsageError extends S3v4Error {
+  constructor(message: string) {
+    super('ERR_S3V4_USAGE', message);
+  }
+}

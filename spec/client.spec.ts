@@ -35,8 +35,8 @@ import {
 } from '../lib/index.js';
 import { parseUploads } from '../lib/multipart.js';
 import { errorXml, startFaultProxy, startTlsTerminator, TEST_CERT, type FaultProxy } from './support/faults.js';
-import { ensureCeph, loopbackAgent, sharedRgw, type Rgw } from './support/rgw.js';
-import { prng, throwsArgument } from './helpers.js';
+import { loopbackAgent, sharedRgw, type Rgw } from './support/rgw.js';
+import { cephForSpecs, prng, throwsArgument } from './helpers.js';
 
 const test = suite('client against Ceph RADOS Gateway');
 const MiB = 1024 * 1024;
@@ -178,18 +178,7 @@ async function until(condition: () => boolean, ms = 2000): Promise<boolean> {
 
 // ---------------------------------------------------------------------------
 
-const cephReady = ensureCeph((line) => console.error(line));
-
-if (!cephReady) {
-  if (process.env.CI === 'true') {
-    test('Ceph is installed, so the client is tested against a real S3 server', () => {
-      assert.unreachable('Ceph (radosgw, ceph-mon, ceph-osd, ceph-common) is not installed and ensureCeph() could not install it; .ci/run installs it with apt-get');
-    });
-  } else {
-    const line = '!'.repeat(78);
-    console.warn(`\n${line}\n!! THE S3 CLIENT WAS NOT TESTED AGAINST A SERVER: Ceph is not installed,\n!! and it cannot be installed here (apt-get as root is needed).\n!! Install radosgw ceph-mon ceph-osd ceph-common to run spec/client.spec.ts.\n${line}\n`);
-  }
-} else {
+if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
   // A hung request must fail the run, not hold it forever.
   const watchdog = setTimeout(() => {
     console.error('client.spec.ts: still running after 180 s; giving up');

@@ -1,6 +1,8 @@
 /** Helpers shared by the specs (not a spec itself: the runner takes *.spec.ts only). */
+import type { Test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { InvalidArgumentError, S3v4Error } from '../lib/errors.js';
+import { ensureCeph } from './support/rgw.js';
 
 /**
  * Runs `fn`, which must throw an InvalidArgumentError about `argument` whose
@@ -38,4 +40,22 @@ export function prng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/**
+ * Whether the specs that need the Ceph server can run (installing Ceph when
+ * this process may). When they cannot: under CI=true a failing test says so;
+ * elsewhere a loud warning says that `what` was not tested.
+ */
+export function cephForSpecs(test: Test, what: string, file: string): boolean {
+  if (ensureCeph((line) => console.error(line))) return true;
+  if (process.env.CI === 'true') {
+    test(`Ceph is installed, so ${what} is tested against a real S3 server`, () => {
+      assert.unreachable('Ceph (radosgw, ceph-mon, ceph-osd, ceph-common) is not installed and ensureCeph() could not install it; .ci/run installs it with apt-get');
+    });
+  } else {
+    const line = '!'.repeat(78);
+    console.warn(`\n${line}\n!! ${what.toUpperCase()} WAS NOT TESTED AGAINST A SERVER: Ceph is not installed,\n!! and it cannot be installed here (apt-get as root is needed).\n!! Install radosgw ceph-mon ceph-osd ceph-common to run ${file}.\n${line}\n`);
+  }
+  return false;
 }

@@ -29,6 +29,8 @@ export interface Rgw {
 
 /** The Debian packages that provide the cluster (Ceph 16 on Debian 12). */
 export const CEPH_PACKAGES = ['radosgw', 'ceph-mon', 'ceph-osd', 'ceph-common'];
+/** The region the cluster's zonegroup reports for its buckets. */
+const REGION = 'us-east-1';
 const BINARIES = ['monmaptool', 'ceph-mon', 'ceph-osd', 'radosgw', 'radosgw-admin', 'ceph'];
 
 /** Whether every Ceph program the cluster needs is on PATH. */
@@ -211,13 +213,16 @@ export async function startRgw(): Promise<Rgw> {
     await run('ceph-osd', ['-i', '0', '--mkfs'], env);
     children.push(daemon('ceph-osd', ['-f', '-i', '0'], env, join(dir, 'log', 'osd.out')));
     await waitFor('OSD', 30, async () => /^osd\.0 up/m.test(await run('ceph', ['osd', 'dump'], env)), logs);
-    children.push(daemon('radosgw', ['-f', '-n', 'client.rgw.a'], env, join(dir, 'log', 'rgw.out')));
     const accessKeyId = 'S3V4TEST' + randomBytes(6).toString('hex').toUpperCase();
     const secretAccessKey = randomBytes(30).toString('base64');
+    // Creating the user also creates the default zonegroup, whose API name is the region GetBucketLocation
+    // reports ("default" otherwise): set before radosgw starts, so a wrong region can be told.
     await run('radosgw-admin', ['user', 'create', '--uid', 's3v4', '--display-name', 's3v4 tests', '--access-key', accessKeyId, '--secret-key', secretAccessKey], env);
+    await run('radosgw-admin', ['zonegroup', 'modify', '--rgw-zonegroup', 'default', '--api-name', REGION], env);
+    children.push(daemon('radosgw', ['-f', '-n', 'client.rgw.a'], env, join(dir, 'log', 'rgw.out')));
     const endpoint = `http://127.0.0.1:${port}`;
     await waitFor('radosgw', 60, async () => (await fetch(endpoint)).status > 0, logs);
-    return { endpoint, port, accessKeyId, secretAccessKey, region: 'us-east-1', stop };
+    return { endpoint, port, accessKeyId, secretAccessKey, region: REGION, stop };
   } catch (error) {
     await stop();
     throw error;

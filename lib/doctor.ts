@@ -1,0 +1,241 @@
+/**
+ * `s3v4 doctor`: checks a configuration against its live endpoint, in the
+ * order a new bucket usually fails (file, network, clock, credentials,
+ * bucket and region, the minimum policy, addressing, links), each check
+ * passed or failed with what to change. A failure that makes the later
+ * checks meaningless ends the run there. The temporary object it writes is
+ * always deleted before it returns.
+ */
+import { randomBytes } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { Agent, request } from 'undici';
+import { S3Client } from './client.js';
+import { loadConfig, type Provider, type StorageConfig } from './config.js';
+import { ConfigError, S3Error } from './errors.js';
+
+export interface Check {
+  /** What was checked: config, endpoint, clock, credentials, bucket, policy, addressing or link. */
+  name: string;
+  ok: boolean;
+  /** What was found. */
+  detail: string;
+  /** What to change, when the check failed. */
+  fix?: string;
+}
+
+export interface DoctorOptions {
+  signal?: AbortSignal;
+  /** Called with each check as soon as it is decided. */
+  report?: (check: Check) => void;
+}
+
+/** The doctor's bound on clock skew; S3 itself refuses signatures more than 15 minutes off (RequestTimeTooSkewed). */
+export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
+
+/** Codes that mean the credentials themselves were refused. */
+const CREDENTIAL_CODES: ReadonlySet<string> = new Set(['SignatureDoesNotMatch', 'InvalidAccessKeyId', 'InvalidToken', 'ExpiredToken', 'TokenRefreshRequired', 'InvalidClientTokenId']);
+/** Codes that mean the request was signed for, or sent to, the wrong region. */
+const REGION_CODES: ReadonlySet<string> = new Set(['AuthorizationHeaderMalformed', 'PermanentRedirect', 'IllegalLocationConstraintException']);
+
+const TIMEOUT_MS = 15_000;
+
+const PROVIDER_NAMES: Readonly<Record<Provider, string>> = { aws: 'AWS S3', cos: 'Tencent Cloud COS', r2: 'Cloudflare R2', other: 'S3-compatible endpoint' };
+
+/** Runs every check that can run; the result passes only when every check passed. */
+export async function doctor(path: string, options: DoctorOptions = {}): Promise<Check[]> {
+  const checks: Check[] = [];
+  const add = (check: Check): boolean => {
+    checks.push(check);
+    options.report?.(check);
+    return check.ok;
+  };
+  let config: StorageConfig;
+  try {
+    config = loadConfig(path);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    add({ name: 'config', ok: false, detail: error.message, fix: `correct every problem listed in ${path}` });
+    return checks;
+  }
+  const warnings = config.warnings.map((warning) => `; warning: ${warning}`).join('');
+  add({ name: 'config', ok: true, detail: `${path} is valid: ${PROVIDER_NAMES[config.provider]} at ${config.endpoint}, bucket ${config.bucket}, region ${config.region}${warnings}` });
+
+  const agent = new Agent({ connect: { timeout: TIMEOUT_MS }, headersTimeout: TIMEOUT_MS, bodyTimeout: TIMEOUT_MS });
+  const client = new S3Client(config, { dispatcher: agent, maxAttempts: 2, timeouts: { connect: TIMEOUT_MS, headers: TIMEOUT_MS, body: TIMEOUT_MS } });
+  try {
+    // A signal in every case keeps the calls below uniform; it fires only when the caller's does.
+    const context: Context = { config, client, agent, signal: options.signal ?? new AbortController().signal, add };
+    if (!(await checkEndpoint(context))) return checks;
+    if (!(await checkCredentials(context))) return checks;
+    if (!(await checkBucket(context))) return checks;
+    await checkObject(context);
+    return checks;
+  } finally {
+    await client.close();
+    await agent.close();
+  }
+}
+
+interface Context {
+  config: StorageConfig;
+  client: S3Client;
+  agent: Agent;
+  signal: AbortSignal;
+  add: (check: Check) => boolean;
+}
+
+/** The endpoint resolves and answers; the clock is compared with the answer's Date. */
+async function checkEndpoint({ client, agent, signal, add }: Context): Promise<boolean> {
+  const url = client.endpoint.bucketUrl();
+  const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+  let resolved = '';
+  if (isIP(host) === 0) {
+    try {
+      resolved = `${host} resolves to ${(await lookup(host)).address}; `;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? String(error);
+      return add({ name: 'endpoint', ok: false, detail: `${host} does not resolve (${code})`, fix: 'check endpoint; for virtual-hosted addressing <bucket>.<host> must resolve too, else set force_path_style = true' });
+    }
+  }
+  const started = performance.now();
+  let status: number;
+  let date: string | undefined;
+  try {
+    const reply = await request(url, { method: 'HEAD', dispatcher: agent, signal });
+    await reply.body.dump();
+    status = reply.statusCode;
+    date = typeof reply.headers.date === 'string' ? reply.headers.date : undefined;
+  } catch (error) {
+    if (signal.aborted) throw error;
+    const code = (error as { code?: string }).code ?? (error as Error).message;
+    return add({ name: 'endpoint', ok: false, detail: `${resolved}no answer from ${new URL(url).origin} (${code})`, fix: 'check endpoint, and that the server is up and reachable from here' });
+  }
+  add({ name: 'endpoint', ok: true, detail: `${resolved}${new URL(url).origin} answered HTTP ${status} in ${Math.round(performance.now() - started)} ms` });
+  const serverTime = Date.parse(date ?? '');
+  if (Number.isNaN(serverTime)) {
+    add({ name: 'clock', ok: false, detail: 'the server sent no Date header to compare with', fix: 'check that endpoint is an S3 server and not a proxy that strips headers' });
+  } else {
+    const skew = Date.now() - serverTime;
+    const seconds = Math.round(Math.abs(skew) / 1000);
+    add(
+      Math.abs(skew) <= MAX_CLOCK_SKEW_MS
+        ? { name: 'clock', ok: true, detail: `within ${seconds} s of the server's` }
+        : { name: 'clock', ok: false, detail: `${seconds} s ${skew > 0 ? 'ahead of' : 'behind'} the server's (at most 300 s)`, fix: "synchronise this machine's clock (NTP): S3 refuses signatures more than 15 minutes off" },
+    );
+  }
+  return true;
+}
+
+/** A signed GET of a key that does not exist: NoSuchKey or AccessDenied mean the signature was accepted. */
+async function checkCredentials({ config, client, signal, add }: Context): Promise<boolean> {
+  const who = `access key ${config.accessKeyId}`;
+  try {
+    const reply = await client.get(temporaryKey(), { signal });
+    await reply.body.resume();
+    return add({ name: 'credentials', ok: true, detail: `${who} accepted` });
+  } catch (error) {
+    if (!(error instanceof S3Error)) return add(failure('credentials', error, 'check endpoint and the network'));
+    if (error.code === 'NoSuchKey' || error.code === 'AccessDenied') return add({ name: 'credentials', ok: true, detail: `${who} accepted (a signed GET of a missing key gave ${error.code})` });
+    if (CREDENTIAL_CODES.has(error.code)) return add({ name: 'credentials', ok: false, detail: `${who} refused: ${error.code}`, fix: error.hint ?? 'check access_key and secret_key (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)' });
+    if (REGION_CODES.has(error.code)) return add({ name: 'bucket', ok: false, detail: `requests signed for region ${config.region} are refused: ${error.code}`, fix: error.hint ?? 'check region and endpoint' });
+    if (error.code === 'NoSuchBucket') return add({ name: 'bucket', ok: false, detail: `bucket ${config.bucket} does not exist at ${config.endpoint}`, fix: 'create the bucket, or correct bucket, endpoint and region' });
+    return add(failure('credentials', error, 'check access_key, secret_key, endpoint and region'));
+  }
+}
+
+/** The bucket's own region (GetBucketLocation), when the credentials may read it; the minimum policy does not grant it. */
+async function checkBucket({ config, client, signal, add }: Context): Promise<boolean> {
+  try {
+    const region = await client.location({ signal });
+    // R2 takes "auto" for any bucket (Cloudflare R2 docs, "S3 API compatibility").
+    if (config.region === 'auto' || region === config.region) return add({ name: 'bucket', ok: true, detail: `bucket ${config.bucket} exists, in region ${region}` });
+    return add({ name: 'bucket', ok: false, detail: `bucket ${config.bucket} is in region ${region}, not ${config.region}`, fix: `set region = "${region}"` });
+  } catch (error) {
+    if (!(error instanceof S3Error)) return add(failure('bucket', error, 'check endpoint and the network'));
+    if (error.code === 'NoSuchBucket') return add({ name: 'bucket', ok: false, detail: `bucket ${config.bucket} does not exist at ${config.endpoint}`, fix: 'create the bucket, or correct bucket, endpoint and region' });
+    // AccessDenied (no s3:GetBucketLocation) or a provider without the call: the region stays unconfirmed, not wrong.
+    return add({ name: 'bucket', ok: true, detail: `bucket ${config.bucket} answers requests signed for ${config.region}; its region could not be read (${error.code})` });
+  }
+}
+
+/** Put, get and delete of a temporary object (the reference's minimum policy), addressing, and the links the config gives. */
+async function checkObject(context: Context): Promise<void> {
+  const { config, client, signal, add } = context;
+  const key = temporaryKey();
+  const body = `s3v4 doctor ${key}\n`;
+  let written = false;
+  try {
+    try {
+      await client.put(key, body, { contentType: 'text/plain', signal });
+      written = true;
+      const read = await (await client.get(key, { signal })).text();
+      if (read !== body) return void add({ name: 'policy', ok: false, detail: `GET ${key} returned ${read.length} bytes that differ from the ${body.length} written`, fix: 'check that nothing between here and the server rewrites objects' });
+    } catch (error) {
+      if (error instanceof S3Error && error.code === 'PathStyleDomainForbidden') {
+        return void add({ name: 'addressing', ok: false, detail: `${client.endpoint.addressing} requests are refused: PathStyleDomainForbidden`, fix: 'set force_path_style = false' });
+      }
+      const action = written ? 's3:GetObject' : 's3:PutObject';
+      return void add(failure('policy', error, error instanceof S3Error && error.code === 'AccessDenied' ? `grant ${action}: ${minimumPolicy(config)}` : undefined));
+    }
+    const style = client.endpoint.addressing;
+    add({ name: 'addressing', ok: true, detail: `${style} requests work${config.provider === 'cos' && style.startsWith('path-style') ? ' (this COS bucket does not forbid path-style)' : ''}` });
+    await checkLinks(context, key, body);
+    await client.delete(key, { signal });
+    written = false;
+    add({ name: 'policy', ok: true, detail: `put, get and delete of a temporary object work (${minimumPolicy(config)})` });
+  } catch (error) {
+    if (signal.aborted) throw error;
+    add(failure('policy', error, error instanceof S3Error && error.code === 'AccessDenied' ? `grant s3:DeleteObject: ${minimumPolicy(config)}` : undefined));
+  } finally {
+    // Never leave the temporary object behind, whatever failed (an interrupted run included).
+    if (written) await client.delete(key).catch(() => undefined);
+  }
+}
+
+/** The download links: plain (public bucket) or presigned, and the CDN's when public_url_base is set. */
+async function checkLinks({ config, client, agent, signal, add }: Context, key: string, body: string): Promise<void> {
+  const fetchText = async (url: string) => {
+    const reply = await request(url, { dispatcher: agent, signal });
+    const text = await reply.body.text();
+    return { status: reply.statusCode, text, code: /<Code>([^<]*)<\/Code>/.exec(text)?.[1] };
+  };
+  const serves = async (name: string, url: string, what: string, fix: string) => {
+    try {
+      const reply = await fetchText(url);
+      if (reply.status === 200 && reply.text === body) return add({ name, ok: true, detail: `${what} serves the object` });
+      const answer = `HTTP ${reply.status}${reply.code === undefined ? '' : ` ${reply.code}`}`;
+      return add({ name, ok: false, detail: `${what} answered ${reply.status === 200 ? `${answer} with other content` : answer}`, fix });
+    } catch (error) {
+      if (signal.aborted) throw error;
+      return add({ name, ok: false, detail: `${what}: no answer (${(error as { code?: string }).code ?? (error as Error).message})`, fix });
+    }
+  };
+  if (config.presignedExpirySecs > 0) {
+    await serves('link', client.presign(key, { expiresIn: config.presignedExpirySecs }), `the presigned link (valid ${config.presignedExpirySecs} s)`, 'check the clock, and that no proxy rewrites the URL');
+  } else if (config.publicUrlBase === undefined) {
+    await serves(
+      'link',
+      client.endpoint.objectUrl(key),
+      'the plain link (presigned_expiry_secs = 0)',
+      'allow public reads on the bucket (a policy granting s3:GetObject to everyone), or set presigned_expiry_secs = 3600 for signed links',
+    );
+  }
+  if (config.publicUrlBase !== undefined) {
+    await serves('link', client.downloadUrl(key), `the CDN link (${config.publicUrlBase}/<key>)`, `public_url_base must serve the bucket's objects at ${config.publicUrlBase}/<key>: check the CDN's origin or the bucket's public domain`);
+  }
+}
+
+function failure(name: string, error: unknown, fix: string | undefined): Check {
+  if (error instanceof S3Error) return { name, ok: false, detail: `${error.request}: ${error.status} ${error.code}: ${error.message}`, fix: fix ?? error.hint ?? 'see the error above' };
+  return { name, ok: false, detail: (error as Error).message, fix: fix ?? 'check endpoint and the network' };
+}
+
+function minimumPolicy(config: StorageConfig): string {
+  return `s3:PutObject, s3:GetObject and s3:DeleteObject on arn:aws:s3:::${config.bucket}/*`;
+}
+
+/** A key no one uses: the doctor's temporary object, and the missing key of the credentials check. */
+function temporaryKey(): string {
+  return `s3v4-doctor/${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(6).toString('hex')}.txt`;
+}

@@ -1,0 +1,526 @@
+/**
+ * The `s3v4` command, run as a child process (the package's bin, dist/cli.js,
+ * compiled from lib/ by the package's own build before the specs) against Ceph's
+ * RADOS Gateway on 127.0.0.1: every command, its --json output parsed, exit
+ * statuses, the path-traversal refusals, Ctrl-C, the progress bar under a
+ * pseudo-terminal (script -qc), and the doctor on good and broken configs.
+ * No run may print the secret key, on stdout or stderr.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { Agent, request } from 'undici';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { SigV4Signer } from '../lib/index.js';
+import { parseUploads } from '../lib/multipart.js';
+import { cephForSpecs } from './helpers.js';
+import { sharedRgw, type Rgw } from './support/rgw.js';
+
+const test = suite('s3v4 command line against Ceph RADOS Gateway');
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const PACKAGE = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string; bin: Record<string, string> };
+/** node's arguments to run the command: the bin as the package ships it (its source maps lead coverage back to lib/). */
+const NODE_ARGS = [join(ROOT, PACKAGE.bin['s3v4']!)];
+const BUCKET = 'cli';
+/** Readable by anyone (a bucket policy), for plain and CDN links. */
+const PUBLIC_BUCKET = 'cli-public';
+const MiB = 1024 * 1024;
+
+let rgw: Rgw;
+let signer: SigV4Signer;
+let dir: string;
+let agent: Agent;
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The environment of every run: nothing from this machine's AWS_* or S3V4_CONFIG. */
+function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('AWS_') && name !== 'S3V4_CONFIG') env[name] = value;
+  return { ...env, ...extra };
+}
+
+/** Checks a finished run never showed the secret. */
+function noSecret(run: Run): Run {
+  assert.not.ok(run.stdout.includes(rgw.secretAccessKey) || run.stderr.includes(rgw.secretAccessKey), 'the secret key appeared in the output');
+  return run;
+}
+
+/** Runs `s3v4 ...args` to completion. */
+function s3v4(args: string[], options: { env?: Record<string, string>; cwd?: string; config?: string | null } = {}): Run {
+  const config = options.config === undefined ? join(dir, 'config.toml') : options.config;
+  const result = spawnSync(process.execPath, [...NODE_ARGS, ...args, ...(config === null ? [] : ['--config', config])], {
+    cwd: options.cwd ?? dir,
+    env: cleanEnv(options.env),
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return noSecret({ status: result.status, stdout: result.stdout, stderr: result.stderr });
+}
+
+/** A successful run's stdout; fails the test with stderr otherwise. */
+function ok(args: string[], options: Parameters<typeof s3v4>[1] = {}): string {
+  const run = s3v4(args, options);
+  assert.is(run.status, 0, `s3v4 ${args.join(' ')} exited ${run.status}: ${run.stderr}`);
+  return run.stdout;
+}
+
+function json<T = Record<string, unknown>>(args: string[], options: Parameters<typeof s3v4>[1] = {}): T {
+  return JSON.parse(ok([...args, '--json'], options)) as T;
+}
+
+function configText(settings: Record<string, string | number | boolean>): string {
+  const lines = Object.entries(settings).map(([key, value]) => `${key} = ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`);
+  return `[object_store]\nbackend = "s3"\n\n[object_store.s3]\n${lines.join('\n')}\n`;
+}
+
+/** Writes a config for the local server; `changes` override its keys. Returns its path. */
+function writeConfig(name: string, changes: Record<string, string | number | boolean> = {}): string {
+  const path = join(dir, name);
+  const settings = { endpoint: rgw.endpoint, access_key: rgw.accessKeyId, secret_key: rgw.secretAccessKey, bucket: BUCKET, region: rgw.region, force_path_style: true, presigned_expiry_secs: 3600 };
+  writeFileSync(path, configText({ ...settings, ...changes }));
+  return path;
+}
+
+/** A signed request made without s3v4's client, to set up buckets and look behind the command's back. */
+async function raw(method: string, path: string, body = ''): Promise<{ status: number; text: string }> {
+  const url = `${rgw.endpoint}${path}`;
+  const reply = await request(url, { method: method as 'GET', headers: { ...signer.sign({ method, url, body }) }, body: method === 'GET' || method === 'HEAD' ? null : body, dispatcher: agent });
+  return { status: reply.statusCode, text: await reply.body.text() };
+}
+
+function file(name: string, content: string | Buffer): string {
+  const path = join(dir, name);
+  mkdirSync(join(path, '..'), { recursive: true });
+  writeFileSync(path, content);
+  return path;
+}
+
+/** Keys under a prefix, listed by the command itself. */
+function keys(prefix: string): string[] {
+  return ok(['ls', prefix, '--recursive']).split('\n').filter(Boolean);
+}
+
+if (cephForSpecs(test, 'the s3v4 command line', 'spec/cli.spec.ts')) {
+  test.before(async () => {
+    // The build the package runs (npm run build), so the binary is this tree's.
+    const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+    const build = spawnSync(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.build.json')], { encoding: 'utf8' });
+    assert.is(build.status, 0, `the build failed: ${build.stdout}${build.stderr}`);
+    dir = mkdtempSync(join(tmpdir(), 's3v4-cli-spec-'));
+    rgw = await sharedRgw();
+    signer = new SigV4Signer({ accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey, region: rgw.region });
+    agent = new Agent();
+    for (const bucket of [BUCKET, PUBLIC_BUCKET]) assert.is((await raw('PUT', `/${bucket}`)).status, 200);
+    const policy = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: '*', Action: ['s3:GetObject'], Resource: [`arn:aws:s3:::${PUBLIC_BUCKET}/*`] }] };
+    assert.is((await raw('PUT', `/${PUBLIC_BUCKET}?policy`, JSON.stringify(policy))).status, 204);
+    writeConfig('config.toml');
+  });
+
+  test.after(async () => {
+    await agent?.close();
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  });
+
+  // -------------------------------------------------------------------------
+  // Usage
+
+  test('--help, --version, and usage errors exit 2 naming what to fix', () => {
+    const help = ok(['--help'], { config: null });
+    for (const command of ['put', 'get', 'ls', 'rm', 'stat', 'cp', 'url', 'presign', 'doctor']) assert.match(help, new RegExp(`^  ${command}\\b`, 'm'));
+    assert.match(ok(['put', '--help'], { config: null }), /^usage: s3v4 put FILE\.\.\. KEY\|PREFIX\//);
+    assert.match(ok(['help', 'presign'], { config: null }), /--method, --expires/);
+    assert.is(ok(['--version'], { config: null }).trim(), PACKAGE.version);
+    assert.equal(json(['--version'], { config: null }), { version: PACKAGE.version });
+
+    const cases: Array<[string[], RegExp]> = [
+      [[], /^usage: s3v4 COMMAND/],
+      [['pt', 'a'], /unknown command "pt"; the commands are put, get/],
+      [['ls', '--bogus'], /Unknown option '--bogus'/],
+      [['ls', '--force'], /--force does not apply to ls/],
+      [['stat'], /stat takes 1 argument, got 0/],
+      [['cp', 'a'], /cp takes 2 arguments, got 1/],
+      [['put', 'only-one'], /put takes at least 2 arguments, got 1/],
+      [['put', 'missing.txt', 'k'], /missing\.txt: no such file or directory/],
+      [['rm'], /rm needs KEY\.\.\. or --prefix P --yes/],
+      [['rm', '--prefix', 'x/'], /rm --prefix "x\/" deletes every object under it; add --yes to confirm/],
+      [['rm', 'a', '--prefix', 'x/', '--yes'], /rm takes keys or --prefix, not both/],
+      [['presign', 'k', '--expires', '0'], /--expires must be a whole number of seconds from 1 to 604800, got "0"/],
+      [['presign', 'k', '--expires', '1h'], /--expires must be a whole number/],
+      [['presign', 'k', '--method', 'POST'], /--method must be GET, PUT, HEAD or DELETE, got "POST"/],
+    ];
+    for (const [args, message] of cases) {
+      const run = s3v4(args, args.length === 0 ? { config: null } : {});
+      assert.is(run.status, 2, `s3v4 ${args.join(' ')}: ${run.stderr}`);
+      assert.match(run.stderr, message);
+      assert.is(run.stdout, '');
+    }
+  });
+
+  test('config: --config, else S3V4_CONFIG, else ./config.toml; a bad one exits 2 with every problem', () => {
+    const empty = mkdtempSync(join(dir, 'cwd-'));
+    const none = s3v4(['ls'], { cwd: empty, config: null });
+    assert.is(none.status, 2);
+    assert.match(none.stderr, /no configuration: pass --config FILE, set S3V4_CONFIG, or create \.\/config\.toml/);
+
+    writeFileSync(join(empty, 'config.toml'), readFileSync(join(dir, 'config.toml')));
+    file('fromcwd.txt', 'cwd');
+    ok(['put', join(dir, 'fromcwd.txt'), 'config/cwd.txt'], { cwd: empty, config: null });
+    const viaEnv = writeConfig('env.toml', { bucket: PUBLIC_BUCKET });
+    ok(['put', join(dir, 'fromcwd.txt'), 'config/env.txt'], { cwd: empty, config: null, env: { S3V4_CONFIG: viaEnv } });
+    assert.equal(keys('config/'), ['config/cwd.txt']);
+    // --config wins over S3V4_CONFIG.
+    assert.equal(ok(['ls', 'config/', '--recursive'], { env: { S3V4_CONFIG: viaEnv } }).trim(), 'config/cwd.txt');
+    assert.equal(ok(['ls', 'config/', '--recursive'], { cwd: empty, config: null, env: { S3V4_CONFIG: viaEnv } }).trim(), 'config/env.txt');
+
+    // The library's environment variables fill empty keys.
+    const fromEnv = join(dir, 'keys-from-env.toml');
+    writeFileSync(fromEnv, configText({ endpoint: rgw.endpoint, bucket: BUCKET, region: rgw.region, force_path_style: true }));
+    assert.equal(ok(['ls', 'config/', '--recursive'], { config: fromEnv, env: { AWS_ACCESS_KEY_ID: rgw.accessKeyId, AWS_SECRET_ACCESS_KEY: rgw.secretAccessKey } }).trim(), 'config/cwd.txt');
+
+    const broken = join(dir, 'broken.toml');
+    writeFileSync(broken, configText({ endpoint: rgw.endpoint, access_key: rgw.accessKeyId, secret_key: rgw.secretAccessKey, bucket: 'x', region: rgw.region, presigned_expiry_secs: -1, force_path_stile: true }));
+    const bad = s3v4(['ls'], { config: broken });
+    assert.is(bad.status, 2);
+    assert.match(bad.stderr, /broken\.toml: the storage configuration has \d+ problems/);
+    assert.match(bad.stderr, /presigned_expiry_secs/);
+    assert.match(bad.stderr, /force_path_stile/);
+    const missing = s3v4(['ls'], { config: join(dir, 'nope.toml') });
+    assert.is(missing.status, 2);
+    assert.match(missing.stderr, /nope\.toml: [\s\S]*does not exist/);
+    const parsed = JSON.parse(s3v4(['ls', '--json'], { config: broken }).stdout) as { error: { code: string; message: string } };
+    assert.is(parsed.error.code, 'ERR_S3V4_CONFIG');
+  });
+
+  // -------------------------------------------------------------------------
+  // Objects
+
+  test('put, stat, ls, cp, get and rm round-trip files, with --json', () => {
+    const body = randomBytes(3000);
+    const one = file('up/one.bin', body);
+    const page = file('up/page.html', '<p>hi</p>');
+    assert.match(ok(['put', one, 'ops/one.bin']), /one\.bin -> ops\/one\.bin \(2\.9 KiB\)/);
+    const uploaded = json<{ uploaded: Array<{ file: string; key: string; size: number; etag: string }> }>(['put', one, page, 'ops/many/']);
+    assert.equal(
+      uploaded.uploaded.map(({ key, size }) => [key, size]),
+      [
+        ['ops/many/one.bin', 3000],
+        ['ops/many/page.html', 9],
+      ],
+    );
+    assert.match(uploaded.uploaded[0]!.etag, /^[0-9a-f]{32}$/);
+
+    const info = json(['stat', 'ops/many/page.html']);
+    assert.is(info.size, 9);
+    assert.is(info.contentType, 'text/html; charset=utf-8');
+    assert.is(info.key, 'ops/many/page.html');
+    assert.match(ok(['stat', 'ops/one.bin']), /^size: +3000 \(2\.9 KiB\)$/m);
+    ok(['put', one, 'ops/typed', '--content-type', 'application/x-custom']);
+    assert.is(json(['stat', 'ops/typed']).contentType, 'application/x-custom');
+
+    assert.equal(ok(['ls', 'ops/']).split('\n').filter(Boolean), ['ops/many/', 'ops/one.bin', 'ops/typed']);
+    assert.equal(keys('ops/'), ['ops/many/one.bin', 'ops/many/page.html', 'ops/one.bin', 'ops/typed']);
+    const long = ok(['ls', 'ops/', '--long']).split('\n').filter(Boolean);
+    assert.match(long[0]!, /^ {19} {2} +DIR {2}ops\/many\/$/);
+    assert.match(long[1]!, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +3000 {2}ops\/one\.bin$/);
+    const lines = ok(['ls', 'ops/', '--json']).split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+    assert.equal(lines[0], { prefix: 'ops/many/' });
+    assert.is(lines[1]!.key, 'ops/one.bin');
+    assert.is(lines[1]!.size, 3000);
+    assert.ok(!Number.isNaN(Date.parse(lines[1]!.lastModified as string)));
+
+    assert.equal(json(['cp', 'ops/one.bin', 'ops/copy.bin']).to, 'ops/copy.bin');
+    const out = join(dir, 'down', 'copy.bin');
+    assert.equal(json(['get', 'ops/copy.bin', out]), { downloaded: [{ key: 'ops/copy.bin', file: out, size: 3000 }] });
+    assert.ok(readFileSync(out).equals(body));
+    // Into a directory: the key's last segment names the file.
+    ok(['get', 'ops/many/page.html', join(dir, 'down') + '/']);
+    assert.is(readFileSync(join(dir, 'down', 'page.html'), 'utf8'), '<p>hi</p>');
+
+    // An existing file stays unless --force; nothing temporary is left beside it.
+    writeFileSync(out, 'mine');
+    const refused = s3v4(['get', 'ops/one.bin', out]);
+    assert.is(refused.status, 1);
+    assert.match(refused.stderr, /copy\.bin exists; pass --force to overwrite it/);
+    assert.is(readFileSync(out, 'utf8'), 'mine');
+    ok(['get', 'ops/one.bin', out, '--force']);
+    assert.ok(readFileSync(out).equals(body));
+    assert.equal(readdirSync(join(dir, 'down')).sort(), ['copy.bin', 'page.html']);
+
+    const missing = s3v4(['get', 'ops/none', join(dir, 'down', 'none')]);
+    assert.is(missing.status, 1);
+    assert.match(missing.stderr, /GET ops\/none: 404 NoSuchKey/);
+    assert.not.ok(existsSync(join(dir, 'down', 'none')));
+    assert.is(s3v4(['stat', 'ops/none']).status, 1);
+
+    assert.is(ok(['rm', 'ops/copy.bin']).trim(), 'deleted 1 object');
+    assert.equal(json(['rm', 'ops/one.bin', 'ops/typed']), { deleted: ['ops/one.bin', 'ops/typed'], errors: [] });
+    assert.equal(json(['rm', '--prefix', 'ops/', '--yes']).deleted, ['ops/many/one.bin', 'ops/many/page.html']);
+    assert.equal(keys('ops/'), []);
+  });
+
+  test('put --recursive and get --recursive mirror a directory tree', () => {
+    const tree = join(dir, 'tree');
+    const files: Record<string, string> = { 'index.html': '<h1>x</h1>', 'css/site.css': 'p{}', 'a/b/c/deep.txt': 'deep', 'space name.txt': 'sp' };
+    for (const [path, content] of Object.entries(files)) file(join('tree', path), content);
+    symlinkSync('/etc/hostname', join(tree, 'link'));
+    const directory = s3v4(['put', tree, 'site/']);
+    assert.is(directory.status, 2);
+    assert.match(directory.stderr, /tree is a directory; pass --recursive/);
+    const several = s3v4(['put', join(tree, 'index.html'), join(tree, 'css/site.css'), 'site']);
+    assert.is(several.status, 2);
+    assert.match(several.stderr, /with several files the last argument is a prefix and must end in \/, got "site"/);
+
+    const put = s3v4(['put', tree, 'site', '--recursive']);
+    assert.is(put.status, 0, put.stderr);
+    assert.match(put.stderr, /skipped .*link: not a regular file/);
+    assert.equal(keys('site/'), Object.keys(files).map((path) => `site/${path}`).sort());
+
+    const mirror = join(dir, 'mirror');
+    const got = json<{ downloaded: Array<{ key: string }>; failed: unknown[] }>(['get', 'site/', mirror, '--recursive']);
+    assert.is(got.downloaded.length, 4);
+    assert.equal(got.failed, []);
+    for (const [path, content] of Object.entries(files)) assert.is(readFileSync(join(mirror, path), 'utf8'), content);
+    // A prefix without its slash gives the same tree.
+    const again = join(dir, 'mirror2');
+    ok(['get', 'site', again, '-r']);
+    assert.is(readFileSync(join(again, 'a/b/c/deep.txt'), 'utf8'), 'deep');
+    ok(['rm', '--prefix', 'site/', '--yes']);
+  });
+
+  test('get never writes outside its directory: "..", absolute keys and symbolic links are refused', () => {
+    const payload = file('evil.txt', 'evil');
+    const hostile = ['trap/../../escaped.txt', 'trap//abs.txt', 'trap/ok/../../../up.txt'];
+    for (const key of [...hostile, 'trap/fine.txt', 'trap/sub/fine.txt']) ok(['put', payload, key]);
+    const dest = join(dir, 'jail', 'inner');
+    mkdirSync(dest, { recursive: true });
+    const run = s3v4(['get', 'trap/', dest, '--recursive', '--json']);
+    assert.is(run.status, 1);
+    const result = JSON.parse(run.stdout) as { downloaded: Array<{ key: string }>; failed: Array<{ key: string; message: string }> };
+    assert.equal(result.downloaded.map((d) => d.key).sort(), ['trap/fine.txt', 'trap/sub/fine.txt']);
+    assert.equal(result.failed.map((f) => f.key).sort(), [...hostile].sort());
+    assert.match(result.failed.find((f) => f.key === 'trap//abs.txt')!.message, /it is an absolute path/);
+    assert.match(result.failed.find((f) => f.key === 'trap/../../escaped.txt')!.message, /it has a "\.\." segment/);
+    for (const path of ['jail/escaped.txt', 'escaped.txt', 'abs.txt', 'up.txt', 'jail/up.txt']) assert.not.ok(existsSync(join(dir, path)), path);
+
+    // One key into a directory: refused too, unless DEST names the file.
+    const single = s3v4(['get', 'trap/../../escaped.txt', dest + '/']);
+    assert.is(single.status, 1);
+    assert.match(single.stderr, /refused "trap\/\.\.\/\.\.\/escaped\.txt": it has a "\.\." segment.*name a DEST file/);
+    ok(['get', 'trap/../../escaped.txt', join(dest, 'named.txt')]);
+    assert.is(readFileSync(join(dest, 'named.txt'), 'utf8'), 'evil');
+
+    // A symbolic link inside DEST that leads out of it.
+    const outside = join(dir, 'outside');
+    mkdirSync(outside);
+    const linked = join(dir, 'linked');
+    mkdirSync(linked);
+    symlinkSync(outside, join(linked, 'sub'));
+    const viaLink = s3v4(['get', 'trap/', linked, '--recursive']);
+    assert.is(viaLink.status, 1);
+    assert.match(viaLink.stderr, /refused "trap\/sub\/fine\.txt": it would write outside/);
+    assert.equal(readdirSync(outside), []);
+    ok(['rm', '--prefix', 'trap/', '--yes']);
+  });
+
+  // -------------------------------------------------------------------------
+  // Links
+
+  test('url gives the config\'s link; presign gives working GET and PUT links', async () => {
+    file('link.txt', 'linked');
+    ok(['put', join(dir, 'link.txt'), 'links/a b.txt']);
+    ok(['put', join(dir, 'link.txt'), 'links/a b.txt'], { config: writeConfig('public.toml', { bucket: PUBLIC_BUCKET, presigned_expiry_secs: 0 }) });
+
+    const presigned = json<{ url: string; kind: string }>(['url', 'links/a b.txt']);
+    assert.is(presigned.kind, 'presigned');
+    assert.match(presigned.url, /X-Amz-Expires=3600&/);
+    const plain = json<{ url: string; kind: string }>(['url', 'links/a b.txt'], { config: join(dir, 'public.toml') });
+    assert.equal(plain, { key: 'links/a b.txt', url: `${rgw.endpoint}/${PUBLIC_BUCKET}/links/a%20b.txt`, kind: 'plain' });
+    const cdn = writeConfig('cdn.toml', { public_url_base: `${rgw.endpoint}/${PUBLIC_BUCKET}/` });
+    assert.is(ok(['url', 'links/a b.txt'], { config: cdn }).trim(), `${rgw.endpoint}/${PUBLIC_BUCKET}/links/a%20b.txt`);
+    for (const link of [presigned.url, plain.url]) {
+      const reply = await request(link, { dispatcher: agent });
+      assert.is(await reply.body.text(), 'linked');
+    }
+
+    const get = ok(['presign', 'links/a b.txt', '--expires', '60']).trim();
+    assert.match(get, /X-Amz-Expires=60&/);
+    assert.is(await (await request(get, { dispatcher: agent })).body.text(), 'linked');
+    const put = json<{ url: string; method: string; expiresIn: number }>(['presign', 'links/uploaded.txt', '--method', 'put']);
+    assert.is(put.method, 'PUT');
+    assert.is(put.expiresIn, 3600);
+    const stored = await request(put.url, { method: 'PUT', body: 'via presigned PUT', dispatcher: agent });
+    assert.is(stored.statusCode, 200, await stored.body.text());
+    assert.is(ok(['stat', 'links/uploaded.txt']).match(/^size: +(\d+)/m)?.[1], '17');
+    // The link is for this key and method only.
+    const tampered = await request(get.replace('a%20b.txt', 'uploaded.txt'), { dispatcher: agent });
+    assert.is(tampered.statusCode, 403);
+    await tampered.body.dump();
+    ok(['rm', '--prefix', 'links/', '--yes']);
+  });
+
+  // -------------------------------------------------------------------------
+  // Terminal, Ctrl-C
+
+  test('a progress bar on a terminal\'s stderr, none when piped', () => {
+    const big = file('progress.bin', randomBytes(20 * MiB));
+    const piped = s3v4(['put', big, 'progress.bin']);
+    assert.is(piped.status, 0);
+    assert.is(piped.stderr, '');
+    const command = [process.execPath, ...NODE_ARGS, 'get', 'progress.bin', join(dir, 'progress-copy.bin'), '--config', join(dir, 'config.toml')].map((a) => `'${a}'`).join(' ');
+    // script gives the command a pseudo-terminal and copies what it writes to stdout.
+    const tty = spawnSync('script', ['-qec', command, '/dev/null'], { cwd: dir, env: cleanEnv(), encoding: 'utf8', timeout: 60_000 });
+    assert.is(tty.status, 0, tty.stdout + tty.stderr);
+    const frames = tty.stdout.split('\r\x1b[K').slice(1);
+    assert.ok(frames.length >= 1, JSON.stringify(tty.stdout.slice(0, 300)));
+    assert.match(frames.at(-1)!, /^progress\.bin {2}\[#{20}\] 100% 20\.0 MiB\/20\.0 MiB [\d.]+ [KMG]?i?B\/s ETA 0s\r?\n/);
+    assert.ok(readFileSync(join(dir, 'progress-copy.bin')).equals(readFileSync(big)));
+    ok(['rm', 'progress.bin']);
+  });
+
+  test('Ctrl-C aborts a multipart upload and removes a partial download', async () => {
+    const big = file('interrupt.bin', randomBytes(160 * MiB));
+    const interrupted = async (args: string[], ready: () => Promise<boolean>) => {
+      const child = spawn(process.execPath, [...NODE_ARGS, ...args, '--config', join(dir, 'config.toml')], { cwd: dir, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (data: Buffer) => (stderr += data));
+      const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+      const deadline = Date.now() + 30_000;
+      while (!(await ready()) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+      child.kill('SIGINT');
+      return { status: await exited, stderr };
+    };
+
+    const uploading = async () => parseUploads((await raw('GET', `/${BUCKET}?uploads=`)).text).uploads.length > 0;
+    const up = await interrupted(['put', big, 'interrupt.bin'], uploading);
+    assert.is(up.status, 130, up.stderr);
+    assert.match(up.stderr, /interrupted: nothing was left half-done/);
+    assert.equal(parseUploads((await raw('GET', `/${BUCKET}?uploads=`)).text).uploads, []);
+    assert.is((await raw('HEAD', `/${BUCKET}/interrupt.bin`)).status, 404);
+
+    ok(['put', big, 'interrupt.bin']);
+    const dest = join(dir, 'partial');
+    mkdirSync(dest);
+    const partialExists = async () => readdirSync(dest).some((name) => name.endsWith('.s3v4-partial'));
+    const down = await interrupted(['get', 'interrupt.bin', join(dest, 'interrupt.bin')], partialExists);
+    assert.is(down.status, 130, down.stderr);
+    assert.equal(readdirSync(dest), []);
+    ok(['rm', 'interrupt.bin']);
+  });
+
+  // -------------------------------------------------------------------------
+  // doctor
+
+  interface DoctorReport {
+    ok: boolean;
+    checks: Array<{ name: string; ok: boolean; detail: string; fix?: string }>;
+  }
+
+  /** The doctor's --json report; with `text`, also its output for people (a second run), which must exit the same. */
+  function doctor(config: string, text = false): { status: number | null; report: DoctorReport; text: string } {
+    const run = s3v4(['doctor', '--json'], { config });
+    const human = text ? s3v4(['doctor'], { config }) : undefined;
+    if (human !== undefined) assert.is(human.status, run.status);
+    return { status: run.status, report: JSON.parse(run.stdout) as DoctorReport, text: human?.stdout ?? '' };
+  }
+
+  const failed = (report: DoctorReport) => report.checks.filter((check) => !check.ok);
+
+  test('doctor passes a good config, one line per check, and leaves nothing behind', () => {
+    const good = doctor(join(dir, 'config.toml'), true);
+    assert.is(good.status, 0, good.text);
+    assert.ok(good.report.ok);
+    assert.equal(
+      good.report.checks.map((c) => [c.name, c.ok]),
+      [
+        ['config', true],
+        ['endpoint', true],
+        ['clock', true],
+        ['credentials', true],
+        ['bucket', true],
+        ['addressing', true],
+        ['link', true],
+        ['policy', true],
+      ],
+    );
+    assert.match(good.text, /^ok {4}bucket {7}bucket cli exists, in region us-east-1$/m);
+    assert.match(good.text, /^ok {4}link {9}the presigned link \(valid 3600 s\) serves the object$/m);
+    assert.match(good.text, /^all 8 checks passed$/m);
+
+    // Public bucket, plain links; and a CDN base that serves the bucket.
+    const plain = doctor(writeConfig('doctor-public.toml', { bucket: PUBLIC_BUCKET, presigned_expiry_secs: 0 }));
+    assert.is(plain.status, 0, plain.text);
+    assert.equal(plain.report.checks.filter((c) => c.name === 'link').map((c) => c.detail), ['the plain link (presigned_expiry_secs = 0) serves the object']);
+    const cdn = doctor(writeConfig('doctor-cdn.toml', { bucket: PUBLIC_BUCKET, presigned_expiry_secs: 0, public_url_base: `${rgw.endpoint}/${PUBLIC_BUCKET}` }));
+    assert.is(cdn.status, 0, cdn.text);
+    assert.equal(cdn.report.checks.filter((c) => c.name === 'link').map((c) => c.detail), [`the CDN link (${rgw.endpoint}/${PUBLIC_BUCKET}/<key>) serves the object`]);
+    assert.equal(keys('s3v4-doctor/'), []);
+    assert.equal(ok(['ls', 's3v4-doctor/', '--recursive'], { config: join(dir, 'doctor-public.toml') }), '');
+  });
+
+  test('doctor fails with the fix: wrong secret, wrong region, missing bucket, private bucket with plain links', () => {
+    const secret = doctor(writeConfig('doctor-secret.toml', { secret_key: `${rgw.secretAccessKey.slice(0, -4)}AAAA` }), true);
+    assert.is(secret.status, 1);
+    assert.equal(failed(secret.report).map((c) => c.name), ['credentials']);
+    assert.match(failed(secret.report)[0]!.detail, /access key S3V4TEST\w+ refused: SignatureDoesNotMatch/);
+    assert.match(failed(secret.report)[0]!.fix!, /check that secret_key belongs to access_key/);
+    assert.match(secret.text, /^FAIL {2}credentials {2}.*\n {19}fix: /m);
+    assert.match(secret.text, /^1 of 4 checks failed$/m);
+
+    const region = doctor(writeConfig('doctor-region.toml', { region: 'eu-west-1' }));
+    assert.is(region.status, 1);
+    assert.equal(failed(region.report), [{ name: 'bucket', ok: false, detail: 'bucket cli is in region us-east-1, not eu-west-1', fix: 'set region = "us-east-1"' }]);
+
+    const missing = doctor(writeConfig('doctor-missing.toml', { bucket: 'no-such-bucket' }));
+    assert.is(missing.status, 1);
+    assert.equal(failed(missing.report).map((c) => [c.name, c.detail]), [['bucket', `bucket no-such-bucket does not exist at ${rgw.endpoint}`]]);
+
+    const privatePlain = doctor(writeConfig('doctor-private.toml', { presigned_expiry_secs: 0 }));
+    assert.is(privatePlain.status, 1);
+    const link = failed(privatePlain.report);
+    assert.equal(link.map((c) => [c.name, c.detail]), [['link', 'the plain link (presigned_expiry_secs = 0) answered HTTP 403 AccessDenied']]);
+    assert.match(link[0]!.fix!, /allow public reads on the bucket .* or set presigned_expiry_secs = 3600/);
+    // The temporary object is removed even when a check failed.
+    assert.equal(keys('s3v4-doctor/'), []);
+
+    const badCdn = doctor(writeConfig('doctor-badcdn.toml', { public_url_base: `${rgw.endpoint}/elsewhere` }));
+    assert.is(badCdn.status, 1);
+    assert.equal(failed(badCdn.report).map((c) => c.name), ['link']);
+    assert.match(failed(badCdn.report)[0]!.detail, /the CDN link \(.*\/elsewhere\/<key>\) answered HTTP 404 NoSuchBucket/);
+
+    const invalid = doctor(writeConfig('doctor-invalid.toml', { bucket: '' }));
+    assert.is(invalid.status, 2);
+    assert.equal(invalid.report.checks.map((c) => [c.name, c.ok]), [['config', false]]);
+    assert.match(invalid.report.checks[0]!.detail, /bucket/);
+  });
+
+  test('doctor says when the endpoint does not answer', async () => {
+    // A port that was free a moment ago: connection refused.
+    const { createServer } = await import('node:net');
+    const port = await new Promise<number>((resolve) => {
+      const server = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as { port: number };
+        server.close(() => resolve(port));
+      });
+    });
+    const down = doctor(writeConfig('doctor-down.toml', { endpoint: `http://127.0.0.1:${port}` }), true);
+    assert.is(down.status, 1);
+    assert.equal(down.report.checks.map((c) => [c.name, c.ok]), [
+      ['config', true],
+      ['endpoint', false],
+    ]);
+    assert.match(down.report.checks[1]!.detail, new RegExp(`no answer from http://127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\)`));
+    assert.match(down.text, /^1 of 2 checks failed$/m);
+  });
+}
+
+test.run();
