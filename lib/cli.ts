@@ -110,7 +110,11 @@ function help(): string {
   ].join('\n');
 }
 
-function commandHelp(name: string, command: Command): string {
+function commandNamed(name: string | undefined): Command | undefined {
+  return name !== undefined && Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+}
+
+function commandHelp(command: Command): string {
   const flags = [...command.options, ...GLOBAL].map((o) => `--${o}`).join(', ');
   return `usage: s3v4 ${command.usage}\n\n${command.summary}.\noptions: ${flags}`;
 }
@@ -144,16 +148,24 @@ async function main(argv: readonly string[]): Promise<number> {
   try {
     const { values, positionals } = parse(argv);
     json = values.json === true;
-    if (values.version === true) return write(process.stdout, json ? JSON.stringify({ version: version() }) : version()), EXIT.ok;
+    if (values.version === true) {
+      write(process.stdout, json ? JSON.stringify({ version: version() }) : version());
+      return EXIT.ok;
+    }
     const [name, ...args] = positionals;
     if (name === undefined || name === 'help') {
-      const topic = name === 'help' && args[0] !== undefined ? COMMANDS[args[0]] : undefined;
-      write(name === undefined && values.help !== true ? process.stderr : process.stdout, topic === undefined ? help() : commandHelp(args[0]!, topic));
-      return name === undefined && values.help !== true ? EXIT.usage : EXIT.ok;
+      const topic = name === 'help' ? commandNamed(args[0]) : undefined;
+      // Help asked for goes to stdout; help instead of a missing command is a usage error.
+      const asked = name === 'help' || values.help === true;
+      write(asked ? process.stdout : process.stderr, topic === undefined ? help() : commandHelp(topic));
+      return asked ? EXIT.ok : EXIT.usage;
     }
-    const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+    const command = commandNamed(name);
     if (command === undefined) throw new UsageError(`unknown command "${name}"; the commands are ${Object.keys(COMMANDS).join(', ')} (s3v4 --help)`);
-    if (values.help === true) return write(process.stdout, commandHelp(name, command)), EXIT.ok;
+    if (values.help === true) {
+      write(process.stdout, commandHelp(command));
+      return EXIT.ok;
+    }
     for (const option of Object.keys(values) as OptionName[]) {
       if (!GLOBAL.includes(option) && !command.options.includes(option)) throw new UsageError(`--${option} does not apply to ${name}; usage: s3v4 ${command.usage}`);
     }
@@ -518,7 +530,10 @@ async function runDoctor({ configPath, values, signal }: Context): Promise<numbe
   const checks = await doctor(configPath, { signal, ...(json ? {} : { report: (check: Check) => write(process.stdout, line(check)) }) });
   const ok = checks.every((check) => check.ok);
   if (json) write(process.stdout, JSON.stringify({ ok, checks }));
-  else write(process.stdout, ok ? `all ${checks.length} checks passed` : `${checks.filter((c) => !c.ok).length} of ${checks.length} checks failed`);
+  const failed = checks.filter((c) => !c.ok);
+  // A failure is also said on stderr, as every failing command does; the fixes are in the report above it.
+  if (ok) write(process.stdout, json ? '' : `all ${checks.length} checks passed`);
+  else write(process.stderr, `s3v4: ${failed.length} of ${checks.length} checks failed: ${failed.map((c) => c.name).join(', ')}`);
   if (!ok && checks[0]?.name === 'config' && !checks[0].ok) return EXIT.usage;
   return ok ? EXIT.ok : EXIT.failed;
 }

@@ -397,6 +397,10 @@ function resolve(source: string, table: Record<string, unknown>, env: Environmen
   }
   const forcePathStyle = values.force_path_style === true;
   checkProvider(provider, { host, bucket, region, forcePathStyle }, at, report, warnings);
+  // Plain http carries every request, and the access key id, in the clear: fine on this machine or a private network only.
+  if (endpoint?.protocol === 'http:' && !privateHost(host)) {
+    warnings.push(`${endpointText.at}: http:// sends requests to ${host} unencrypted; use https:// unless it is on a private network`);
+  }
 
   if (endpoint === undefined && !(awsDefaultEndpoint && regionValid)) return undefined;
   return {
@@ -518,6 +522,22 @@ function checkProvider(provider: Provider, facts: ProviderFacts, at: (key: Key) 
   } else if (provider === 'other' && !forcePathStyle && !hostNeedsPathStyle(host)) {
     warnings.push(`${at('force_path_style')}: ${host} is not AWS, COS or R2; MinIO and most self-hosted servers need force_path_style = true`);
   }
+}
+
+/**
+ * Hosts that are this machine or a private network: loopback, RFC 1918,
+ * link-local and unique-local addresses, localhost, and names that public DNS
+ * does not serve (a single label such as a Compose service name, `.localhost`,
+ * `.local`, `.internal`, `.lan`).
+ */
+export function privateHost(host: string): boolean {
+  const bare = (host.startsWith('[') ? host.slice(1, -1) : host).toLowerCase();
+  if (isIP(bare) === 4) {
+    const [a, b] = bare.split('.').map(Number) as [number, number];
+    return a === 127 || a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 169 && b === 254);
+  }
+  if (isIP(bare) === 6) return bare === '::1' || /^f[cd]/.test(bare) || /^fe[89ab]/.test(bare) || /^::ffff:(127|10|192\.168)\./.test(bare);
+  return !bare.includes('.') || /\.(localhost|local|internal|lan)$/.test(bare);
 }
 
 /** Hosts where no virtual host can exist, so path-style addressing is used whatever the setting: an IP address or localhost. */

@@ -22,6 +22,14 @@ export class XmlError extends S3v4Error {
   }
 }
 
+/**
+ * Bounds on what the reader accepts. S3's largest replies (a ListObjectsV2 or
+ * DeleteObjects page of 1000 keys of up to 1024 bytes) are near 2 MB and 4
+ * levels deep; anything far beyond is refused rather than held.
+ */
+export const MAX_XML_LENGTH = 16 * 1024 * 1024;
+export const MAX_XML_DEPTH = 64;
+
 const ENTITIES: Readonly<Record<string, string>> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
 
 function decodeEntities(text: string): string {
@@ -42,6 +50,7 @@ export function escape(text: string): string {
 
 /** Parses a document into its root element. */
 export function parseXml(xml: string): XmlElement {
+  if (xml.length > MAX_XML_LENGTH) throw new XmlError(`${xml.length} characters, above the ${MAX_XML_LENGTH} accepted`);
   const root: XmlElement = { name: '', children: [], text: '' };
   const stack: XmlElement[] = [root];
   let at = 0;
@@ -75,6 +84,7 @@ export function parseXml(xml: string): XmlElement {
       const element: XmlElement = { name, children: [], text: '' };
       stack[stack.length - 1]!.children.push(element);
       if (!selfClosing) stack.push(element);
+      if (stack.length > MAX_XML_DEPTH + 1) throw new XmlError(`elements nested deeper than ${MAX_XML_DEPTH}`);
       at = end;
     }
   }

@@ -11,21 +11,18 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { SigV4Signer } from '../lib/index.js';
 import { parseUploads } from '../lib/multipart.js';
-import { cephForSpecs } from './helpers.js';
+import { builtCli, cephForSpecs } from './helpers.js';
 import { sharedRgw, type Rgw } from './support/rgw.js';
 
 const test = suite('s3v4 command line against Ceph RADOS Gateway');
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const PACKAGE = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string; bin: Record<string, string> };
-/** node's arguments to run the command: the bin as the package ships it (its source maps lead coverage back to lib/). */
-const NODE_ARGS = [join(ROOT, PACKAGE.bin['s3v4']!)];
+const PACKAGE = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+/** node's arguments to run the command: the bin as the package ships it, built in before(). */
+let NODE_ARGS: string[] = [];
 const BUCKET = 'cli';
 /** Readable by anyone (a bucket policy), for plain and CDN links. */
 const PUBLIC_BUCKET = 'cli-public';
@@ -112,10 +109,7 @@ function keys(prefix: string): string[] {
 
 if (cephForSpecs(test, 'the s3v4 command line', 'spec/cli.spec.ts')) {
   test.before(async () => {
-    // The build the package runs (npm run build), so the binary is this tree's.
-    const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-    const build = spawnSync(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.build.json')], { encoding: 'utf8' });
-    assert.is(build.status, 0, `the build failed: ${build.stdout}${build.stderr}`);
+    NODE_ARGS = [builtCli()];
     dir = mkdtempSync(join(tmpdir(), 's3v4-cli-spec-'));
     rgw = await sharedRgw();
     signer = new SigV4Signer({ accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey, region: rgw.region });
@@ -430,7 +424,7 @@ if (cephForSpecs(test, 'the s3v4 command line', 'spec/cli.spec.ts')) {
     const run = s3v4(['doctor', '--json'], { config });
     const human = text ? s3v4(['doctor'], { config }) : undefined;
     if (human !== undefined) assert.is(human.status, run.status);
-    return { status: run.status, report: JSON.parse(run.stdout) as DoctorReport, text: human?.stdout ?? '' };
+    return { status: run.status, report: JSON.parse(run.stdout) as DoctorReport, text: human === undefined ? '' : human.stdout + human.stderr };
   }
 
   const failed = (report: DoctorReport) => report.checks.filter((check) => !check.ok);
@@ -474,7 +468,7 @@ if (cephForSpecs(test, 'the s3v4 command line', 'spec/cli.spec.ts')) {
     assert.match(failed(secret.report)[0]!.detail, /access key S3V4TEST\w+ refused: SignatureDoesNotMatch/);
     assert.match(failed(secret.report)[0]!.fix!, /check that secret_key belongs to access_key/);
     assert.match(secret.text, /^FAIL {2}credentials {2}.*\n {19}fix: /m);
-    assert.match(secret.text, /^1 of 4 checks failed$/m);
+    assert.match(secret.text, /^s3v4: 1 of 4 checks failed: credentials$/m);
 
     const region = doctor(writeConfig('doctor-region.toml', { region: 'eu-west-1' }));
     assert.is(region.status, 1);
@@ -519,7 +513,7 @@ if (cephForSpecs(test, 'the s3v4 command line', 'spec/cli.spec.ts')) {
       ['endpoint', false],
     ]);
     assert.match(down.report.checks[1]!.detail, new RegExp(`no answer from http://127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\)`));
-    assert.match(down.text, /^1 of 2 checks failed$/m);
+    assert.match(down.text, /^s3v4: 1 of 2 checks failed: endpoint$/m);
   });
 }
 

@@ -10,7 +10,7 @@
  * fails the run; elsewhere the suite says loudly that it did not run.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -593,6 +593,40 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     const head = await request(client.presign(key, { method: 'HEAD' }), { method: 'HEAD' });
     await head.body.dump();
     assert.is(head.headers['content-length'], String(info.size));
+  });
+
+  test('a presigned PUT can pin Content-Length and Content-Type; the server refuses any other', async () => {
+    const client = makeClient('objects');
+    const key = 'presigned/pinned';
+    const url = client.presign(key, { method: 'PUT', expiresIn: 60, headers: { 'content-type': 'image/png', 'content-length': '5' } });
+    assert.match(url, /X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost&/);
+    const wrong: Array<[string, string]> = [['image/png', 'longer'], ['image/png', 'shor'], ['text/html', 'fives']];
+    for (const [type, body] of wrong) {
+      const refused = await request(url, { method: 'PUT', headers: { 'content-type': type }, body });
+      assert.is(refused.statusCode, 403, `${type} ${body}`);
+      assert.match(await refused.body.text(), '<Code>SignatureDoesNotMatch</Code>');
+    }
+    assert.not.ok(await client.exists(key));
+    const stored = await request(url, { method: 'PUT', headers: { 'content-type': 'image/png' }, body: 'fives' });
+    await stored.body.dump();
+    assert.is(stored.statusCode, 200);
+    const info = await client.head(key);
+    assert.equal([info.size, info.contentType], [5, 'image/png']);
+    await client.delete(key);
+  });
+
+  test('certificates are always checked: a server this machine does not trust is refused, not retried', async () => {
+    const recorder = recording(new Agent());
+    dispatchers.push(recorder.dispatcher);
+    const client = makeClient('objects', { endpoint: tls.endpoint }, { dispatcher: recorder.dispatcher });
+    const error = await client.get('anything').catch((e: unknown) => e);
+    assert.instance(error, NetworkError);
+    assert.match(String((error as NetworkError & { cause: { code?: string } }).cause.code), /SELF_SIGNED|UNABLE_TO_VERIFY|CERT/);
+    assert.is(recorder.log.length, 1);
+    // Nothing in the library turns verification off.
+    for (const file of readdirSync(new URL('../lib/', import.meta.url))) {
+      assert.not.match(readFileSync(new URL(`../lib/${file}`, import.meta.url), 'utf8'), /rejectUnauthorized|NODE_TLS_REJECT_UNAUTHORIZED|checkServerIdentity/, file);
+    }
   });
 
   test('downloadUrl: presigned when presigned_expiry_secs > 0, plain object URL at 0, public_url_base when set', async () => {

@@ -600,6 +600,19 @@ test('COS with force_path_style = true loads with a warning', () => {
   assert.equal(config.warnings, ['[object_store.s3] force_path_style: COS refuses path-style requests for buckets created since 2024; set force_path_style = false']);
 });
 
+test('an http:// endpoint warns unless it is loopback or a private network', () => {
+  const warnings = (endpoint: string) => parseConfig(toml(...MINIO_CREDENTIALS, 'bucket = "agentverse"', `endpoint = "${endpoint}"`, 'force_path_style = true'), 'h.toml', NO_ENV).warnings;
+  assert.equal(warnings('http://minio.example.com:9000'), ['[object_store.s3] endpoint: http:// sends requests to minio.example.com unencrypted; use https:// unless it is on a private network']);
+  assert.equal(warnings('http://8.8.8.8:9000'), ['[object_store.s3] endpoint: http:// sends requests to 8.8.8.8 unencrypted; use https:// unless it is on a private network']);
+  assert.equal(warnings('http://[2001:db8::1]:9000').length, 1);
+  assert.equal(warnings('http://172.32.0.1').length, 1);
+  const quiet = ['http://localhost:9000', 'http://127.0.0.1:9000', 'http://10.1.2.3', 'http://172.16.0.9', 'http://172.31.255.1', 'http://192.168.1.20:9000', 'http://169.254.1.1', 'http://[::1]:9000', 'http://[fd00::5]', 'http://[fe80::1]', 'http://minio:9000', 'http://s3.localhost:9000', 'http://nas.local', 'http://store.internal', 'https://minio.example.com'];
+  for (const endpoint of quiet) assert.equal(warnings(endpoint), [], endpoint);
+  // The environment's endpoint is named as such.
+  const fromEnv = parseConfig(toml(...MINIO_CREDENTIALS, 'bucket = "agentverse"', 'force_path_style = true'), 'e.toml', { AWS_ENDPOINT_URL_S3: 'http://s3.example.org' });
+  assert.equal(fromEnv.warnings, ['[object_store.s3] endpoint (from AWS_ENDPOINT_URL_S3): http:// sends requests to s3.example.org unencrypted; use https:// unless it is on a private network']);
+});
+
 test('an endpoint that is not AWS, COS or R2 with force_path_style = false warns; IP and localhost hosts do not', () => {
   const warned = parseConfig(toml(...MINIO_CREDENTIALS, 'bucket = "agentverse"', 'endpoint = "https://s3.example.net"', 'force_path_style = false'), 'w.toml', NO_ENV);
   assert.equal(warned.warnings, ['[object_store.s3] force_path_style: s3.example.net is not AWS, COS or R2; MinIO and most self-hosted servers need force_path_style = true']);

@@ -1,4 +1,9 @@
 /** Helpers shared by the specs (not a spec itself: the runner takes *.spec.ts only). */
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { InvalidArgumentError, S3v4Error } from '../lib/errors.js';
@@ -58,4 +63,22 @@ export function cephForSpecs(test: Test, what: string, file: string): boolean {
     console.warn(`\n${line}\n!! ${what.toUpperCase()} WAS NOT TESTED AGAINST A SERVER: Ceph is not installed,\n!! and it cannot be installed here (apt-get as root is needed).\n!! Install radosgw ceph-mon ceph-osd ceph-common to run ${file}.\n${line}\n`);
   }
   return false;
+}
+
+let built: string | undefined;
+
+/**
+ * The package's bin (dist/cli.js), built once per test process by the
+ * package's own build (tsc -p tsconfig.build.json), so the binary the specs
+ * run is this tree's. Its source maps lead coverage back to lib/.
+ */
+export function builtCli(): string {
+  if (built !== undefined) return built;
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  const build = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { encoding: 'utf8' });
+  assert.is(build.status, 0, `the build failed: ${build.stdout}${build.stderr}`);
+  const { bin } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { bin: Record<string, string> };
+  built = join(root, bin['s3v4']!);
+  return built;
 }

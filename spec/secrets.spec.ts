@@ -1,0 +1,156 @@
+/**
+ * Secrets never leak: every error path (bad configuration, bad arguments, a
+ * refused signature, a network failure, command-line misuse) is run with a
+ * marker secret key and session token, and the markers must appear nowhere:
+ * not in messages, stacks, util.inspect (causes included), JSON.stringify,
+ * nor the command's stdout and stderr.
+ */
+import { spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inspect } from 'node:util';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { InvalidArgumentError, NetworkError, parseConfig, S3Client, S3Error, SigV4Signer, storageConfig } from '../lib/index.js';
+import { builtCli, cephForSpecs } from './helpers.js';
+import { sharedRgw, type Rgw } from './support/rgw.js';
+
+const test = suite('secrets never appear in output');
+const SECRET = 'SECRETMARKERwJalrXUtnFEMIK7MDENGbPxRfiCY';
+const TOKEN = 'TOKENMARKERFwoGZXIvYXdzEJr';
+const MARKERS = [SECRET, TOKEN, 'SECRETMARKER', 'TOKENMARKER'];
+
+/** Every rendering of a value a user or a log could see. */
+function renderings(value: unknown): string[] {
+  const out = [inspect(value, { depth: 20, showHidden: true }), inspect(value, { depth: 20, colors: false })];
+  try {
+    out.push(JSON.stringify(value) ?? '');
+  } catch {
+    // Circular structures cannot be logged as JSON either.
+  }
+  if (value instanceof Error) {
+    out.push(value.message, value.stack ?? '', String(value));
+    if (value.cause !== undefined) out.push(...renderings(value.cause));
+  }
+  return out;
+}
+
+function clean(what: string, value: unknown): void {
+  for (const text of renderings(value)) {
+    for (const marker of MARKERS) assert.not.ok(text.includes(marker), `${what}: the marker ${marker.slice(0, 12)}… appeared in ${text.slice(0, 400)}`);
+  }
+}
+
+/** Runs fn, which must throw; checks what it threw. */
+async function thrownIsClean(what: string, fn: () => unknown): Promise<unknown> {
+  let caught: unknown;
+  try {
+    await fn();
+  } catch (error) {
+    caught = error;
+  }
+  assert.ok(caught !== undefined, `${what}: nothing was thrown`);
+  clean(what, caught);
+  return caught;
+}
+
+const toml = (lines: string[]) => `[object_store]\nbackend = "s3"\n\n[object_store.s3]\n${lines.join('\n')}\n`;
+
+test('configuration and argument errors never show the secret or the token', async () => {
+  const broken = [
+    [`secret_key = "${SECRET}`, 'access_key = "AKID"'],
+    [`secret_key = ${SECRET}`],
+    [`secrt_key = "${SECRET}"`, 'secret_key = 5', `session_token = "${TOKEN}"`],
+    [`access_key = "${SECRET}"`, `secret_key = "${SECRET}"`, `session_token = "${TOKEN}"`, 'bucket = "x"', 'region = "bad region"', 'endpoint = "ftp://x"'],
+    [`access_key = "AKID"`, `secret_key = "${SECRET}"`, 'bucket = "bucket-b"', 'region = "us-east-1"', 'endpoint = "https://<ACCOUNT_ID>.r2.cloudflarestorage.com"', 'presigned_expiry_secs = 999999999'],
+  ];
+  for (const lines of broken) await thrownIsClean(lines.join('; '), () => parseConfig(toml(lines), 'broken.toml', {}));
+  // From the environment too.
+  await thrownIsClean('environment', () => parseConfig(toml(['bucket = "bucket-b"', 'region = "nowhere region"']), 'env.toml', { AWS_SECRET_ACCESS_KEY: SECRET, AWS_SESSION_TOKEN: TOKEN, AWS_ACCESS_KEY_ID: 'AKID' }));
+  await thrownIsClean('storageConfig', () => storageConfig({ accessKeyId: 'AKID', secretAccessKey: SECRET, sessionToken: TOKEN, bucket: '', region: 'us-east-1' }));
+
+  const options = { endpoint: 'http://127.0.0.1:9', accessKeyId: 'AKID', secretAccessKey: SECRET, sessionToken: TOKEN, bucket: 'bucket-b', region: 'us-east-1' };
+  const client = new S3Client(options);
+  clean('a client', client);
+  clean('its config', client.config);
+  clean('its endpoint', client.endpoint);
+  await thrownIsClean('a bad key', () => client.get(''));
+  await thrownIsClean('a bad option', () => new S3Client(options, { partSize: 1 }));
+  await thrownIsClean('a bad presign', () => client.presign('k', { expiresIn: 0 }));
+  const signer = new SigV4Signer({ accessKeyId: 'AKID', secretAccessKey: SECRET, sessionToken: TOKEN, region: 'us-east-1' });
+  clean('a signer', signer);
+  const argument = await thrownIsClean('a bad request to sign', () => signer.sign({ method: 'GET', url: 'not a url' }));
+  assert.instance(argument, InvalidArgumentError);
+  await client.close();
+});
+
+if (cephForSpecs(test, 'secret handling on the wire', 'spec/secrets.spec.ts')) {
+  let rgw: Rgw;
+  let dir: string;
+
+  test.before(async () => {
+    rgw = await sharedRgw();
+    dir = mkdtempSync(join(tmpdir(), 's3v4-secrets-spec-'));
+  });
+
+  test.after(() => {
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a refused signature and a network failure never show them', async () => {
+    const refused = new S3Client({ endpoint: rgw.endpoint, accessKeyId: rgw.accessKeyId, secretAccessKey: SECRET, bucket: 'secrets', region: rgw.region });
+    const error = await thrownIsClean('SignatureDoesNotMatch', () => refused.get('k'));
+    assert.instance(error, S3Error);
+    assert.is((error as S3Error).code, 'SignatureDoesNotMatch');
+    await thrownIsClean('a refused upload', () => refused.put('k', 'body'));
+    await refused.close();
+
+    const withToken = new S3Client({ endpoint: rgw.endpoint, accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey, sessionToken: TOKEN, bucket: 'secrets', region: rgw.region });
+    assert.instance(await thrownIsClean('a refused session token', () => withToken.get('k')), S3Error);
+    await withToken.close();
+
+    const port = await new Promise<number>((resolve) => {
+      const server = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as { port: number };
+        server.close(() => resolve(port));
+      });
+    });
+    const unreachable = new S3Client({ endpoint: `http://127.0.0.1:${port}`, accessKeyId: 'AKID', secretAccessKey: SECRET, sessionToken: TOKEN, bucket: 'bucket-b', region: rgw.region }, { maxAttempts: 1 });
+    assert.instance(await thrownIsClean('connection refused', () => unreachable.put('k', 'body')), NetworkError);
+    await unreachable.close();
+  });
+
+  test('the command line never prints them, whatever goes wrong', () => {
+    const cli = builtCli();
+    const write = (name: string, lines: string[]) => {
+      const path = join(dir, name);
+      writeFileSync(path, toml(lines));
+      return path;
+    };
+    const wrong = write('wrong.toml', [`endpoint = "${rgw.endpoint}"`, `access_key = "${rgw.accessKeyId}"`, `secret_key = "${SECRET}"`, `session_token = "${TOKEN}"`, 'bucket = "secrets"', `region = "${rgw.region}"`, 'force_path_style = true']);
+    const invalid = write('invalid.toml', [`secret_key = "${SECRET}"`, `session_token = "${TOKEN}"`, 'bucket = "x"', 'region = "us east"']);
+    const runs: string[][] = [
+      ['ls', '--config', wrong],
+      ['ls', '--config', wrong, '--json'],
+      ['get', 'k', join(dir, 'k'), '--config', wrong],
+      ['put', wrong, 'k', '--config', wrong],
+      ['doctor', '--config', wrong],
+      ['doctor', '--config', wrong, '--json'],
+      ['doctor', '--config', invalid],
+      ['ls', '--config', invalid],
+      ['presign', 'k', '--config', wrong, '--expires', 'soon'],
+      ['nonsense', '--config', wrong],
+      ['ls', '--bogus', '--config', wrong],
+    ];
+    for (const args of runs) {
+      const run = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 60_000, env: { PATH: process.env.PATH ?? '', AWS_SECRET_ACCESS_KEY: SECRET, AWS_SESSION_TOKEN: TOKEN } });
+      assert.ok(run.status !== 0 && run.status !== null, `s3v4 ${args.join(' ')} should fail, exited ${run.status}`);
+      assert.ok(run.stderr.length > 0, `s3v4 ${args.join(' ')} said nothing`);
+      for (const marker of MARKERS) assert.not.ok(`${run.stdout}${run.stderr}`.includes(marker), `s3v4 ${args.join(' ')} printed a marker: ${run.stdout}${run.stderr}`);
+    }
+  });
+}
+
+test.run();
