@@ -41,6 +41,8 @@ export type Checksum = 'md5' | 'crc32' | 'sha256';
 export interface ClientOptions {
   /** An undici dispatcher to send through (a proxy agent, a mock, an Agent with a custom lookup). The client does not close it. */
   dispatcher?: Dispatcher;
+  /** Sockets the client's own pool opens per origin at most, default 64; requests beyond wait for one. Set it on your own `dispatcher` instead when you pass one. */
+  connections?: number;
   /** Attempts per request, retries included; default 3. */
   maxAttempts?: number;
   /** Milliseconds: to connect (default 10 s), to the reply's headers (default 60 s), between body chunks (default 60 s). */
@@ -198,6 +200,8 @@ const TIMEOUT_CODES: ReadonlySet<string> = new Set(['UND_ERR_CONNECT_TIMEOUT', '
 /** Chunk size of signed streaming uploads. */
 const STREAM_CHUNK = 64 * 1024;
 const BACKOFF_BASE_MS = 100;
+/** Sockets per origin of the client's own pool (the AWS SDK for JavaScript allows 50). */
+const DEFAULT_CONNECTIONS = 64;
 const BACKOFF_CAP_MS = 5000;
 /** LocationConstraint values that are not region names (S3 API Reference, GetBucketLocation). */
 const LEGACY_LOCATIONS: Readonly<Record<string, string>> = { '': 'us-east-1', EU: 'eu-west-1' };
@@ -219,6 +223,7 @@ export class S3Client {
   readonly #concurrency: number;
   readonly #https: boolean;
   readonly #clock: () => number;
+  #closing: Promise<void> | undefined;
   /** Milliseconds to add to the local clock, learnt from a RequestTimeTooSkewed reply's Date. */
   #clockOffset = 0;
 
@@ -243,13 +248,18 @@ export class S3Client {
     this.#concurrency = positiveInteger(options.concurrency ?? DEFAULT_CONCURRENCY, 'concurrency');
     this.#https = this.config.endpoint.startsWith('https:');
     this.#clock = options.clock ?? Date.now;
+    const connections = positiveInteger(options.connections ?? DEFAULT_CONNECTIONS, 'connections');
+    if (options.dispatcher !== undefined && options.connections !== undefined) {
+      throw new InvalidArgumentError('connections', 'applies to the client\'s own pool only; with a dispatcher, set connections on the dispatcher');
+    }
     this.#ownsDispatcher = options.dispatcher === undefined;
-    this.#dispatcher = options.dispatcher ?? new Agent({ connect: { timeout: connect }, keepAliveTimeout: 4000 });
+    this.#dispatcher = options.dispatcher ?? new Agent({ connect: { timeout: connect }, keepAliveTimeout: 4000, connections });
   }
 
-  /** Releases every socket and timer of the client's own dispatcher. */
-  async close(): Promise<void> {
-    if (this.#ownsDispatcher) await this.#dispatcher.close();
+  /** Releases every socket and timer of the client's own dispatcher; calling it again is harmless. */
+  close(): Promise<void> {
+    this.#closing ??= this.#ownsDispatcher ? this.#dispatcher.close() : Promise.resolve();
+    return this.#closing;
   }
 
   // -------------------------------------------------------------------------

@@ -190,7 +190,7 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     workDir = mkdtempSync(join(tmpdir(), 's3v4-client-spec-'));
     rgw = await sharedRgw();
     signer = new SigV4Signer({ accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey, region: rgw.region });
-    await Promise.all(['objects', 'awkward-path', 'awkward-vhost', 'many', 'uploads', 'faults'].map(createBucket));
+    await Promise.all(['objects', 'awkward-path', 'awkward-vhost', 'many', 'load', 'uploads', 'faults'].map(createBucket));
     proxy = await startFaultProxy(rgw.port);
     tls = await startTlsTerminator(rgw.port);
     vhostAgent = loopbackAgent();
@@ -832,6 +832,38 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     assert.equal(aborted, [{ key: 'fake key', uploadId: '2~fake' }, { key: 'orphan/part file', uploadId }]);
     assert.ok(proxy.seen.some((r) => r.url.includes('key-marker=fake%20key&upload-id-marker=2~fake')), proxy.seen.map((r) => r.url).join('\n'));
     assert.equal(await uploadsIn('uploads'), []);
+  });
+
+  // -------------------------------------------------------------------------
+  // Load
+
+  test('load: 2000 small objects put and read back with 64 in flight, intact, on at most `connections` sockets', async () => {
+    throwsArgument(() => new S3Client({ endpoint: rgw.endpoint, accessKeyId: 'a', secretAccessKey: 'b', bucket: 'load', region: rgw.region }, { connections: 0 }), 'connections');
+    throwsArgument(() => new S3Client({ endpoint: rgw.endpoint, accessKeyId: 'a', secretAccessKey: 'b', bucket: 'load', region: rgw.region }, { connections: 8, dispatcher: vhostAgent }), 'connections');
+    const client = makeClient('load', { endpoint: proxy.endpoint }, { connections: 16 });
+    proxy.reset();
+    const keys = Array.from({ length: 2000 }, (_, i) => `load/${String(i).padStart(4, '0')}`);
+    const bodies = keys.map((_, i) => randomBytes(1 + ((i * 7919) % 4096)));
+    /** Runs `task` over every index with `width` in flight. */
+    const inFlight = async (width: number, task: (i: number) => Promise<void>) => {
+      let next = 0;
+      await Promise.all(Array.from({ length: width }, async () => {
+        while (next < keys.length) await task(next++);
+      }));
+    };
+    await inFlight(64, async (i) => void (await client.put(keys[i]!, bodies[i]!)));
+    let intact = 0;
+    await inFlight(64, async (i) => {
+      const got = Buffer.from(await (await client.get(keys[i]!)).bytes());
+      if (got.equals(bodies[i]!)) intact++;
+    });
+    assert.is(intact, 2000);
+    assert.is(proxy.seen.length, 4000, 'one request per operation, no retries');
+    assert.ok(proxy.maxConnections <= 16, `${proxy.maxConnections} connections`);
+    assert.ok(proxy.maxInFlight <= 16 && proxy.maxInFlight >= 8, `${proxy.maxInFlight} requests in flight at once`);
+    assert.equal((await client.deleteMany(keys)).errors, []);
+    await client.close();
+    await client.close();
   });
 
   // -------------------------------------------------------------------------

@@ -48,10 +48,12 @@ export interface FaultProxy {
   onRequest: ((seen: Seen) => void) | undefined;
   /** Applies `fault` to the next `times` requests (default 1) for which `match` holds (default: all). */
   inject(fault: Fault, options?: { times?: number; match?: (method: string, url: string) => boolean }): void;
-  /** Forgets injected faults, seen requests and maxInFlight. */
+  /** Forgets injected faults, seen requests, maxInFlight and maxConnections. */
   reset(): void;
   /** Client connections open now. */
   openConnections(): number;
+  /** The most client connections opened since the last reset() that were open at once. */
+  maxConnections: number;
   close(): Promise<void>;
 }
 
@@ -69,12 +71,15 @@ export function errorXml(code: string, message = 'injected by the fault proxy', 
 export async function startFaultProxy(upstreamPort: number): Promise<FaultProxy> {
   const upstream = new Agent({ keepAlive: true });
   const sockets = new Set<Socket>();
+  /** Connections opened since the last reset(), while open. */
+  let fresh = new Set<Socket>();
   let rules: Rule[] = [];
   let inFlight = 0;
   const proxy: FaultProxy = {
     endpoint: '',
     seen: [],
     maxInFlight: 0,
+    maxConnections: 0,
     onRequest: undefined,
     inject(fault, options = {}) {
       rules.push({ fault, left: options.times ?? 1, match: options.match ?? (() => true) });
@@ -83,6 +88,8 @@ export async function startFaultProxy(upstreamPort: number): Promise<FaultProxy>
       rules = [];
       proxy.seen = [];
       proxy.maxInFlight = 0;
+      proxy.maxConnections = 0;
+      fresh = new Set();
       proxy.onRequest = undefined;
     },
     openConnections: () => sockets.size,
@@ -164,7 +171,13 @@ export async function startFaultProxy(upstreamPort: number): Promise<FaultProxy>
   server.keepAliveTimeout = 30_000;
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+    fresh.add(socket);
+    proxy.maxConnections = Math.max(proxy.maxConnections, fresh.size);
+    const counted = fresh;
+    socket.once('close', () => {
+      sockets.delete(socket);
+      counted.delete(socket);
+    });
   });
   const port = await new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
   proxy.endpoint = `http://127.0.0.1:${port}`;
