@@ -13,7 +13,7 @@ import { Agent, type Dispatcher } from 'undici';
 import { StorageConfig, storageConfig, type StorageOptions } from './config.js';
 import { encodeComponent, encodeKey } from './encoding.js';
 import { checkKey, Endpoint, type ObjectPresignOptions } from './endpoint.js';
-import { AbortError, InvalidArgumentError, NetworkError, S3Error } from './errors.js';
+import { AbortError, InvalidArgumentError, NetworkError, S3Error, S3v4Error } from './errors.js';
 import { DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE, fixedChunks, MAX_PART_SIZE, MIN_PART_SIZE, parseUploads, partSizeFor, uploadMultipart, type PartRequest } from './multipart.js';
 import { hashPayload, UNSIGNED_PAYLOAD, type ChunkSigner } from './signer.js';
 import { childrenNamed, escape, parseXml, textOf, XmlError, type XmlElement } from './xml.js';
@@ -309,7 +309,7 @@ export class S3Client {
     if (options.ifModifiedSince !== undefined) headers['if-modified-since'] = options.ifModifiedSince.toUTCString();
     const label = `GET ${key}`;
     const reply = await this.#send({ method: 'GET', key, headers, signal: options.signal, label });
-    return new Download(key, reply, (error) => this.#failure(error, label, options.signal));
+    return new Download(key, reply, (error) => this.#failure(error, label, options.signal, true));
   }
 
   /** The object's size, ETag, content type, last-modified date and metadata. */
@@ -482,13 +482,18 @@ export class S3Client {
     }
   }
 
-  /** What a request without a (whole) reply throws: AbortError when the caller aborted, else NetworkError keeping the cause. */
-  #failure(error: unknown, label: string, signal: AbortSignal | undefined): Error {
+  /**
+   * What a request without a (whole) reply throws: AbortError when the caller
+   * aborted, else NetworkError keeping the cause. `reading`: the reply came,
+   * and its body then stalled or broke off.
+   */
+  #failure(error: unknown, label: string, signal: AbortSignal | undefined, reading = false): Error {
     if (isAbort(error, signal)) return new AbortError(`${label}: aborted`, signal?.reason ?? error);
-    if (error instanceof S3Error || error instanceof InvalidArgumentError) return error;
+    if (error instanceof S3v4Error) return error;
     const code = (error as { code?: string }).code ?? '';
     const kind = TIMEOUT_CODES.has(code) ? 'ERR_S3V4_TIMEOUT' : 'ERR_S3V4_NETWORK';
-    return new NetworkError(kind, `${label}: ${kind === 'ERR_S3V4_TIMEOUT' ? 'timed out' : 'no reply'} from ${this.config.endpoint} (${code || (error as Error).message})`, error);
+    const what = kind === 'ERR_S3V4_TIMEOUT' ? (reading ? 'the body timed out' : 'timed out') : reading ? 'the body broke off' : 'no reply';
+    return new NetworkError(kind, `${label}: ${what} from ${this.config.endpoint} (${code || (error as Error).message})`, error);
   }
 
   async #attempt(spec: RequestSpec): Promise<Reply> {
@@ -668,8 +673,8 @@ class Download implements GetResult {
   readonly lastModified: Date | undefined;
   readonly metadata: Record<string, string>;
   readonly contentRange: string | undefined;
-  readonly body: Readable;
   readonly #body: Reply['body'];
+  #stream: Readable | undefined;
   /** Turns an error met while reading the body into NetworkError or AbortError: the request has returned, but the body can still stall or break. */
   readonly #fail: (error: unknown) => Error;
 
@@ -685,8 +690,17 @@ class Download implements GetResult {
     const total = this.contentRange === undefined ? undefined : Number(/\/(\d+)$/.exec(this.contentRange)?.[1]);
     this.size = total ?? info.size;
     this.#body = reply.body;
-    this.body = reply.body as unknown as Readable;
     this.#fail = fail;
+  }
+
+  /**
+   * The body as a stream whose errors are NetworkError or AbortError, like
+   * every other failure. Made on first use: text(), bytes() and json() read
+   * the reply directly.
+   */
+  get body(): Readable {
+    this.#stream ??= Readable.from(typedChunks(this.#body as AsyncIterable<Buffer>, this.#fail), { objectMode: false });
+    return this.#stream;
   }
 
   text(): Promise<string> {
@@ -700,6 +714,15 @@ class Download implements GetResult {
 
   async json(): Promise<unknown> {
     return JSON.parse(await this.text()) as unknown;
+  }
+}
+
+/** Yields `source`'s chunks; turns its error into `fail(error)`. Stopping early ends the source too (for await's return). */
+async function* typedChunks(source: AsyncIterable<Buffer>, fail: (error: unknown) => Error): AsyncGenerator<Buffer> {
+  try {
+    yield* source;
+  } catch (error) {
+    throw fail(error);
   }
 }
 

@@ -26,7 +26,15 @@ export type Fault =
   /** Forwards with the body byte at `at` (default: the middle one) inverted. */
   | { kind: 'flip'; at?: number }
   /** Forwards after `ms` milliseconds. */
-  | { kind: 'delay'; ms: number };
+  | { kind: 'delay'; ms: number }
+  /** Reads `after` bytes of the request's body, then sends a TCP reset: an upload cut in the middle. */
+  | { kind: 'reset-request'; after: number }
+  /** Forwards, sends the reply's headers and `after` bytes of its body, then a TCP reset: a download cut in the middle. */
+  | { kind: 'reset-response'; after: number }
+  /** Forwards, sends the reply's headers and `after` bytes of its body, then closes the connection cleanly: fewer bytes than Content-Length. */
+  | { kind: 'truncate'; after: number }
+  /** Forwards, with the reply's Date header moved by `ms` milliseconds. */
+  | { kind: 'date'; ms: number };
 
 /** A request as it arrived at the proxy. */
 export interface Seen {
@@ -68,8 +76,12 @@ export function errorXml(code: string, message = 'injected by the fault proxy', 
   return `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message>${extra}<RequestId>fault-proxy</RequestId><HostId>fault-host</HostId></Error>`;
 }
 
-export async function startFaultProxy(upstreamPort: number): Promise<FaultProxy> {
-  const upstream = new Agent({ keepAlive: true });
+/**
+ * `upstreamKeepAlive: false` closes each connection to the server after its
+ * reply, so a test can count the sockets its client leaves behind.
+ */
+export async function startFaultProxy(upstreamPort: number, options: { upstreamKeepAlive?: boolean } = {}): Promise<FaultProxy> {
+  const upstream = new Agent({ keepAlive: options.upstreamKeepAlive ?? true });
   const sockets = new Set<Socket>();
   /** Connections opened since the last reset(), while open. */
   let fresh = new Set<Socket>();
@@ -109,10 +121,20 @@ export async function startFaultProxy(upstreamPort: number): Promise<FaultProxy>
 
   const pass = (req: IncomingMessage, res: ServerResponse, fault: Fault | undefined) => {
     const out = forward({ host: '127.0.0.1', port: upstreamPort, method: req.method, path: req.url, headers: req.rawHeaders, agent: upstream }, (reply) => {
-      res.writeHead(reply.statusCode!, reply.rawHeaders);
+      const headers = [...reply.rawHeaders];
+      if (fault?.kind === 'date') {
+        for (let i = 0; i < headers.length; i += 2) {
+          if (headers[i]!.toLowerCase() === 'date') headers[i + 1] = new Date(Date.parse(headers[i + 1]!) + fault.ms).toUTCString();
+        }
+      }
+      res.writeHead(reply.statusCode!, headers);
       if (fault?.kind === 'stall-body') {
         res.flushHeaders();
         reply.resume();
+        return;
+      }
+      if (fault?.kind === 'reset-response' || fault?.kind === 'truncate') {
+        cut(reply, res, fault.after, fault.kind === 'reset-response');
         return;
       }
       reply.pipe(res);
@@ -164,6 +186,14 @@ export async function startFaultProxy(upstreamPort: number): Promise<FaultProxy>
       case 'delay':
         setTimeout(() => pass(req, res, fault), fault.ms);
         return;
+      case 'reset-request': {
+        let received = 0;
+        req.on('data', (chunk: Buffer) => {
+          received += chunk.length;
+          if (received >= fault.after) req.socket.resetAndDestroy();
+        });
+        return;
+      }
       default:
         pass(req, res, fault);
     }
@@ -182,6 +212,28 @@ export async function startFaultProxy(upstreamPort: number): Promise<FaultProxy>
   const port = await new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
   proxy.endpoint = `http://127.0.0.1:${port}`;
   return proxy;
+}
+
+/** Sends the first `after` bytes of `reply`'s body, then resets the connection or closes it cleanly. */
+function cut(reply: IncomingMessage, res: ServerResponse, after: number, reset: boolean): void {
+  let sent = 0;
+  const stop = () => {
+    reply.destroy();
+    if (reset) res.socket?.resetAndDestroy();
+    else res.socket?.end();
+  };
+  if (after === 0) {
+    res.flushHeaders();
+    setImmediate(stop);
+    return;
+  }
+  reply.on('data', (chunk: Buffer) => {
+    if (sent >= after) return;
+    const part = chunk.subarray(0, after - sent);
+    sent += part.length;
+    res.write(part);
+    if (sent >= after) stop();
+  });
 }
 
 /** A certificate and key for 127.0.0.1 (P-256, valid to 2126), made for these tests only. */
