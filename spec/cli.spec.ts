@@ -17,7 +17,7 @@ import * as assert from 'uvu/assert';
 import { SigV4Signer } from '../lib/index.js';
 import { parseUploads } from '../lib/multipart.js';
 import { builtCli, cephForSpecs } from './helpers.js';
-import { sharedRgw, type Rgw } from './support/rgw.js';
+import { freePort, sharedRgw, type Rgw } from './support/rgw.js';
 
 const test = suite('s3v4 command line against Ceph RADOS Gateway');
 const PACKAGE = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -498,14 +498,7 @@ if (cephForSpecs(test, 'the s3v4 command line', 'spec/cli.spec.ts')) {
   });
 
   test('doctor says when the endpoint does not answer', async () => {
-    // A port that was free a moment ago: connection refused.
-    const { createServer } = await import('node:net');
-    const port = await new Promise<number>((resolve) => {
-      const server = createServer().listen(0, '127.0.0.1', () => {
-        const { port } = server.address() as { port: number };
-        server.close(() => resolve(port));
-      });
-    });
+    const port = await freePort();
     const down = doctor(writeConfig('doctor-down.toml', { endpoint: `http://127.0.0.1:${port}` }), true);
     assert.is(down.status, 1);
     assert.equal(down.report.checks.map((c) => [c.name, c.ok]), [

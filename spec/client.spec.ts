@@ -11,7 +11,6 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -35,7 +34,7 @@ import {
 } from '../lib/index.js';
 import { parseUploads } from '../lib/multipart.js';
 import { errorXml, startFaultProxy, startTlsTerminator, TEST_CERT, type FaultProxy } from './support/faults.js';
-import { loopbackAgent, sharedRgw, type Rgw } from './support/rgw.js';
+import { freePort, loopbackAgent, sharedRgw, type Rgw } from './support/rgw.js';
 import { cephForSpecs, prng, throwsArgument } from './helpers.js';
 
 const test = suite('client against Ceph RADOS Gateway');
@@ -638,6 +637,13 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     const reply = await request(link);
     assert.is(reply.statusCode, 200);
     assert.is(await reply.body.text(), 'linked');
+    // A download link is for GET only: the server refuses it for a PUT or a DELETE, and the object stays.
+    for (const method of ['PUT', 'DELETE'] as const) {
+      const misuse = await request(link, { method, body: method === 'PUT' ? 'overwritten' : null });
+      assert.is(misuse.statusCode, 403, method);
+      assert.match(await misuse.body.text(), '<Code>SignatureDoesNotMatch</Code>');
+    }
+    assert.is(await (await presigning.get(key)).text(), 'linked');
     const plain = makeClient('objects');
     assert.is(plain.downloadUrl(key), `${rgw.endpoint}/objects/links/file%20name.txt`);
     // The bucket is private: the plain link is refused without a signature.
@@ -1082,13 +1088,7 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
   });
 
   test('connection refused gives NetworkError with its cause', async () => {
-    const port = await new Promise<number>((resolve) => {
-      const server = createServer();
-      server.listen(0, '127.0.0.1', () => {
-        const { port } = server.address() as { port: number };
-        server.close(() => resolve(port));
-      });
-    });
+    const port = await freePort();
     const client = makeClient('objects', { endpoint: `http://127.0.0.1:${port}` }, { maxAttempts: 2 });
     const error = await rejects(client.head('k'), NetworkError);
     assert.is(error.code, 'ERR_S3V4_NETWORK');

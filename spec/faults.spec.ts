@@ -23,7 +23,7 @@ import { NetworkError, S3Client, S3Error, SigV4Signer, type ClientOptions } from
 import { parseUploads } from '../lib/multipart.js';
 import { cephForSpecs } from './helpers.js';
 import { startFaultProxy, type Fault, type FaultProxy } from './support/faults.js';
-import { sharedRgw, type Rgw } from './support/rgw.js';
+import { freePort, sharedRgw, type Rgw } from './support/rgw.js';
 
 const test = suite('faults against Ceph through a loopback proxy');
 const BUCKET = 'fault-matrix';
@@ -119,12 +119,7 @@ if (cephForSpecs(test, 'fault handling', 'spec/faults.spec.ts')) {
   });
 
   test('connection refused: every attempt fails fast with NetworkError, nothing is written', async () => {
-    const port = await new Promise<number>((resolve) => {
-      const server = createServer().listen(0, '127.0.0.1', () => {
-        const { port } = server.address() as { port: number };
-        server.close(() => resolve(port));
-      });
-    });
+    const port = await freePort();
     const refused = client({}, `http://127.0.0.1:${port}`);
     let failed = 0;
     for (let i = 0; i < 4; i++) {

@@ -6,7 +6,6 @@
  * nor the command's stdout and stderr.
  */
 import { spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +14,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { InvalidArgumentError, NetworkError, parseConfig, S3Client, S3Error, SigV4Signer, storageConfig } from '../lib/index.js';
 import { builtCli, cephForSpecs } from './helpers.js';
-import { sharedRgw, type Rgw } from './support/rgw.js';
+import { freePort, sharedRgw, type Rgw } from './support/rgw.js';
 
 const test = suite('secrets never appear in output');
 const SECRET = 'SECRETMARKERwJalrXUtnFEMIK7MDENGbPxRfiCY';
@@ -111,12 +110,7 @@ if (cephForSpecs(test, 'secret handling on the wire', 'spec/secrets.spec.ts')) {
     assert.instance(await thrownIsClean('a refused session token', () => withToken.get('k')), S3Error);
     await withToken.close();
 
-    const port = await new Promise<number>((resolve) => {
-      const server = createServer().listen(0, '127.0.0.1', () => {
-        const { port } = server.address() as { port: number };
-        server.close(() => resolve(port));
-      });
-    });
+    const port = await freePort();
     const unreachable = new S3Client({ endpoint: `http://127.0.0.1:${port}`, accessKeyId: 'AKID', secretAccessKey: SECRET, sessionToken: TOKEN, bucket: 'bucket-b', region: rgw.region }, { maxAttempts: 1 });
     assert.instance(await thrownIsClean('connection refused', () => unreachable.put('k', 'body')), NetworkError);
     await unreachable.close();

@@ -28,7 +28,6 @@ import {
   signature,
   streamingContentLength,
   stringToSign,
-  type HeadersInput,
   type SignRequest,
   type SignerOptions,
 } from '../lib/index.js';

@@ -56,8 +56,8 @@ export function ensureCeph(log: (line: string) => void = (line) => console.error
   return cephInstalled();
 }
 
-/** A free TCP port on 127.0.0.1 outside 6800-7300, the range OSDs take. */
-async function freePort(): Promise<number> {
+/** A free TCP port on 127.0.0.1 outside 6800-7300, the range OSDs take; nothing listens there, so connecting is refused. */
+export async function freePort(): Promise<number> {
   for (;;) {
     const port = await new Promise<number>((resolve, reject) => {
       const server = createServer();
