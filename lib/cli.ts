@@ -50,6 +50,10 @@ interface Context {
   signal: AbortSignal;
   /** Prints a result: `human` lines, or `json` as one line with --json. */
   print: (human: string, json: unknown) => void;
+  /** A line for people only, such as one per file of a transfer whose JSON comes at the end. */
+  line: (human: string) => void;
+  /** A result for --json only. */
+  result: (json: unknown) => void;
   /** Reports a problem that does not stop the command (a refused key in a recursive get, say). */
   warn: (message: string) => void;
 }
@@ -188,6 +192,12 @@ async function main(argv: readonly string[]): Promise<number> {
       values,
       signal: controller.signal,
       print: (human, result) => write(process.stdout, json ? JSON.stringify(result) : human),
+      line: (human) => {
+        if (!json) write(process.stdout, human);
+      },
+      result: (result) => {
+        if (json) write(process.stdout, JSON.stringify(result));
+      },
       warn: (message) => write(process.stderr, `s3v4: ${message}`),
     };
     try {
@@ -304,9 +314,9 @@ async function put(context: Context, args: string[]): Promise<number> {
     } finally {
       bar.end();
     }
-    if (values.json !== true) context.print(`${upload.file} -> ${upload.key} (${bytes(upload.size)})`, undefined);
+    context.line(`${upload.file} -> ${upload.key} (${bytes(upload.size)})`);
   }
-  if (values.json === true) context.print('', { uploaded: done });
+  context.result({ uploaded: done });
   return EXIT.ok;
 }
 
@@ -362,7 +372,7 @@ async function getTree(context: Context, prefix: string, dest: string): Promise<
         // Written at the resolved path; reported as the user named it.
         const named = join(dest, path);
         downloaded.push({ key: object.key, file: named, size: await download(context, object.key, file) });
-        if (context.values.json !== true) context.print(`${object.key} -> ${named} (${bytes(object.size)})`, undefined);
+        context.line(`${object.key} -> ${named} (${bytes(object.size)})`);
       } catch (error) {
         if (context.signal.aborted || !(error instanceof S3v4Error || (error as NodeJS.ErrnoException).code !== undefined)) throw error;
         failed.push({ key: object.key, message: (error as Error).message });
@@ -370,8 +380,8 @@ async function getTree(context: Context, prefix: string, dest: string): Promise<
       }
     }
   }
-  if (context.values.json === true) context.print('', { downloaded, failed });
-  else if (failed.length > 0) context.warn(`${failed.length} of ${failed.length + downloaded.length} objects not downloaded`);
+  context.result({ downloaded, failed });
+  if (failed.length > 0) context.warn(`${failed.length} of ${failed.length + downloaded.length} objects not downloaded`);
   return failed.length === 0 ? EXIT.ok : EXIT.failed;
 }
 

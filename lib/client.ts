@@ -200,9 +200,9 @@ const TIMEOUT_CODES: ReadonlySet<string> = new Set(['UND_ERR_CONNECT_TIMEOUT', '
 /** Chunk size of signed streaming uploads. */
 const STREAM_CHUNK = 64 * 1024;
 const BACKOFF_BASE_MS = 100;
+const BACKOFF_CAP_MS = 5000;
 /** Sockets per origin of the client's own pool (the AWS SDK for JavaScript allows 50). */
 const DEFAULT_CONNECTIONS = 64;
-const BACKOFF_CAP_MS = 5000;
 /** LocationConstraint values that are not region names (S3 API Reference, GetBucketLocation). */
 const LEGACY_LOCATIONS: Readonly<Record<string, string>> = { '': 'us-east-1', EU: 'eu-west-1' };
 /** DeleteObjects takes at most 1000 keys (S3 API Reference, DeleteObjects). */
