@@ -186,7 +186,10 @@ async function checkObject(context: Context): Promise<void> {
     add({ name: 'policy', ok: true, detail: `put, get and delete of a temporary object work (${minimumPolicy(config)})` });
   } catch (error) {
     if (signal.aborted) throw error;
-    add(failure('policy', error, error instanceof S3Error && error.code === 'AccessDenied' ? `grant s3:DeleteObject: ${minimumPolicy(config)}` : undefined));
+    const check = failure('policy', error, error instanceof S3Error && error.code === 'AccessDenied' ? `grant s3:DeleteObject: ${minimumPolicy(config)}` : undefined);
+    // One more try, so the line says whether the temporary object is still there.
+    written = !(await client.delete(key).then(() => true, () => false));
+    add(written ? { ...check, detail: `${check.detail}; the temporary object ${key} is still in the bucket` } : check);
   } finally {
     // Never leave the temporary object behind, whatever failed (an interrupted run included).
     if (written) await client.delete(key).catch(() => undefined);

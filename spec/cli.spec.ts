@@ -497,6 +497,36 @@ if (cephForSpecs(test, 'the s3v4 command line', 'spec/cli.spec.ts')) {
     assert.match(invalid.report.checks[0]!.detail, /bucket/);
   });
 
+  test("doctor passes the reference's minimum policy (object actions only) and names a missing action", async () => {
+    /** A user of its own and a bucket whose policy grants that user `actions` on its objects, nothing more. */
+    const restricted = async (bucket: string, actions: string[]) => {
+      const user = await rgw.createUser(bucket);
+      assert.is((await raw('PUT', `/${bucket}`)).status, 200);
+      const policy = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: [`arn:aws:iam:::user/${bucket}`] }, Action: actions, Resource: [`arn:aws:s3:::${bucket}/*`] }] };
+      assert.is((await raw('PUT', `/${bucket}?policy`, JSON.stringify(policy))).status, 204);
+      return writeConfig(`${bucket}.toml`, { access_key: user.accessKeyId, secret_key: user.secretAccessKey, bucket });
+    };
+    const minimal = await restricted('cli-minimal', ['s3:PutObject', 's3:GetObject', 's3:DeleteObject']);
+    const passed = doctor(minimal);
+    assert.is(passed.status, 0, JSON.stringify(failed(passed.report)));
+    const detail = (name: string) => passed.report.checks.find((c) => c.name === name)?.detail;
+    // Without s3:ListBucket a missing key is AccessDenied, and without s3:GetBucketLocation the region cannot be read.
+    assert.match(detail('credentials') ?? '', /accepted \(a signed GET of a missing key gave AccessDenied\)$/);
+    assert.is(detail('bucket'), 'bucket cli-minimal answers requests signed for us-east-1; its region could not be read (AccessDenied)');
+    const ls = s3v4(['ls'], { config: minimal });
+    assert.is(ls.status, 1);
+    assert.match(ls.stderr, /GET \?list-type=2: 403 AccessDenied: .*the minimum policy is s3:PutObject, s3:GetObject and s3:DeleteObject on arn:aws:s3:::cli-minimal\/\*/);
+
+    const noDelete = await restricted('cli-nodelete', ['s3:PutObject', 's3:GetObject']);
+    const refused = doctor(noDelete);
+    assert.is(refused.status, 1);
+    const [policy] = failed(refused.report);
+    assert.is(failed(refused.report).length, 1);
+    assert.is(policy!.name, 'policy');
+    assert.match(policy!.detail, /^DELETE s3v4-doctor\/\S+: 403 AccessDenied: .*; the temporary object s3v4-doctor\/\S+ is still in the bucket$/);
+    assert.match(policy!.fix!, /^grant s3:DeleteObject: /);
+  });
+
   test('doctor says when the endpoint does not answer', async () => {
     const port = await freePort();
     const down = doctor(writeConfig('doctor-down.toml', { endpoint: `http://127.0.0.1:${port}` }), true);

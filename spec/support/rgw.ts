@@ -23,6 +23,8 @@ export interface Rgw {
   accessKeyId: string;
   secretAccessKey: string;
   region: string;
+  /** Makes another S3 user, who owns nothing and may do only what bucket policies grant. */
+  createUser(uid: string): Promise<{ accessKeyId: string; secretAccessKey: string }>;
   /** Stops every daemon and removes the directory. */
   stop(): Promise<void>;
 }
@@ -222,7 +224,12 @@ export async function startRgw(): Promise<Rgw> {
     children.push(daemon('radosgw', ['-f', '-n', 'client.rgw.a'], env, join(dir, 'log', 'rgw.out')));
     const endpoint = `http://127.0.0.1:${port}`;
     await waitFor('radosgw', 60, async () => (await fetch(endpoint)).status > 0, logs);
-    return { endpoint, port, accessKeyId, secretAccessKey, region: REGION, stop };
+    const createUser = async (uid: string) => {
+      const keys = { accessKeyId: `S3V4${uid.toUpperCase().replace(/[^A-Z0-9]/g, '')}${randomBytes(4).toString('hex').toUpperCase()}`, secretAccessKey: randomBytes(30).toString('base64') };
+      await run('radosgw-admin', ['user', 'create', '--uid', uid, '--display-name', uid, '--access-key', keys.accessKeyId, '--secret-key', keys.secretAccessKey], env);
+      return keys;
+    };
+    return { endpoint, port, accessKeyId, secretAccessKey, region: REGION, createUser, stop };
   } catch (error) {
     await stop();
     throw error;
