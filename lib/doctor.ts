@@ -173,13 +173,13 @@ async function checkObject(context: Context): Promise<void> {
       if (read !== body) return void add({ name: 'policy', ok: false, detail: `GET ${key} returned ${read.length} bytes that differ from the ${body.length} written`, fix: 'check that nothing between here and the server rewrites objects' });
     } catch (error) {
       if (error instanceof S3Error && error.code === 'PathStyleDomainForbidden') {
-        return void add({ name: 'addressing', ok: false, detail: `${client.endpoint.addressing} requests are refused: PathStyleDomainForbidden`, fix: 'set force_path_style = false' });
+        return void add({ name: 'addressing', ok: false, detail: `${addressingOf(client)} requests are refused: PathStyleDomainForbidden`, fix: 'set force_path_style = false' });
       }
       const action = written ? 's3:GetObject' : 's3:PutObject';
       return void add(failure('policy', error, error instanceof S3Error && error.code === 'AccessDenied' ? `grant ${action}: ${minimumPolicy(config)}` : undefined));
     }
-    const style = client.endpoint.addressing;
-    add({ name: 'addressing', ok: true, detail: `${style} requests work${config.provider === 'cos' && style.startsWith('path-style') ? ' (this COS bucket does not forbid path-style)' : ''}` });
+    const style = addressingOf(client);
+    add({ name: 'addressing', ok: true, detail: `${style} requests work${config.provider === 'cos' && style.startsWith('path-style') ? '; this COS bucket does not forbid path-style' : ''}` });
     await checkLinks(context, key, body);
     await client.delete(key, { signal });
     written = false;
@@ -232,6 +232,11 @@ async function checkLinks({ config, client, agent, signal, add }: Context, key: 
 function failure(name: string, error: unknown, fix: string | undefined): Check {
   if (error instanceof S3Error) return { name, ok: false, detail: `${error.request}: ${error.status} ${error.code}: ${error.message}`, fix: fix ?? error.hint ?? 'see the error above' };
   return { name, ok: false, detail: (error as Error).message, fix: fix ?? 'check endpoint and the network' };
+}
+
+/** `path-style (IP address or localhost)` from Endpoint's `path-style: IP address or localhost`. */
+function addressingOf(client: S3Client): string {
+  return client.endpoint.addressing.replace(/^([\w-]+): (.*)$/, '$1 ($2)');
 }
 
 function minimumPolicy(config: StorageConfig): string {

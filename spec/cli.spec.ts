@@ -6,7 +6,7 @@
  * pseudo-terminal (script -qc), and the doctor on good and broken configs.
  * No run may print the secret key, on stdout or stderr.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +17,7 @@ import * as assert from 'uvu/assert';
 import { SigV4Signer } from '../lib/index.js';
 import { parseUploads } from '../lib/multipart.js';
 import { builtCli, cephForSpecs } from './helpers.js';
+import { startFaultProxy } from './support/faults.js';
 import { freePort, sharedRgw, type Rgw } from './support/rgw.js';
 
 const test = suite('s3v4 command line against Ceph RADOS Gateway');
@@ -62,6 +63,20 @@ function s3v4(args: string[], options: { env?: Record<string, string>; cwd?: str
     timeout: 60_000,
   });
   return noSecret({ status: result.status, stdout: result.stdout, stderr: result.stderr });
+}
+
+/**
+ * Starts `s3v4 ...args` without blocking this process, for runs that meet a
+ * server living in it (the fault proxy) or that are interrupted.
+ */
+function start(args: string[], config = join(dir, 'config.toml')): { child: ChildProcess; done: Promise<Run> } {
+  const child = spawn(process.execPath, [...NODE_ARGS, ...args, '--config', config], { cwd: dir, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (data: Buffer) => (stdout += data));
+  child.stderr.on('data', (data: Buffer) => (stderr += data));
+  const done = new Promise<Run>((resolve) => child.once('close', (status) => resolve(noSecret({ status, stdout, stderr }))));
+  return { child, done };
 }
 
 /** A successful run's stdout; fails the test with stderr otherwise. */
@@ -384,14 +399,11 @@ if (cephForSpecs(test, 'the s3v4 command line', 'spec/cli.spec.ts')) {
   test('Ctrl-C aborts a multipart upload and removes a partial download', async () => {
     const big = file('interrupt.bin', randomBytes(160 * MiB));
     const interrupted = async (args: string[], ready: () => Promise<boolean>) => {
-      const child = spawn(process.execPath, [...NODE_ARGS, ...args, '--config', join(dir, 'config.toml')], { cwd: dir, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-      let stderr = '';
-      child.stderr.on('data', (data: Buffer) => (stderr += data));
-      const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+      const { child, done } = start(args);
       const deadline = Date.now() + 30_000;
       while (!(await ready()) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
       child.kill('SIGINT');
-      return { status: await exited, stderr };
+      return done;
     };
 
     const uploading = async () => parseUploads((await raw('GET', `/${BUCKET}?uploads=`)).text).uploads.length > 0;
@@ -525,6 +537,32 @@ if (cephForSpecs(test, 'the s3v4 command line', 'spec/cli.spec.ts')) {
     assert.is(policy!.name, 'policy');
     assert.match(policy!.detail, /^DELETE s3v4-doctor\/\S+: 403 AccessDenied: .*; the temporary object s3v4-doctor\/\S+ is still in the bucket$/);
     assert.match(policy!.fix!, /^grant s3:DeleteObject: /);
+  });
+
+  test("doctor through a faulty proxy: a server clock 10 minutes off, and COS's PathStyleDomainForbidden", async () => {
+    const proxy = await startFaultProxy(rgw.port);
+    try {
+      const config = writeConfig('doctor-proxy.toml', { endpoint: proxy.endpoint });
+      // The proxy lives in this process: the doctor runs without blocking it.
+      const doctorAsync = async () => {
+        const run = await start(['doctor', '--json'], config).done;
+        return { status: run.status, report: JSON.parse(run.stdout) as DoctorReport };
+      };
+      proxy.inject({ kind: 'date', ms: 10 * 60_000 }, { times: 1000 });
+      const skewed = await doctorAsync();
+      assert.is(skewed.status, 1);
+      assert.equal(failed(skewed.report).map((c) => c.name), ['clock'], JSON.stringify(failed(skewed.report)));
+      assert.match(failed(skewed.report)[0]!.detail, /^(599|600|601) s behind the server's \(at most 300 s\)$/);
+      assert.match(failed(skewed.report)[0]!.fix!, /synchronise this machine's clock \(NTP\)/);
+
+      proxy.reset();
+      proxy.inject({ kind: 'reply', status: 403, code: 'PathStyleDomainForbidden' }, { times: 1000, match: (method) => method === 'PUT' });
+      const forbidden = await doctorAsync();
+      assert.is(forbidden.status, 1);
+      assert.equal(failed(forbidden.report), [{ name: 'addressing', ok: false, detail: 'path-style requests are refused: PathStyleDomainForbidden', fix: 'set force_path_style = false' }]);
+    } finally {
+      await proxy.close();
+    }
   });
 
   test('doctor says when the endpoint does not answer', async () => {
