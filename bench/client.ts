@@ -35,9 +35,9 @@ import { cpus, loadavg, release, totalmem } from 'node:os';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Agent, fetch as undiciFetch, request as undiciRequest } from 'undici';
-import { S3Client, SigV4Signer, type ClientOptions } from '../lib/index.js';
+import { S3Client, type ClientOptions } from '../lib/index.js';
 import { DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE } from '../lib/multipart.js';
-import { startRgw, type Rgw } from '../spec/support/rgw.js';
+import { signedRequest, startRgw, type Rgw } from '../spec/support/rgw.js';
 import { prng } from '../spec/helpers.js';
 import { fmt, spread, type Spread } from './stats.js';
 
@@ -202,16 +202,10 @@ const ROW_FACTORIES = [s3v4Row, awsRow, minioRow, s3miniRow, floorRow];
 // ---------------------------------------------------------------------------
 // The server: buckets made with signed requests
 
-/** A signed bucket request with s3v4's signer over plain undici; throws unless 2xx. */
+/** A signed bucket PUT with s3v4's signer over plain undici; throws unless 2xx. */
 async function bucketRequest(rgw: Rgw, agent: Agent, bucket: string, query: string, body: string, what: string): Promise<void> {
-  const signer = new SigV4Signer({ accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey, region: rgw.region });
-  const path = `/${bucket}${query}`;
-  const bytes = Buffer.from(body);
-  const headers = { 'content-length': String(bytes.length) };
-  const signed = signer.sign({ method: 'PUT', url: rgw.endpoint + path, headers, body: bytes });
-  const response = await agent.request({ origin: rgw.endpoint, path, method: 'PUT', headers: { ...headers, ...signed }, body: bytes });
-  const text = await response.body.text();
-  if (response.statusCode < 200 || response.statusCode > 299) throw new Error(`${what}: HTTP ${response.statusCode} ${text}`);
+  const reply = await signedRequest(rgw, 'PUT', `/${bucket}${query}`, body, agent);
+  if (reply.status < 200 || reply.status > 299) throw new Error(`${what}: HTTP ${reply.status} ${reply.text}`);
 }
 
 /** An anonymous request: the status and body. */

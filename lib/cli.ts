@@ -15,6 +15,8 @@ import { parseArgs } from 'node:util';
 // The client and doctor (and undici with them) are imported when a command needs them: --help and usage errors stay quick.
 import type { ObjectInfo, S3Client } from './client.js';
 import { loadConfig } from './config.js';
+import { DEFAULT_PRESIGN_EXPIRY } from './endpoint.js';
+import { MAX_PRESIGN_EXPIRY } from './signer.js';
 import type { Check } from './doctor.js';
 import { AbortError, ConfigError, InvalidArgumentError, S3v4Error, UsageError } from './errors.js';
 
@@ -516,18 +518,16 @@ async function url(context: Context, [key]: string[]): Promise<number> {
   return EXIT.ok;
 }
 
-/** The most S3 accepts (SigV4 query authentication, X-Amz-Expires). */
-const MAX_EXPIRY = 604_800;
-
 async function presign(context: Context, [key]: string[]): Promise<number> {
   const method = (context.values.method ?? 'GET').toUpperCase();
   if (!['GET', 'PUT', 'HEAD', 'DELETE'].includes(method)) throw new UsageError(`--method must be GET, PUT, HEAD or DELETE, got "${context.values.method}"`);
   const expires = context.values.expires;
-  if (expires !== undefined && (!/^\d+$/.test(expires) || Number(expires) < 1 || Number(expires) > MAX_EXPIRY)) {
-    throw new UsageError(`--expires must be a whole number of seconds from 1 to ${MAX_EXPIRY}, got "${expires}"`);
+  // Checked here too, so the message names the flag rather than the library's expiresIn.
+  if (expires !== undefined && (!/^\d+$/.test(expires) || Number(expires) < 1 || Number(expires) > MAX_PRESIGN_EXPIRY)) {
+    throw new UsageError(`--expires must be a whole number of seconds from 1 to ${MAX_PRESIGN_EXPIRY}, got "${expires}"`);
   }
-  const { presignedExpirySecs } = context.client.config;
-  const expiresIn = expires !== undefined ? Number(expires) : presignedExpirySecs > 0 ? presignedExpirySecs : 3600;
+  // Endpoint.presign's own default, spelt out so --json can report it.
+  const expiresIn = expires !== undefined ? Number(expires) : context.client.config.presignedExpirySecs || DEFAULT_PRESIGN_EXPIRY;
   const link = context.client.presign(key!, { method, expiresIn });
   context.print(link, { key, url: link, method, expiresIn });
   return EXIT.ok;

@@ -88,7 +88,8 @@ interface Context {
 /** The endpoint resolves and answers; the clock is compared with the answer's Date. */
 async function checkEndpoint({ client, agent, signal, add }: Context): Promise<boolean> {
   const url = client.endpoint.bucketUrl();
-  const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+  const { hostname, origin } = new URL(url);
+  const host = hostname.replace(/^\[|\]$/g, '');
   let resolved = '';
   if (isIP(host) === 0) {
     try {
@@ -109,9 +110,9 @@ async function checkEndpoint({ client, agent, signal, add }: Context): Promise<b
   } catch (error) {
     if (signal.aborted) throw error;
     const code = (error as { code?: string }).code ?? (error as Error).message;
-    return add({ name: 'endpoint', ok: false, detail: `${resolved}no answer from ${new URL(url).origin} (${code})`, fix: 'check endpoint, and that the server is up and reachable from here' });
+    return add({ name: 'endpoint', ok: false, detail: `${resolved}no answer from ${origin} (${code})`, fix: 'check endpoint, and that the server is up and reachable from here' });
   }
-  add({ name: 'endpoint', ok: true, detail: `${resolved}${new URL(url).origin} answered HTTP ${status} in ${Math.round(performance.now() - started)} ms` });
+  add({ name: 'endpoint', ok: true, detail: `${resolved}${origin} answered HTTP ${status} in ${Math.round(performance.now() - started)} ms` });
   const serverTime = Date.parse(date ?? '');
   if (Number.isNaN(serverTime)) {
     add({ name: 'clock', ok: false, detail: 'the server sent no Date header to compare with', fix: 'check that endpoint is an S3 server and not a proxy that strips headers' });
@@ -121,7 +122,7 @@ async function checkEndpoint({ client, agent, signal, add }: Context): Promise<b
     add(
       Math.abs(skew) <= MAX_CLOCK_SKEW_MS
         ? { name: 'clock', ok: true, detail: `within ${seconds} s of the server's` }
-        : { name: 'clock', ok: false, detail: `${seconds} s ${skew > 0 ? 'ahead of' : 'behind'} the server's (at most 300 s)`, fix: "synchronise this machine's clock (NTP): S3 refuses signatures more than 15 minutes off" },
+        : { name: 'clock', ok: false, detail: `${seconds} s ${skew > 0 ? 'ahead of' : 'behind'} the server's (at most ${MAX_CLOCK_SKEW_MS / 1000} s)`, fix: "synchronise this machine's clock (NTP): S3 refuses signatures more than 15 minutes off" },
     );
   }
   return true;

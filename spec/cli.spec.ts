@@ -14,11 +14,9 @@ import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { SigV4Signer } from '../lib/index.js';
-import { parseUploads } from '../lib/multipart.js';
-import { builtCli, cephForSpecs } from './helpers.js';
+import { builtCli, cephForSpecs, storageToml } from './helpers.js';
 import { startFaultProxy } from './support/faults.js';
-import { freePort, sharedRgw, type Rgw } from './support/rgw.js';
+import { freePort, sharedRgw, signedRequest, uploadsIn, type Rgw } from './support/rgw.js';
 
 const test = suite('s3v4 command line against Ceph RADOS Gateway');
 const PACKAGE = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -30,7 +28,6 @@ const PUBLIC_BUCKET = 'cli-public';
 const MiB = 1024 * 1024;
 
 let rgw: Rgw;
-let signer: SigV4Signer;
 let dir: string;
 let agent: Agent;
 
@@ -91,8 +88,7 @@ function json<T = Record<string, unknown>>(args: string[], options: Parameters<t
 }
 
 function configText(settings: Record<string, string | number | boolean>): string {
-  const lines = Object.entries(settings).map(([key, value]) => `${key} = ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`);
-  return `[object_store]\nbackend = "s3"\n\n[object_store.s3]\n${lines.join('\n')}\n`;
+  return storageToml(...Object.entries(settings).map(([key, value]) => `${key} = ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`));
 }
 
 /** Writes a config for the local server; `changes` override its keys. Returns its path. */
@@ -104,11 +100,7 @@ function writeConfig(name: string, changes: Record<string, string | number | boo
 }
 
 /** A signed request made without s3v4's client, to set up buckets and look behind the command's back. */
-async function raw(method: string, path: string, body = ''): Promise<{ status: number; text: string }> {
-  const url = `${rgw.endpoint}${path}`;
-  const reply = await request(url, { method: method as 'GET', headers: { ...signer.sign({ method, url, body }) }, body: method === 'GET' || method === 'HEAD' ? null : body, dispatcher: agent });
-  return { status: reply.statusCode, text: await reply.body.text() };
-}
+const raw = (method: string, path: string, body = '') => signedRequest(rgw, method, path, body, agent);
 
 function file(name: string, content: string | Buffer): string {
   const path = join(dir, name);
@@ -127,7 +119,6 @@ if (cephForSpecs(test, 'the s3v4 command line', 'spec/cli.spec.ts')) {
     NODE_ARGS = [builtCli()];
     dir = mkdtempSync(join(tmpdir(), 's3v4-cli-spec-'));
     rgw = await sharedRgw();
-    signer = new SigV4Signer({ accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey, region: rgw.region });
     agent = new Agent();
     for (const bucket of [BUCKET, PUBLIC_BUCKET]) assert.is((await raw('PUT', `/${bucket}`)).status, 200);
     const policy = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: '*', Action: ['s3:GetObject'], Resource: [`arn:aws:s3:::${PUBLIC_BUCKET}/*`] }] };
@@ -406,11 +397,11 @@ if (cephForSpecs(test, 'the s3v4 command line', 'spec/cli.spec.ts')) {
       return done;
     };
 
-    const uploading = async () => parseUploads((await raw('GET', `/${BUCKET}?uploads=`)).text).uploads.length > 0;
+    const uploading = async () => (await uploadsIn(rgw, BUCKET)).length > 0;
     const up = await interrupted(['put', big, 'interrupt.bin'], uploading);
     assert.is(up.status, 130, up.stderr);
     assert.match(up.stderr, /interrupted: nothing was left half-done/);
-    assert.equal(parseUploads((await raw('GET', `/${BUCKET}?uploads=`)).text).uploads, []);
+    assert.equal(await uploadsIn(rgw, BUCKET), []);
     assert.is((await raw('HEAD', `/${BUCKET}/interrupt.bin`)).status, 404);
 
     ok(['put', big, 'interrupt.bin']);

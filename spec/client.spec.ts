@@ -25,17 +25,15 @@ import {
   NetworkError,
   S3Client,
   S3Error,
-  SigV4Signer,
   fromFile,
   parseConfig,
   streamingContentLength,
   type ClientOptions,
   type StorageOptions,
 } from '../lib/index.js';
-import { parseUploads } from '../lib/multipart.js';
 import { errorXml, startFaultProxy, startTlsTerminator, TEST_CERT, type FaultProxy } from './support/faults.js';
-import { freePort, loopbackAgent, sharedRgw, type Rgw } from './support/rgw.js';
-import { cephForSpecs, prng, throwsArgument } from './helpers.js';
+import { freePort, loopbackAgent, sharedRgw, signedRequest, uploadsIn, type Rgw } from './support/rgw.js';
+import { cephForSpecs, prng, storageToml, throwsArgument } from './helpers.js';
 
 const test = suite('client against Ceph RADOS Gateway');
 const MiB = 1024 * 1024;
@@ -44,7 +42,6 @@ const MiB = 1024 * 1024;
 // Fixtures
 
 let rgw: Rgw;
-let signer: SigV4Signer;
 let proxy: FaultProxy;
 let tls: { endpoint: string; close(): Promise<void> };
 /** Resolves every host to 127.0.0.1, for <bucket>.s3.localhost. */
@@ -57,23 +54,9 @@ let workDir: string;
 const provoked: unknown[] = [];
 const WRONG_SECRET = 'wrongSecretKeyThatMustNeverBeShown0123456789';
 
-/** A signed request made without the client: to create buckets and look behind its back. */
-async function raw(method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, body = ''): Promise<{ status: number; text: string }> {
-  const url = `${rgw.endpoint}${path}`;
-  const reply = await request(url, { method, headers: { ...signer.sign({ method, url, body }) }, body });
-  return { status: reply.statusCode, text: await reply.body.text() };
-}
-
 async function createBucket(name: string): Promise<void> {
-  const reply = await raw('PUT', `/${name}`);
+  const reply = await signedRequest(rgw, 'PUT', `/${name}`);
   assert.is(reply.status, 200, `creating bucket ${name}: ${reply.text}`);
-}
-
-/** Multipart uploads in progress in a bucket, listed without the client. */
-async function uploadsIn(bucket: string): Promise<Array<{ key: string; uploadId: string }>> {
-  const reply = await raw('GET', `/${bucket}?uploads=`);
-  assert.is(reply.status, 200, reply.text);
-  return parseUploads(reply.text).uploads.map(({ key, uploadId }) => ({ key, uploadId }));
 }
 
 interface Recorded {
@@ -188,7 +171,6 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
   test.before(async () => {
     workDir = mkdtempSync(join(tmpdir(), 's3v4-client-spec-'));
     rgw = await sharedRgw();
-    signer = new SigV4Signer({ accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey, region: rgw.region });
     await Promise.all(['objects', 'awkward-path', 'awkward-vhost', 'many', 'load', 'uploads', 'faults'].map(createBucket));
     proxy = await startFaultProxy(rgw.port);
     tls = await startTlsTerminator(rgw.port);
@@ -218,7 +200,7 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     assert.is(plain.config.bucket, 'objects');
     assert.is(plain.endpoint.addressing, 'path-style');
     await plain.put('config/plain.txt', 'from plain options');
-    const toml = `[object_store]\nbackend = "s3"\n\n[object_store.s3]\nendpoint = "${rgw.endpoint}"\naccess_key = "${rgw.accessKeyId}"\nsecret_key = "${rgw.secretAccessKey}"\nbucket = "objects"\nregion = "${rgw.region}"\n`;
+    const toml = storageToml(`endpoint = "${rgw.endpoint}"`, `access_key = "${rgw.accessKeyId}"`, `secret_key = "${rgw.secretAccessKey}"`, 'bucket = "objects"', `region = "${rgw.region}"`);
     const parsed = new S3Client(parseConfig(toml, 'config.toml', {}));
     clients.push(parsed);
     assert.is(await (await parsed.get('config/plain.txt')).text(), 'from plain options');
@@ -745,7 +727,7 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     }
     assert.is(downloaded, total);
     assert.is(hash.digest('hex'), uploaded);
-    assert.equal(await uploadsIn('uploads'), []);
+    assert.equal(await uploadsIn(rgw, 'uploads'), []);
     await client.delete('big/64MiB.bin');
   });
 
@@ -781,7 +763,7 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     assert.is(error.code, 'ABORT_ERR');
     assert.ok(Date.now() - started < 10_000);
     assert.ok(recorder.log.some((r) => r.method === 'DELETE' && r.path.includes('uploadId=')), 'the upload was aborted');
-    assert.equal(await uploadsIn('uploads'), []);
+    assert.equal(await uploadsIn(rgw, 'uploads'), []);
     assert.equal(await client.abortStaleUploads(new Date(Date.now() + 60_000)), []);
     assert.is(await client.exists('aborted/endless'), false);
   });
@@ -791,7 +773,7 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     proxy.inject({ kind: 'reply', status: 403, code: 'AccessDenied' }, { match: (method, url) => method === 'PUT' && url.includes('partNumber=2&') });
     await s3Error(client.put('failing/part', randomSource(12 * MiB).source), 'AccessDenied', 403);
     assert.ok(proxy.seen.some((r) => r.method === 'DELETE' && r.url.includes('uploadId=')), 'the upload was aborted');
-    assert.equal(await uploadsIn('uploads'), []);
+    assert.equal(await uploadsIn(rgw, 'uploads'), []);
     assert.is(await client.exists('failing/part'), false);
 
     proxy.reset();
@@ -809,7 +791,7 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     const error = await s3Error(client.put('complete/fails', randomSource(6 * MiB).source), 'InternalError', 200);
     assert.match(error.message, 'internal error');
     assert.ok(proxy.seen.some((r) => r.method === 'DELETE' && r.url.includes('uploadId=')), 'the upload was aborted');
-    assert.equal(await uploadsIn('uploads'), []);
+    assert.equal(await uploadsIn(rgw, 'uploads'), []);
 
     proxy.inject({ kind: 'reply', status: 200, body: '<InitiateMultipartUploadResult><Bucket>uploads</Bucket></InitiateMultipartUploadResult>' }, { match: (method, url) => method === 'POST' && url.endsWith('?uploads') });
     await rejects(client.put('complete/no-id', randomSource(MiB).source), Error, 'no UploadId');
@@ -817,16 +799,16 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     proxy.inject({ kind: 'reply', status: 200, body: '' }, { match: (method, url) => method === 'PUT' && url.includes('partNumber=1&') });
     const noEtag = await rejects(client.put('complete/no-etag', randomSource(MiB).source), Error, 'no ETag');
     assert.match(noEtag.message, 'UploadPart 1 reply has no ETag');
-    assert.equal(await uploadsIn('uploads'), []);
+    assert.equal(await uploadsIn(rgw, 'uploads'), []);
   });
 
   test('abortStaleUploads: removes an orphaned upload, keeps newer ones, follows ListMultipartUploads pages', async () => {
     const client = proxied('uploads');
-    const created = await raw('POST', '/uploads/orphan/part%20file?uploads=');
+    const created = await signedRequest(rgw, 'POST', '/uploads/orphan/part%20file?uploads=');
     assert.is(created.status, 200, created.text);
     const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(created.text)![1]!;
     assert.equal(await client.abortStaleUploads(new Date(Date.now() - 3600_000)), []);
-    assert.equal(await uploadsIn('uploads'), [{ key: 'orphan/part file', uploadId }]);
+    assert.equal((await uploadsIn(rgw, 'uploads')).map(({ key, uploadId }) => ({ key, uploadId })), [{ key: 'orphan/part file', uploadId }]);
     // A first page that says more follow: the client asks for the next one with its markers.
     proxy.inject({
       kind: 'reply',
@@ -837,7 +819,7 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     const aborted = await client.abortStaleUploads(new Date(Date.now() + 60_000));
     assert.equal(aborted, [{ key: 'fake key', uploadId: '2~fake' }, { key: 'orphan/part file', uploadId }]);
     assert.ok(proxy.seen.some((r) => r.url.includes('key-marker=fake%20key&upload-id-marker=2~fake')), proxy.seen.map((r) => r.url).join('\n'));
-    assert.equal(await uploadsIn('uploads'), []);
+    assert.equal(await uploadsIn(rgw, 'uploads'), []);
   });
 
   // -------------------------------------------------------------------------

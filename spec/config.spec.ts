@@ -15,6 +15,7 @@ import * as assert from 'uvu/assert';
 import { StorageConfig, awsHost, loadConfig, parseConfig, providerOf, storageConfig, type Environment, type StorageOptions } from '../lib/config.js';
 import { ConfigError, S3v4Error } from '../lib/errors.js';
 import * as index from '../lib/index.js';
+import { storageToml as toml } from './helpers.js';
 
 const CONFIGS = join(resolve(dirname(fileURLToPath(import.meta.url)), '..'), 'fixtures', 'configs');
 const BROKEN = join(CONFIGS, 'broken');
@@ -88,10 +89,6 @@ function settingsOf(config: StorageConfig): Record<string, unknown> {
   };
 }
 
-/** A configuration's TOML: the [object_store] header and the given [object_store.s3] lines. */
-function toml(...lines: string[]): string {
-  return ['[object_store]', 'backend = "s3"', '', '[object_store.s3]', ...lines].join('\n') + '\n';
-}
 
 const MINIO_CREDENTIALS = ['access_key = "minioadmin"', 'secret_key = "minioadmin123"'];
 const AWS_CREDENTIALS = ['access_key = "AKIAIOSFODNN7EXAMPLE"', 'secret_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"'];

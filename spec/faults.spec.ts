@@ -19,11 +19,10 @@ import { Readable } from 'node:stream';
 import { Agent, request } from 'undici';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { NetworkError, S3Client, S3Error, SigV4Signer, type ClientOptions } from '../lib/index.js';
-import { parseUploads } from '../lib/multipart.js';
+import { NetworkError, S3Client, S3Error, type ClientOptions } from '../lib/index.js';
 import { cephForSpecs } from './helpers.js';
 import { startFaultProxy, type Fault, type FaultProxy } from './support/faults.js';
-import { freePort, sharedRgw, type Rgw } from './support/rgw.js';
+import { freePort, sharedRgw, signedRequest, uploadsIn, type Rgw } from './support/rgw.js';
 
 const test = suite('faults against Ceph through a loopback proxy');
 const BUCKET = 'fault-matrix';
@@ -46,7 +45,6 @@ let rgw: Rgw;
 let proxy: FaultProxy;
 /** Straight to the server, to check what a faulty operation left behind. */
 let truth: S3Client;
-let signer: SigV4Signer;
 const clients: S3Client[] = [];
 let unhandled: unknown[] = [];
 const onUnhandled = (reason: unknown) => unhandled.push(reason);
@@ -74,9 +72,7 @@ async function stored(key: string): Promise<Buffer | undefined> {
 }
 
 async function openUploads(): Promise<number> {
-  const url = `${rgw.endpoint}/${BUCKET}?uploads=`;
-  const reply = await request(url, { headers: { ...signer.sign({ method: 'GET', url }) } });
-  return parseUploads(await reply.body.text()).uploads.length;
+  return (await uploadsIn(rgw, BUCKET)).length;
 }
 
 /** Bytes lost: `expected` was reported stored or read, and differs from `actual`. */
@@ -96,10 +92,8 @@ if (cephForSpecs(test, 'fault handling', 'spec/faults.spec.ts')) {
   test.before(async () => {
     process.on('unhandledRejection', onUnhandled);
     rgw = await sharedRgw();
-    signer = new SigV4Signer({ accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey, region: rgw.region });
-    const url = `${rgw.endpoint}/${BUCKET}`;
-    const created = await request(url, { method: 'PUT', headers: { ...signer.sign({ method: 'PUT', url }) } });
-    assert.is(created.statusCode, 200, await created.body.text());
+    const created = await signedRequest(rgw, 'PUT', `/${BUCKET}`);
+    assert.is(created.status, 200, created.text);
     // Without keep-alive to the server, the proxy holds no socket between requests: what stays open is the client's.
     proxy = await startFaultProxy(rgw.port, { upstreamKeepAlive: false });
     truth = new S3Client({ endpoint: rgw.endpoint, accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey, region: rgw.region, bucket: BUCKET });

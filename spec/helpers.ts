@@ -35,6 +35,11 @@ export function throwsArgument(fn: () => unknown, argument: string, secrets: rea
   return error;
 }
 
+/** A configuration's TOML: the [object_store] header and the given [object_store.s3] lines. */
+export function storageToml(...lines: string[]): string {
+  return ['[object_store]', 'backend = "s3"', '', '[object_store.s3]', ...lines].join('\n') + '\n';
+}
+
 /** Deterministic PRNG (mulberry32), so property tests are reproducible. */
 export function prng(seed: number): () => number {
   let a = seed >>> 0;

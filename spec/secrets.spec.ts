@@ -13,7 +13,7 @@ import { inspect } from 'node:util';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { InvalidArgumentError, NetworkError, parseConfig, S3Client, S3Error, SigV4Signer, storageConfig } from '../lib/index.js';
-import { builtCli, cephForSpecs } from './helpers.js';
+import { builtCli, cephForSpecs, storageToml } from './helpers.js';
 import { freePort, sharedRgw, type Rgw } from './support/rgw.js';
 
 const test = suite('secrets never appear in output');
@@ -55,8 +55,6 @@ async function thrownIsClean(what: string, fn: () => unknown): Promise<unknown> 
   return caught;
 }
 
-const toml = (lines: string[]) => `[object_store]\nbackend = "s3"\n\n[object_store.s3]\n${lines.join('\n')}\n`;
-
 test('configuration and argument errors never show the secret or the token', async () => {
   const broken = [
     [`secret_key = "${SECRET}`, 'access_key = "AKID"'],
@@ -65,9 +63,9 @@ test('configuration and argument errors never show the secret or the token', asy
     [`access_key = "${SECRET}"`, `secret_key = "${SECRET}"`, `session_token = "${TOKEN}"`, 'bucket = "x"', 'region = "bad region"', 'endpoint = "ftp://x"'],
     [`access_key = "AKID"`, `secret_key = "${SECRET}"`, 'bucket = "bucket-b"', 'region = "us-east-1"', 'endpoint = "https://<ACCOUNT_ID>.r2.cloudflarestorage.com"', 'presigned_expiry_secs = 999999999'],
   ];
-  for (const lines of broken) await thrownIsClean(lines.join('; '), () => parseConfig(toml(lines), 'broken.toml', {}));
+  for (const lines of broken) await thrownIsClean(lines.join('; '), () => parseConfig(storageToml(...lines), 'broken.toml', {}));
   // From the environment too.
-  await thrownIsClean('environment', () => parseConfig(toml(['bucket = "bucket-b"', 'region = "nowhere region"']), 'env.toml', { AWS_SECRET_ACCESS_KEY: SECRET, AWS_SESSION_TOKEN: TOKEN, AWS_ACCESS_KEY_ID: 'AKID' }));
+  await thrownIsClean('environment', () => parseConfig(storageToml('bucket = "bucket-b"', 'region = "nowhere region"'), 'env.toml', { AWS_SECRET_ACCESS_KEY: SECRET, AWS_SESSION_TOKEN: TOKEN, AWS_ACCESS_KEY_ID: 'AKID' }));
   await thrownIsClean('storageConfig', () => storageConfig({ accessKeyId: 'AKID', secretAccessKey: SECRET, sessionToken: TOKEN, bucket: '', region: 'us-east-1' }));
 
   const options = { endpoint: 'http://127.0.0.1:9', accessKeyId: 'AKID', secretAccessKey: SECRET, sessionToken: TOKEN, bucket: 'bucket-b', region: 'us-east-1' };
@@ -120,7 +118,7 @@ if (cephForSpecs(test, 'secret handling on the wire', 'spec/secrets.spec.ts')) {
     const cli = builtCli();
     const write = (name: string, lines: string[]) => {
       const path = join(dir, name);
-      writeFileSync(path, toml(lines));
+      writeFileSync(path, storageToml(...lines));
       return path;
     };
     const wrong = write('wrong.toml', [`endpoint = "${rgw.endpoint}"`, `access_key = "${rgw.accessKeyId}"`, `secret_key = "${SECRET}"`, `session_token = "${TOKEN}"`, 'bucket = "secrets"', `region = "${rgw.region}"`, 'force_path_style = true']);

@@ -14,7 +14,9 @@ import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync }
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent } from 'undici';
+import { Agent, request, type Dispatcher } from 'undici';
+import { SigV4Signer } from '../../lib/signer.js';
+import { parseUploads, type UploadInProgress } from '../../lib/multipart.js';
 
 export interface Rgw {
   /** `http://127.0.0.1:<port>` */
@@ -250,6 +252,35 @@ export function loopbackAgent(): Agent {
       },
     },
   });
+}
+
+const signers = new WeakMap<Rgw, SigV4Signer>();
+
+/**
+ * A request signed as the cluster's user, made without S3Client: to create
+ * buckets, set policies, and look behind a client's back.
+ */
+export async function signedRequest(rgw: Rgw, method: string, path: string, body = '', dispatcher?: Dispatcher): Promise<{ status: number; text: string }> {
+  let signer = signers.get(rgw);
+  if (signer === undefined) {
+    signer = new SigV4Signer({ accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey, region: rgw.region });
+    signers.set(rgw, signer);
+  }
+  const url = `${rgw.endpoint}${path}`;
+  const reply = await request(url, {
+    method: method as 'GET',
+    headers: { ...signer.sign({ method, url, body }) },
+    body: method === 'GET' || method === 'HEAD' ? null : body,
+    ...(dispatcher === undefined ? {} : { dispatcher }),
+  });
+  return { status: reply.statusCode, text: await reply.body.text() };
+}
+
+/** Multipart uploads in progress in a bucket, listed without the client. */
+export async function uploadsIn(rgw: Rgw, bucket: string): Promise<UploadInProgress[]> {
+  const reply = await signedRequest(rgw, 'GET', `/${bucket}?uploads=`);
+  if (reply.status !== 200) throw new Error(`listing uploads in ${bucket}: HTTP ${reply.status} ${reply.text}`);
+  return parseUploads(reply.text).uploads;
 }
 
 let shared: Promise<Rgw> | undefined;
