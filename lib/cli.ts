@@ -4,21 +4,21 @@
  * a shell. Output is for people, or JSON with --json; messages go to stderr.
  * Exit status: 0 success, 1 an operation failed, 2 bad usage or
  * configuration, 130 interrupted (Ctrl-C: multipart uploads are aborted and
- * partial downloads removed before it exits).
+ * partial downloads removed before it exits). Here: the options, the command
+ * table and help, parsing, and each command reading its arguments; the
+ * transfers between bucket and files they call are in transfers.ts.
  */
-import { randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
-import { basename, dirname, extname, isAbsolute, join, relative, sep } from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { basename, join, relative, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 // The client and doctor (and undici with them) are imported when a command needs them: --help and usage errors stay quick.
 import type { ObjectInfo, S3Client } from './client.js';
 import { loadConfig } from './config.js';
-import { DEFAULT_PRESIGN_EXPIRY } from './endpoint.js';
+import { linkKind, presignExpiry } from './endpoint.js';
 import { MAX_PRESIGN_EXPIRY } from './signer.js';
 import type { Check } from './doctor.js';
 import { AbortError, ConfigError, InvalidArgumentError, S3v4Error, UsageError } from './errors.js';
+import { bytes, download, filesUnder, getTree, putFiles, unsafe, type Transfer, type Upload } from './transfers.js';
 
 const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
 
@@ -43,21 +43,17 @@ type Values = { [K in OptionName]?: (typeof OPTIONS)[K]['type'] extends 'string'
 /** Options every command takes. */
 const GLOBAL: readonly OptionName[] = ['config', 'json', 'help'];
 
-interface Context {
+/** What a command runs with: what the transfers need (signal, --force, line, warn), and the command line's own. */
+interface Context extends Transfer {
   /** The configuration file's path. */
   configPath: string;
   /** A client for it, made on first use (the doctor checks the file itself). */
   readonly client: S3Client;
   values: Values;
-  signal: AbortSignal;
   /** Prints a result: `human` lines, or `json` as one line with --json. */
   print: (human: string, json: unknown) => void;
-  /** A line for people only, such as one per file of a transfer whose JSON comes at the end. */
-  line: (human: string) => void;
   /** A result for --json only. */
   result: (json: unknown) => void;
-  /** Reports a problem that does not stop the command (a refused key in a recursive get, say). */
-  warn: (message: string) => void;
 }
 
 interface Command {
@@ -102,6 +98,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   doctor: { usage: 'doctor', summary: 'check the config against the live endpoint, one line per check', options: [], args: [0, 0], run: runDoctor },
 };
 
+/** The overview --help prints: every command's usage and summary, then the config and exit statuses. */
 function help(): string {
   const width = Math.max(...Object.values(COMMANDS).map((c) => c.usage.length));
   return [
@@ -116,10 +113,12 @@ function help(): string {
   ].join('\n');
 }
 
+/** The command of that name, if there is one (not an inherited property such as toString). */
 function commandNamed(name: string | undefined): Command | undefined {
   return name !== undefined && Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
 }
 
+/** One command's help: its usage, summary and the options it takes. */
 function commandHelp(command: Command): string {
   const flags = [...command.options, ...GLOBAL].map((o) => `--${o}`).join(', ');
   return `usage: s3v4 ${command.usage}\n\n${command.summary}.\noptions: ${flags}`;
@@ -135,6 +134,7 @@ function parse(argv: readonly string[]): { values: Values; positionals: string[]
   }
 }
 
+/** The package's version, from its package.json. */
 function version(): string {
   // lib/cli.ts and dist/cli.js both sit one level below package.json.
   return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -193,6 +193,7 @@ async function main(argv: readonly string[]): Promise<number> {
       },
       values,
       signal: controller.signal,
+      force: values.force === true,
       print: (human, result) => write(process.stdout, json ? JSON.stringify(result) : human),
       line: (human) => {
         if (!json) write(process.stdout, human);
@@ -215,6 +216,7 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+/** How many arguments a command takes, in words: "2 arguments", "at least 2 arguments", "0 to 1 arguments". */
 function arity([least, most]: readonly [number, number]): string {
   if (least === most) return least === 0 ? 'no arguments' : `${least} argument${least === 1 ? '' : 's'}`;
   return most === MANY ? `at least ${least} argument${least === 1 ? '' : 's'}` : `${least} to ${most} arguments`;
@@ -239,6 +241,7 @@ function report(error: unknown, json: boolean, interrupted: boolean): number {
   return status;
 }
 
+/** Writes `text` to the stream as whole lines: a newline is added unless it ends in one (nothing for ''). */
 function write(stream: NodeJS.WriteStream, text: string): void {
   stream.write(text.endsWith('\n') || text === '' ? text : `${text}\n`);
 }
@@ -246,43 +249,11 @@ function write(stream: NodeJS.WriteStream, text: string): void {
 // ---------------------------------------------------------------------------
 // Commands
 
-/** Content types by extension for uploads without --content-type; S3 stores binary/octet-stream otherwise. */
-const CONTENT_TYPES: Readonly<Record<string, string>> = {
-  '.html': 'text/html; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.json': 'application/json',
-  '.txt': 'text/plain; charset=utf-8',
-  '.md': 'text/markdown; charset=utf-8',
-  '.csv': 'text/csv; charset=utf-8',
-  '.xml': 'application/xml',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.jpg': 'image/jpeg',
-  '.jpeg': 'image/jpeg',
-  '.gif': 'image/gif',
-  '.webp': 'image/webp',
-  '.ico': 'image/x-icon',
-  '.pdf': 'application/pdf',
-  '.wasm': 'application/wasm',
-  '.woff2': 'font/woff2',
-  '.zip': 'application/zip',
-  '.gz': 'application/gzip',
-  '.tgz': 'application/gzip',
-  '.tar': 'application/x-tar',
-  '.toml': 'application/toml',
-};
-
-interface Upload {
-  file: string;
-  key: string;
-  size: number;
-}
-
+/** Uploads files, and with --recursive what directories hold, to a key or under a prefix. */
 async function put(context: Context, args: string[]): Promise<number> {
-  const { client, values, signal } = context;
-  const { fromFile } = await import('./client.js');
+  const { values } = context;
+  // The client (made on first use) loads the configuration: its errors and warnings come before any about the files.
+  void context.client;
   const target = args.at(-1)!;
   const sources = args.slice(0, -1);
   // A lone "/" names the bucket's top level.
@@ -302,40 +273,20 @@ async function put(context: Context, args: string[]): Promise<number> {
       throw new UsageError(`${source} is not a regular file`);
     }
   }
-  const done: Array<Upload & { etag: string }> = [];
-  for (const upload of uploads) {
-    const bar = progress(upload.key, upload.size);
-    const contentType = values['content-type'] ?? CONTENT_TYPES[extname(upload.file).toLowerCase()];
-    try {
-      const result = await client.put(upload.key, fromFile(upload.file), {
-        ...(contentType === undefined ? {} : { contentType }),
-        signal,
-        onProgress: ({ loaded }) => bar.update(loaded),
-      });
-      done.push({ ...upload, etag: result.etag });
-    } finally {
-      bar.end();
-    }
-    context.line(`${upload.file} -> ${upload.key} (${bytes(upload.size)})`);
-  }
-  context.result({ uploaded: done });
+  context.result({ uploaded: await putFiles(context, uploads, values['content-type']) });
   return EXIT.ok;
 }
 
-/** Regular files under a directory, sorted; symbolic links and other special files are skipped with a warning. */
-function filesUnder(directory: string, context: Context): string[] {
-  const files: string[] = [];
-  for (const entry of readdirSync(directory, { recursive: true, withFileTypes: true })) {
-    const path = join(entry.parentPath, entry.name);
-    if (entry.isFile()) files.push(path);
-    else if (!entry.isDirectory()) context.warn(`skipped ${path}: not a regular file`);
-  }
-  return files.sort();
-}
-
+/** Downloads an object into a file or directory, or with --recursive every object under a prefix. */
 async function get(context: Context, args: string[]): Promise<number> {
   const [key, dest = '.'] = args as [string, string?];
-  if (context.values.recursive === true) return getTree(context, key, dest);
+  if (context.values.recursive === true) {
+    const { downloaded, failed } = await getTree(context, key, dest);
+    context.result({ downloaded, failed });
+    const total = failed.length + downloaded.length;
+    if (failed.length > 0) context.warn(`${failed.length} of ${total} objects not downloaded`);
+    return failed.length === 0 ? EXIT.ok : EXIT.failed;
+  }
   const intoDirectory = dest.endsWith('/') || dest.endsWith(sep) || statSync(dest, { throwIfNoEntry: false })?.isDirectory() === true;
   let file = dest;
   if (intoDirectory) {
@@ -350,97 +301,7 @@ async function get(context: Context, args: string[]): Promise<number> {
   return EXIT.ok;
 }
 
-/** Every object under a prefix into a directory, each at its key's path below the prefix; keys that would land outside are refused. */
-async function getTree(context: Context, prefix: string, dest: string): Promise<number> {
-  mkdirSync(dest, { recursive: true });
-  const root = realpathSync(dest);
-  const downloaded: Array<{ key: string; file: string; size: number }> = [];
-  const failed: Array<{ key: string; message: string }> = [];
-  for await (const page of context.client.list({ prefix, signal: context.signal })) {
-    for (const object of page.objects) {
-      // A key ending in / is a folder marker made by consoles, not a file.
-      if (object.key.endsWith('/')) continue;
-      let path = object.key.slice(prefix.length);
-      if (prefix !== '' && !prefix.endsWith('/')) path = path.replace(/^\//, '');
-      const file = join(root, path);
-      const refusal = unsafe(path) ?? outside(root, file);
-      try {
-        if (refusal !== undefined) throw new S3v4Error('ERR_S3V4_UNSAFE_KEY', `refused "${object.key}": ${refusal}`);
-        // A directory inside DEST may be a symbolic link that leads out of it: checked before anything is created.
-        let existing = dirname(file);
-        while (!existsSync(existing)) existing = dirname(existing);
-        const parent = outside(root, realpathSync(existing));
-        if (parent !== undefined) throw new S3v4Error('ERR_S3V4_UNSAFE_KEY', `refused "${object.key}": ${parent}`);
-        // Written at the resolved path; reported as the user named it.
-        const named = join(dest, path);
-        downloaded.push({ key: object.key, file: named, size: await download(context, object.key, file) });
-        context.line(`${object.key} -> ${named} (${bytes(object.size)})`);
-      } catch (error) {
-        if (context.signal.aborted || !(error instanceof S3v4Error || (error as NodeJS.ErrnoException).code !== undefined)) throw error;
-        failed.push({ key: object.key, message: (error as Error).message });
-        context.warn((error as Error).message);
-      }
-    }
-  }
-  context.result({ downloaded, failed });
-  if (failed.length > 0) context.warn(`${failed.length} of ${failed.length + downloaded.length} objects not downloaded`);
-  return failed.length === 0 ? EXIT.ok : EXIT.failed;
-}
-
-/** Why a key's relative path may not become a local path, if it may not. */
-function unsafe(path: string): string | undefined {
-  if (path === '') return 'it names the destination directory itself';
-  if (path.startsWith('/')) return 'it is an absolute path';
-  if (path.split('/').includes('..')) return 'it has a ".." segment, which would write outside the destination';
-  if (path.includes('\0')) return 'it holds a NUL character';
-  return undefined;
-}
-
-/** Why `path` is not inside the directory `root` (or root itself), if it is not. */
-function outside(root: string, path: string): string | undefined {
-  const inside = relative(root, path);
-  return inside === '..' || inside.startsWith(`..${sep}`) || isAbsolute(inside) ? `it would write outside ${root}` : undefined;
-}
-
-/**
- * Streams an object into `file` through a temporary file beside it, renamed
- * into place once every byte has arrived; on any failure the temporary file
- * is removed and `file` is untouched. Without --force an existing file stays.
- */
-async function download(context: Context, key: string, file: string): Promise<number> {
-  const force = context.values.force === true;
-  if (!force && existsSync(file)) throw new S3v4Error('ERR_S3V4_EXISTS', `${file} exists; pass --force to overwrite it`);
-  mkdirSync(dirname(file), { recursive: true });
-  const partial = join(dirname(file), `.${basename(file)}.${randomBytes(4).toString('hex')}.s3v4-partial`);
-  const reply = await context.client.get(key, { signal: context.signal });
-  const bar = progress(key, reply.size);
-  let received = 0;
-  const count = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      received += chunk.length;
-      bar.update(received);
-      callback(null, chunk);
-    },
-  });
-  try {
-    await pipeline(reply.body, count, createWriteStream(partial, { flags: 'wx' }), { signal: context.signal });
-    if (received !== reply.size) throw new S3v4Error('ERR_S3V4_TRUNCATED', `GET ${key}: received ${received} of ${reply.size} bytes`);
-    if (force) {
-      renameSync(partial, file);
-    } else {
-      // A hard link fails if the file appeared meanwhile, where a rename would replace it.
-      linkSync(partial, file);
-      rmSync(partial);
-    }
-  } catch (error) {
-    rmSync(partial, { force: true });
-    throw context.signal.aborted ? new AbortError(`GET ${key}: aborted`, error) : error;
-  } finally {
-    bar.end();
-  }
-  return received;
-}
-
+/** Lists keys under a prefix, and the folders one level down unless --recursive. */
 async function ls(context: Context, args: string[]): Promise<number> {
   const { values } = context;
   const recursive = values.recursive === true;
@@ -459,6 +320,7 @@ async function ls(context: Context, args: string[]): Promise<number> {
   return EXIT.ok;
 }
 
+/** Deletes the keys named, or with --prefix and --yes every object under the prefix, a page at a time. */
 async function rm(context: Context, args: string[]): Promise<number> {
   const { client, values, signal } = context;
   const deleted: string[] = [];
@@ -490,6 +352,7 @@ async function rm(context: Context, args: string[]): Promise<number> {
   return errors.length === 0 ? EXIT.ok : EXIT.failed;
 }
 
+/** Shows an object's size, ETag, content type, date and metadata. */
 async function stat(context: Context, [key]: string[]): Promise<number> {
   const info: ObjectInfo = await context.client.head(key!, { signal: context.signal });
   const lines = [
@@ -504,20 +367,23 @@ async function stat(context: Context, [key]: string[]): Promise<number> {
   return EXIT.ok;
 }
 
+/** Copies an object within the bucket. */
 async function cp(context: Context, [from, to]: string[]): Promise<number> {
   const result = await context.client.copy(from!, to!, { signal: context.signal });
   context.print(`${from} -> ${to}`, { from, to, etag: result.etag });
   return EXIT.ok;
 }
 
+/** Prints the download link the configuration gives a key, and its kind. */
 async function url(context: Context, [key]: string[]): Promise<number> {
   const { config } = context.client;
-  const kind = config.publicUrlBase !== undefined ? 'cdn' : config.presignedExpirySecs > 0 ? 'presigned' : 'plain';
+  const kind = linkKind(config);
   const link = context.client.downloadUrl(key!);
   context.print(link, { key, url: link, kind });
   return EXIT.ok;
 }
 
+/** Prints a presigned URL for --method, valid for --expires seconds or the configuration's default. */
 async function presign(context: Context, [key]: string[]): Promise<number> {
   const method = (context.values.method ?? 'GET').toUpperCase();
   if (!['GET', 'PUT', 'HEAD', 'DELETE'].includes(method)) throw new UsageError(`--method must be GET, PUT, HEAD or DELETE, got "${context.values.method}"`);
@@ -526,13 +392,14 @@ async function presign(context: Context, [key]: string[]): Promise<number> {
   if (expires !== undefined && (!/^\d+$/.test(expires) || Number(expires) < 1 || Number(expires) > MAX_PRESIGN_EXPIRY)) {
     throw new UsageError(`--expires must be a whole number of seconds from 1 to ${MAX_PRESIGN_EXPIRY}, got "${expires}"`);
   }
-  // Endpoint.presign's own default, spelt out so --json can report it.
-  const expiresIn = expires !== undefined ? Number(expires) : context.client.config.presignedExpirySecs || DEFAULT_PRESIGN_EXPIRY;
+  // Endpoint.presign's own default, worked out here too so --json can report it.
+  const expiresIn = presignExpiry(context.client.config, expires === undefined ? undefined : Number(expires));
   const link = context.client.presign(key!, { method, expiresIn });
   context.print(link, { key, url: link, method, expiresIn });
   return EXIT.ok;
 }
 
+/** Checks the configuration against the live endpoint, a line per check; exit 2 when the config itself fails. */
 async function runDoctor({ configPath, values, signal }: Context): Promise<number> {
   const json = values.json === true;
   const { doctor } = await import('./doctor.js');
@@ -546,60 +413,6 @@ async function runDoctor({ configPath, values, signal }: Context): Promise<numbe
   else write(process.stderr, `s3v4: ${failed.length} of ${checks.length} checks failed: ${failed.map((c) => c.name).join(', ')}`);
   if (!ok && checks[0]?.name === 'config' && !checks[0].ok) return EXIT.usage;
   return ok ? EXIT.ok : EXIT.failed;
-}
-
-// ---------------------------------------------------------------------------
-// Progress
-
-interface Progress {
-  update(loaded: number): void;
-  end(): void;
-}
-
-/** Redraws at most this often. */
-const REDRAW_MS = 100;
-
-/** A progress bar on stderr (bytes, rate, ETA) when stderr is a terminal; silent otherwise. */
-function progress(label: string, total: number): Progress {
-  const stream = process.stderr;
-  if (!stream.isTTY) return { update() {}, end() {} };
-  const started = performance.now();
-  let drawn = 0;
-  let loaded = 0;
-  const draw = () => {
-    drawn = performance.now();
-    const seconds = (drawn - started) / 1000;
-    const rate = seconds > 0 ? loaded / seconds : 0;
-    const fraction = total > 0 ? Math.min(1, loaded / total) : 1;
-    const eta = rate > 0 ? Math.ceil((total - loaded) / rate) : undefined;
-    const bar = '#'.repeat(Math.round(fraction * 20)).padEnd(20, '.');
-    const facts = `[${bar}] ${String(Math.floor(fraction * 100)).padStart(3)}% ${bytes(loaded)}/${bytes(total)} ${bytes(rate)}/s ETA ${eta === undefined ? '--' : `${eta}s`}`;
-    const room = (stream.columns || 80) - facts.length - 2;
-    const name = label.length <= room ? label : `…${label.slice(label.length - Math.max(room - 1, 0))}`;
-    stream.write(`\r\x1b[K${name}  ${facts}`);
-  };
-  return {
-    update(now) {
-      loaded = now;
-      if (performance.now() - drawn >= REDRAW_MS) draw();
-    },
-    end() {
-      draw();
-      stream.write('\n');
-    },
-  };
-}
-
-/** 1536 → "1.5 KiB". */
-function bytes(count: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = count;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${Math.round(value)} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
 process.exitCode = await main(process.argv.slice(2));

@@ -4,16 +4,18 @@
  * ("S3-Compatible Storage") describes it. Everything wrong with a file is
  * collected into one ConfigError before any request is made; settings left
  * empty are filled from the AWS environment variables users already set.
+ * Plain options (storageConfig) are checked by the same rules. The rules of
+ * each provider, from its own documentation, are in lib/providers.ts.
  */
 import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { inspect } from 'node:util';
 import { TomlError, parse } from 'smol-toml';
 import { ConfigError, type ConfigProblem } from './errors.js';
+import {
+  awsHost, bucketNameProblem, checkProvider, privateHost, providerOf, regionOfHost, regionalHost,
+  type Provider, type Report, type Sourced,
+} from './providers.js';
 import { MAX_PRESIGN_EXPIRY } from './signer.js';
-
-/** The provider an endpoint belongs to, recognised from its host. */
-export type Provider = 'aws' | 'cos' | 'r2' | 'other';
 
 /** The environment variables a configuration reads; `process.env` by default. */
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -34,6 +36,13 @@ const KEYS = {
 } as const;
 type Key = keyof typeof KEYS;
 
+/** What messages call a key: `[object_store.s3] access_key` in a file, `options.accessKeyId` for plain options. */
+type Name = (key: Key) => string;
+/** The values of [object_store.s3] keys that have the right type. */
+type Values = Partial<Record<Key, string | boolean | bigint>>;
+
+const fileKey: Name = (key) => `${S3_TABLE} ${key}`;
+
 /** Keys whose values never appear in a message. */
 const SECRET_KEYS: ReadonlySet<string> = new Set(['secret_key', 'session_token']);
 
@@ -53,7 +62,7 @@ type EnvironmentKey = keyof typeof FROM_ENVIRONMENT;
 /** The resolved settings, before they are frozen into a StorageConfig. */
 interface Settings {
   source: string;
-  endpoint: URL;
+  endpoint: EndpointParts;
   provider: Provider;
   accessKeyId: string;
   secretAccessKey: string;
@@ -66,6 +75,18 @@ interface Settings {
   warnings: string[];
 }
 
+/** The endpoint as the loader parsed it, once: what Endpoint builds request targets from. */
+export interface EndpointParts {
+  /** `https:` or `http:`. */
+  readonly protocol: 'http:' | 'https:';
+  /** The authority as WHATWG URL gives it (`URL.host`): lower case, default port dropped, IPv6 in brackets: `s3.us-east-1.amazonaws.com`, `127.0.0.1:7480`. */
+  readonly host: string;
+  /** `URL.hostname`: the host without its port (IPv6 keeps its brackets). */
+  readonly hostname: string;
+  /** The base path without a trailing `/`: '' or `/storage`. */
+  readonly basePath: string;
+}
+
 /**
  * A validated storage configuration. The secret key and session token live
  * in private fields: they are readable through `credentials()` and never
@@ -76,6 +97,8 @@ export class StorageConfig {
   readonly source: string;
   /** The endpoint's origin and base path, without a trailing `/`: `https://s3.us-east-1.amazonaws.com`. */
   readonly endpoint: string;
+  /** The same endpoint as parsed parts, frozen: what Endpoint builds request targets from. */
+  readonly endpointParts: EndpointParts;
   readonly provider: Provider;
   readonly accessKeyId: string;
   readonly bucket: string;
@@ -93,7 +116,8 @@ export class StorageConfig {
   /** @internal Built by parseConfig and loadConfig. */
   constructor(settings: Settings) {
     this.source = settings.source;
-    this.endpoint = withoutTrailingSlash(settings.endpoint);
+    this.endpoint = joined(settings.endpoint);
+    this.endpointParts = settings.endpoint;
     this.provider = settings.provider;
     this.accessKeyId = settings.accessKeyId;
     this.bucket = settings.bucket;
@@ -162,7 +186,7 @@ export function parseConfig(text: string, name = 'config', env: Environment = pr
   }
   const table = s3Table(document, report);
   if (table === undefined) throw new ConfigError(name, problems);
-  const settings = resolve(name, table, env, report);
+  const settings = resolve(name, table, env, fileKey, report);
   if (problems.length > 0 || settings === undefined) throw new ConfigError(name, problems);
   return new StorageConfig(settings);
 }
@@ -201,10 +225,7 @@ const OPTION_KEYS: Readonly<Record<keyof StorageOptions, Key>> = {
 export function storageConfig(options: StorageOptions, env: Environment = process.env): StorageConfig {
   if (options === null || typeof options !== 'object') throw new ConfigError('options', [{ key: 'options', problem: 'must be an object with bucket, region and credentials' }]);
   const problems: ConfigProblem[] = [];
-  const report = (key: string, problem: string) => {
-    const named = /^\[object_store\.s3\] (\w+)(.*)$/.exec(key);
-    problems.push({ key: named === null ? key : `options.${optionName(named[1]!)}${named[2]}`, problem });
-  };
+  const report = (key: string, problem: string) => problems.push({ key, problem });
   const table: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(options)) {
     const key = (OPTION_KEYS as Record<string, Key | undefined>)[name];
@@ -212,17 +233,14 @@ export function storageConfig(options: StorageOptions, env: Environment = proces
     // A whole number stands for a TOML integer; anything else is reported with its type.
     else if (value !== undefined) table[key] = key === 'presigned_expiry_secs' && Number.isSafeInteger(value) ? BigInt(value as number) : value;
   }
-  const settings = resolve('options', table, env, report);
+  const settings = resolve('options', table, env, optionKey, report);
   if (problems.length > 0 || settings === undefined) throw new ConfigError('options', problems);
   return new StorageConfig(settings);
 }
 
-/** The option that stands for a configuration key. */
-function optionName(key: string): string {
-  return (Object.keys(OPTION_KEYS) as Array<keyof StorageOptions>).find((name) => OPTION_KEYS[name] === key)!;
-}
-
-type Report = (key: string, problem: string) => void;
+/** The option that stands for a configuration key, as messages name it: `options.accessKeyId`. */
+const optionKey: Name = (key) =>
+  `options.${(Object.keys(OPTION_KEYS) as Array<keyof StorageOptions>).find((option) => OPTION_KEYS[option] === key)!}`;
 
 function isTable(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
@@ -290,11 +308,12 @@ function unknownKey(key: string, valid: readonly string[]): string {
 }
 
 /** The typed values of [object_store.s3]; wrong types and unknown keys are reported. */
-function readKeys(table: Record<string, unknown>, report: Report): Partial<Record<Key, string | boolean | bigint>> {
-  const values: Partial<Record<Key, string | boolean | bigint>> = {};
+function readKeys(table: Record<string, unknown>, at: Name, report: Report): Values {
+  const values: Values = {};
   for (const key of Object.keys(table)) {
     const value = table[key];
     if (!Object.hasOwn(KEYS, key)) {
+      // Only a file holds unknown keys: storageConfig reports unknown options itself.
       report(`${S3_TABLE} ${key}`, unknownKey(key, Object.keys(KEYS)));
       continue;
     }
@@ -302,33 +321,14 @@ function readKeys(table: Record<string, unknown>, report: Report): Partial<Recor
     const shown = SECRET_KEYS.has(key) ? kind(value) : describe(value);
     if (type === 'integer') {
       if (typeof value === 'bigint') values[key as Key] = value;
-      else report(`${S3_TABLE} ${key}`, `must be a whole number of seconds, got ${shown}`);
+      else report(at(key as Key), `must be a whole number of seconds, got ${shown}`);
     } else if (typeof value === type) {
       values[key as Key] = value as string | boolean;
     } else {
-      report(`${S3_TABLE} ${key}`, type === 'boolean' ? `must be true or false, got ${shown}` : `must be a string, got ${shown}`);
+      report(at(key as Key), type === 'boolean' ? `must be true or false, got ${shown}` : `must be a string, got ${shown}`);
     }
   }
   return values;
-}
-
-/** A setting's value ('' when unset) and where messages about it point. */
-interface Sourced {
-  value: string;
-  /** `[object_store.s3] region`, or `[object_store.s3] region (from AWS_REGION)` when the file left it empty. */
-  at: string;
-}
-
-/** A key's string value, else the first environment variable set; '' when neither is. */
-function fromFileOrEnvironment(values: Partial<Record<Key, unknown>>, key: EnvironmentKey, env: Environment): Sourced {
-  const own = values[key];
-  if (typeof own === 'string' && own !== '') return { value: own, at: `${S3_TABLE} ${key}` };
-  for (const name of FROM_ENVIRONMENT[key]) {
-    const value = env[name];
-    // A bad value from the environment is not in the file, so its message names the variable.
-    if (value !== undefined && value !== '') return { value, at: `${S3_TABLE} ${key} (from ${name})` };
-  }
-  return { value: '', at: `${S3_TABLE} ${key}` };
 }
 
 /** Why a key gives no value: `is missing` or `is empty`; undefined when it holds something (a wrong type is reported by readKeys). */
@@ -337,21 +337,34 @@ function absence(table: Record<string, unknown>, key: Key): string | undefined {
   return table[key] === '' ? 'is empty' : undefined;
 }
 
-function resolve(source: string, table: Record<string, unknown>, env: Environment, report: Report): Settings | undefined {
-  const values = readKeys(table, report);
+/** The settings of a table, each problem reported as `at(key)`. Warnings name the file's keys for plain options too. */
+function resolve(
+  source: string, table: Record<string, unknown>, env: Environment, at: Name, report: Report,
+): Settings | undefined {
+  const values = readKeys(table, at, report);
   const warnings: string[] = [];
-  const at = (key: Key) => `${S3_TABLE} ${key}`;
+  /** A key's string value, else the first environment variable set; '' when neither is. Messages point at `by(key)`. */
+  const sourced = (key: EnvironmentKey, by = at): Sourced => {
+    const own = values[key];
+    if (typeof own === 'string' && own !== '') return { value: own, at: by(key) };
+    for (const variable of FROM_ENVIRONMENT[key]) {
+      const value = env[variable];
+      // A bad value from the environment is not in the file, so its message names the variable.
+      if (value !== undefined && value !== '') return { value, at: `${by(key)} (from ${variable})` };
+    }
+    return { value: '', at: by(key) };
+  };
   const unset = (key: EnvironmentKey, advice: string) => {
     const why = absence(table, key);
     if (why !== undefined) report(at(key), `${why} and ${FROM_ENVIRONMENT[key][0]} is not set; ${advice}`);
   };
 
-  const accessKey = fromFileOrEnvironment(values, 'access_key', env);
+  const accessKey = sourced('access_key');
   if (accessKey.value === '') unset('access_key', 'set one of them');
   else if (!/^[\x21-\x7e]+$/.test(accessKey.value)) report(accessKey.at, 'must be printable ASCII without spaces');
-  const secretKey = fromFileOrEnvironment(values, 'secret_key', env);
+  const secretKey = sourced('secret_key');
   if (secretKey.value === '') unset('secret_key', 'set one of them');
-  const token = fromFileOrEnvironment(values, 'session_token', env);
+  const token = sourced('session_token');
   if (token.value !== '' && !/^[\x21-\x7e]+$/.test(token.value)) report(token.at, 'must be printable ASCII without spaces');
 
   const bucket = typeof values.bucket === 'string' ? values.bucket : '';
@@ -370,7 +383,7 @@ function resolve(source: string, table: Record<string, unknown>, env: Environmen
   }
   const presignedExpirySecs = expiryInRange ? Number(expiry) : 0;
 
-  const endpointText = fromFileOrEnvironment(values, 'endpoint', env);
+  const endpointText = sourced('endpoint');
   const awsDefaultEndpoint = endpointText.value === '';
   const endpoint = awsDefaultEndpoint ? undefined : httpUrl(endpointText.value, endpointText.at, 'https://s3.us-east-1.amazonaws.com', report);
   const baseText = typeof values.public_url_base === 'string' ? values.public_url_base : '';
@@ -383,7 +396,7 @@ function resolve(source: string, table: Record<string, unknown>, env: Environmen
   }
   const provider = awsDefaultEndpoint ? 'aws' : providerOf(host);
   const hostRegion = regionOfHost(provider, host);
-  const given = fromFileOrEnvironment(values, 'region', env);
+  const given = sourced('region');
   // The file, then AWS_REGION, then the region the endpoint host names, then the provider's default.
   const region = given.value !== '' ? given : { value: hostRegion ?? (provider === 'r2' ? 'auto' : provider === 'other' ? 'us-east-1' : ''), at: given.at };
   // Only a valid region makes a host name: the AWS default endpoint is built from it.
@@ -396,16 +409,20 @@ function resolve(source: string, table: Record<string, unknown>, env: Environmen
     report(region.at, `is ${JSON.stringify(region.value)} but the endpoint ${host} serves ${hostRegion}; set region = ${JSON.stringify(hostRegion)}${otherFix}`);
   }
   const forcePathStyle = values.force_path_style === true;
-  checkProvider(provider, { host, bucket, region, forcePathStyle }, at, report, warnings);
+  const namedBucket = { value: bucket, at: at('bucket') };
+  // Like the http:// warning below, the force_path_style warnings name the file's key whatever `at` is.
+  const pathStyle = { value: forcePathStyle, at: fileKey('force_path_style') };
+  checkProvider(provider, { host, bucket: namedBucket, region, forcePathStyle: pathStyle }, report, warnings);
   // Plain http carries every request, and the access key id, in the clear: fine on this machine or a private network only.
   if (endpoint?.protocol === 'http:' && !privateHost(host)) {
-    warnings.push(`${endpointText.at}: http:// sends requests to ${host} unencrypted; use https:// unless it is on a private network`);
+    const unencrypted = `http:// sends requests to ${host} unencrypted; use https:// unless it is on a private network`;
+    warnings.push(`${sourced('endpoint', fileKey).at}: ${unencrypted}`);
   }
 
   if (endpoint === undefined && !(awsDefaultEndpoint && regionValid)) return undefined;
   return {
     source,
-    endpoint: endpoint ?? new URL(`https://${awsHost(region.value)}`),
+    endpoint: partsOf(endpoint ?? new URL(`https://${awsHost(region.value)}`)),
     provider,
     accessKeyId: accessKey.value,
     secretAccessKey: secretKey.value,
@@ -414,24 +431,21 @@ function resolve(source: string, table: Record<string, unknown>, env: Environmen
     region: region.value,
     forcePathStyle,
     presignedExpirySecs,
-    publicUrlBase: base === undefined ? undefined : withoutTrailingSlash(base),
+    publicUrlBase: base === undefined ? undefined : joined(partsOf(base)),
     warnings,
   };
 }
 
-/** A URL's origin and path without a trailing `/`, so a key is appended after exactly one. */
-function withoutTrailingSlash(url: URL): string {
-  return url.origin + url.pathname.replace(/\/+$/, '');
+/** The parts of an http(s) URL that httpUrl let through, frozen. */
+function partsOf(url: URL): EndpointParts {
+  const { host, hostname, pathname } = url;
+  const protocol = url.protocol as EndpointParts['protocol'];
+  return Object.freeze({ protocol, host, hostname, basePath: pathname.replace(/\/+$/, '') });
 }
 
-/** AWS's regional S3 endpoint host (AWS General Reference, "Amazon S3 endpoints"); China regions use amazonaws.com.cn. */
-export function awsHost(region: string): string {
-  return `s3.${region}.amazonaws.com${region.startsWith('cn-') ? '.cn' : ''}`;
-}
-
-/** The endpoint host of a region, to suggest when an AWS or COS endpoint names another one (Tencent Cloud COS, "Regions and Access Endpoints"). */
-function regionalHost(provider: Provider, region: string): string {
-  return provider === 'cos' ? `cos.${region}.myqcloud.com` : awsHost(region);
+/** Origin and base path without a trailing `/`, so a key is appended after exactly one. */
+function joined(parts: EndpointParts): string {
+  return `${parts.protocol}//${parts.host}${parts.basePath}`;
 }
 
 /** An absolute http(s) URL without query, fragment or user info; reported and undefined otherwise. */
@@ -457,91 +471,4 @@ function httpUrl(text: string, key: string, example: string, report: Report): UR
   else if (url.hash !== '' || text.includes('#')) report(key, `must not carry a fragment (#...), got ${shown}`);
   else return url;
   return undefined;
-}
-
-/**
- * Why a bucket name breaks the S3 naming rules (S3 User Guide, "General
- * purpose bucket naming rules"), or undefined when it follows them.
- */
-function bucketNameProblem(name: string): string | undefined {
-  if (name.length < 3 || name.length > 63) return `is ${name.length} character${name.length === 1 ? '' : 's'} long; bucket names have 3 to 63`;
-  if (!/^[a-z0-9.-]+$/.test(name)) return 'may only hold lower-case letters, digits, "." and "-"';
-  if (!/^[a-z0-9].*[a-z0-9]$/.test(name)) return 'must begin and end with a letter or digit';
-  if (name.includes('..')) return 'must not hold two adjacent periods';
-  if (isIP(name) === 4) return 'must not be formatted as an IP address';
-  const prefix = ['xn--', 'sthree-', 'amzn-s3-demo-'].find((p) => name.startsWith(p));
-  if (prefix !== undefined) return `must not begin with ${prefix}`;
-  const suffix = ['-s3alias', '--ol-s3', '.mrap', '--x-s3', '--table-s3'].find((s) => name.endsWith(s));
-  if (suffix !== undefined) return `must not end with ${suffix}`;
-  return undefined;
-}
-
-const AWS_HOST = /^s3(?:[.-](?:dualstack\.)?([a-z0-9-]+))?\.amazonaws\.com(?:\.cn)?$/;
-const COS_HOST = /^cos\.([a-z0-9-]+)\.myqcloud\.com$/;
-/** `<account>.r2.cloudflarestorage.com`, also in the `eu` and `fedramp` jurisdictions (Cloudflare R2 docs, "S3 API compatibility"). */
-const R2_HOST = /^[^.]+\.(?:(?:eu|fedramp)\.)?r2\.cloudflarestorage\.com$/;
-
-/** The provider of an endpoint host. */
-export function providerOf(host: string): Provider {
-  if (AWS_HOST.test(host)) return 'aws';
-  if (COS_HOST.test(host)) return 'cos';
-  if (R2_HOST.test(host)) return 'r2';
-  return 'other';
-}
-
-/** Hosts of these shapes that name no region: acceleration and AWS's legacy us-east-1 alias. */
-const NOT_REGIONS: ReadonlySet<string> = new Set(['accelerate', 'external-1']);
-
-/** The region an AWS regional or COS host names; undefined for other hosts (and global ones). */
-function regionOfHost(provider: Provider, host: string): string | undefined {
-  const match = provider === 'aws' ? AWS_HOST.exec(host) : provider === 'cos' ? COS_HOST.exec(host) : null;
-  const region = match?.[1];
-  return region === undefined || NOT_REGIONS.has(region) ? undefined : region;
-}
-
-interface ProviderFacts {
-  host: string;
-  bucket: string;
-  region: Sourced;
-  forcePathStyle: boolean;
-}
-
-/** Each provider's rules, from its documentation. */
-function checkProvider(provider: Provider, facts: ProviderFacts, at: (key: Key) => string, report: Report, warnings: string[]): void {
-  const { host, bucket, region, forcePathStyle } = facts;
-  if (provider === 'cos') {
-    // COS bucket names are <name>-<APPID> (Tencent Cloud COS, "Bucket Overview").
-    if (bucket !== '' && !/-\d+$/.test(bucket)) {
-      report(at('bucket'), `${JSON.stringify(bucket)} must end in -<APPID>, your Tencent Cloud APPID, such as ${bucket}-1250000000 (COS bucket naming)`);
-    }
-    // COS refuses path-style requests for buckets created since 2024 (Tencent Cloud COS, "Path-style domain suspension").
-    if (forcePathStyle) warnings.push(`${at('force_path_style')}: COS refuses path-style requests for buckets created since 2024; set force_path_style = false`);
-  } else if (provider === 'r2') {
-    // R2 signs with region "auto"; us-east-1 is accepted as its alias (Cloudflare R2 docs, "S3 API compatibility").
-    if (region.value !== 'auto' && region.value !== 'us-east-1') report(region.at, `must be "auto" for Cloudflare R2, got ${describe(region.value)}`);
-  } else if (provider === 'other' && !forcePathStyle && !hostNeedsPathStyle(host)) {
-    warnings.push(`${at('force_path_style')}: ${host} is not AWS, COS or R2; MinIO and most self-hosted servers need force_path_style = true`);
-  }
-}
-
-/**
- * Hosts that are this machine or a private network: loopback, RFC 1918,
- * link-local and unique-local addresses, localhost, and names that public DNS
- * does not serve (a single label such as a Compose service name, `.localhost`,
- * `.local`, `.internal`, `.lan`).
- */
-function privateHost(host: string): boolean {
-  const bare = (host.startsWith('[') ? host.slice(1, -1) : host).toLowerCase();
-  if (isIP(bare) === 4) {
-    const [a, b] = bare.split('.').map(Number) as [number, number];
-    return a === 127 || a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 169 && b === 254);
-  }
-  if (isIP(bare) === 6) return bare === '::1' || /^f[cd]/.test(bare) || /^fe[89ab]/.test(bare);
-  return !bare.includes('.') || /\.(localhost|local|internal|lan)$/.test(bare);
-}
-
-/** Hosts where no virtual host can exist, so path-style addressing is used whatever the setting: an IP address or localhost. */
-export function hostNeedsPathStyle(host: string): boolean {
-  const bare = host.startsWith('[') ? host.slice(1, -1) : host;
-  return isIP(bare) !== 0 || bare === 'localhost';
 }

@@ -11,8 +11,11 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { Agent, request } from 'undici';
 import { S3Client } from './client.js';
-import { loadConfig, type Provider, type StorageConfig } from './config.js';
+import { loadConfig, type StorageConfig } from './config.js';
+import { describeAddressing } from './endpoint.js';
 import { ConfigError, S3Error } from './errors.js';
+import type { Provider } from './providers.js';
+import { minimumPolicy, REGION_CODES } from './replies.js';
 
 export interface Check {
   /** What was checked: config, endpoint, clock, credentials, bucket, policy, addressing or link. */
@@ -35,8 +38,6 @@ export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
 
 /** Codes that mean the credentials themselves were refused. */
 const CREDENTIAL_CODES: ReadonlySet<string> = new Set(['SignatureDoesNotMatch', 'InvalidAccessKeyId', 'InvalidToken', 'ExpiredToken', 'TokenRefreshRequired', 'InvalidClientTokenId']);
-/** Codes that mean the request was signed for, or sent to, the wrong region. */
-const REGION_CODES: ReadonlySet<string> = new Set(['AuthorizationHeaderMalformed', 'PermanentRedirect', 'IllegalLocationConstraintException']);
 
 const TIMEOUT_MS = 15_000;
 
@@ -88,8 +89,8 @@ interface Context {
 /** The endpoint resolves and answers; the clock is compared with the answer's Date. */
 async function checkEndpoint({ client, agent, signal, add }: Context): Promise<boolean> {
   const url = client.endpoint.bucketUrl();
-  const { hostname, origin } = new URL(url);
-  const host = hostname.replace(/^\[|\]$/g, '');
+  const { origin } = client.endpoint.bucketTarget();
+  const host = client.endpoint.hostname.replace(/^\[|\]$/g, '');
   let resolved = '';
   if (isIP(host) === 0) {
     try {
@@ -174,20 +175,20 @@ async function checkObject(context: Context): Promise<void> {
       if (read !== body) return void add({ name: 'policy', ok: false, detail: `GET ${key} returned ${read.length} bytes that differ from the ${body.length} written`, fix: 'check that nothing between here and the server rewrites objects' });
     } catch (error) {
       if (error instanceof S3Error && error.code === 'PathStyleDomainForbidden') {
-        return void add({ name: 'addressing', ok: false, detail: `${addressingOf(client)} requests are refused: PathStyleDomainForbidden`, fix: 'set force_path_style = false' });
+        return void add({ name: 'addressing', ok: false, detail: `${describeAddressing(client.endpoint.addressing)} requests are refused: PathStyleDomainForbidden`, fix: 'set force_path_style = false' });
       }
       const action = written ? 's3:GetObject' : 's3:PutObject';
-      return void add(failure('policy', error, error instanceof S3Error && error.code === 'AccessDenied' ? `grant ${action}: ${minimumPolicy(config)}` : undefined));
+      return void add(failure('policy', error, error instanceof S3Error && error.code === 'AccessDenied' ? `grant ${action}: ${minimumPolicy(config.bucket)}` : undefined));
     }
-    const style = addressingOf(client);
-    add({ name: 'addressing', ok: true, detail: `${style} requests work${config.provider === 'cos' && style.startsWith('path-style') ? '; this COS bucket does not forbid path-style' : ''}` });
+    const style = describeAddressing(client.endpoint.addressing);
+    add({ name: 'addressing', ok: true, detail: `${style} requests work${config.provider === 'cos' && client.endpoint.addressing !== 'virtual-hosted' ? '; this COS bucket does not forbid path-style' : ''}` });
     await checkLinks(context, key, body);
     await client.delete(key, { signal });
     written = false;
-    add({ name: 'policy', ok: true, detail: `put, get and delete of a temporary object work (${minimumPolicy(config)})` });
+    add({ name: 'policy', ok: true, detail: `put, get and delete of a temporary object work (${minimumPolicy(config.bucket)})` });
   } catch (error) {
     if (signal.aborted) throw error;
-    const check = failure('policy', error, error instanceof S3Error && error.code === 'AccessDenied' ? `grant s3:DeleteObject: ${minimumPolicy(config)}` : undefined);
+    const check = failure('policy', error, error instanceof S3Error && error.code === 'AccessDenied' ? `grant s3:DeleteObject: ${minimumPolicy(config.bucket)}` : undefined);
     // One more try, so the line says whether the temporary object is still there.
     written = !(await client.delete(key).then(() => true, () => false));
     add(written ? { ...check, detail: `${check.detail}; the temporary object ${key} is still in the bucket` } : check);
@@ -235,14 +236,6 @@ function failure(name: string, error: unknown, fix: string | undefined): Check {
   return { name, ok: false, detail: (error as Error).message, fix: fix ?? 'check endpoint and the network' };
 }
 
-/** `path-style (IP address or localhost)` from Endpoint's `path-style: IP address or localhost`. */
-function addressingOf(client: S3Client): string {
-  return client.endpoint.addressing.replace(/^([\w-]+): (.*)$/, '$1 ($2)');
-}
-
-function minimumPolicy(config: StorageConfig): string {
-  return `s3:PutObject, s3:GetObject and s3:DeleteObject on arn:aws:s3:::${config.bucket}/*`;
-}
 
 /** A key no one uses: the doctor's temporary object, and the missing key of the credentials check. */
 function temporaryKey(): string {

@@ -60,6 +60,18 @@ export function encodeKey(key: string, argument = 'key'): string {
   return encodeComponent(key, argument).replace(/%2F/g, '/');
 }
 
+/** A query parameter, encoded by formatQuery; without a value it is a bare sub-resource such as `?uploads`. */
+export type QueryPair = readonly [name: string, value?: string];
+
+/** The query string (without `?`) of parameters in the order given, each name and value encoded with encodeComponent. */
+export function formatQuery(pairs: readonly QueryPair[]): string {
+  let query = '';
+  for (const [name, value] of pairs) {
+    query += `${query === '' ? '' : '&'}${encodeComponent(name)}${value === undefined ? '' : `=${encodeComponent(value)}`}`;
+  }
+  return query;
+}
+
 function hexValue(c: number): number {
   if (c >= 0x30 && c <= 0x39) return c - 0x30;
   const lower = c | 0x20;

@@ -1,12 +1,15 @@
 /**
- * Addressing: the URL a request for a key goes to, and the download link a
- * key gets, from a StorageConfig. Keys are encoded once with encodeKey and
- * never normalised, so `a//b` and `../x` reach the server as written.
+ * Addressing: where a request for the bucket or one of its keys goes, as a
+ * RequestTarget resolved once (origin, host, encoded path, query), and the
+ * download link a key gets, from a StorageConfig. Keys are encoded once with
+ * encodeKey and never normalised, so `a//b` and `../x` reach the server as
+ * written. Nothing downstream parses or rebuilds a URL string.
  */
-import { hostNeedsPathStyle, type StorageConfig } from './config.js';
+import type { StorageConfig } from './config.js';
 import { encodeKey } from './encoding.js';
 import { InvalidArgumentError } from './errors.js';
-import { SigV4Signer, type HeadersInput } from './signer.js';
+import { hostNeedsPathStyle } from './providers.js';
+import { type HeadersInput, RequestTarget, SigV4Signer } from './signer.js';
 
 /** The longest object key S3 accepts, in UTF-8 bytes (S3 User Guide, "Naming Amazon S3 objects"). */
 export const MAX_KEY_BYTES = 1024;
@@ -24,6 +27,33 @@ export type Addressing =
   /** A bucket name with dots does not match the endpoint's TLS wildcard certificate (*.host). */
   | 'path-style: dotted bucket over https';
 
+/** Each addressing rule as a sentence part: `path-style (IP address or localhost)`. */
+const ADDRESSING_TEXT: Readonly<Record<Addressing, string>> = {
+  'virtual-hosted': 'virtual-hosted',
+  'path-style': 'path-style',
+  'path-style: IP address or localhost': 'path-style (IP address or localhost)',
+  'path-style: dotted bucket over https': 'path-style (dotted bucket over https)',
+};
+
+/** An addressing rule as doctor and messages write it. */
+export function describeAddressing(addressing: Addressing): string {
+  return ADDRESSING_TEXT[addressing];
+}
+
+/** Which download link a configuration gives ("Pre-signed vs Public URLs"): the CDN's, a presigned one, or the plain object URL. */
+export type LinkKind = 'cdn' | 'presigned' | 'plain';
+
+/** The download-link kind of a configuration: public_url_base wins, then presigned_expiry_secs above 0, else plain. */
+export function linkKind(config: StorageConfig): LinkKind {
+  if (config.publicUrlBase !== undefined) return 'cdn';
+  return config.presignedExpirySecs > 0 ? 'presigned' : 'plain';
+}
+
+/** The expiry of an explicit presign: the call's, else presigned_expiry_secs, else an hour when that is 0. */
+export function presignExpiry(config: StorageConfig, expiresIn?: number): number {
+  return expiresIn ?? (config.presignedExpirySecs > 0 ? config.presignedExpirySecs : DEFAULT_PRESIGN_EXPIRY);
+}
+
 export interface ObjectPresignOptions {
   /** Defaults to GET. */
   method?: string | undefined;
@@ -39,10 +69,14 @@ export interface ObjectPresignOptions {
 export function checkKey(key: unknown): string {
   if (typeof key !== 'string') throw new InvalidArgumentError('key', `must be a string, got ${typeof key}`);
   // Buffer.byteLength would count a lone surrogate as the 3 bytes of U+FFFD; it has no UTF-8 form at all.
-  if (/\p{Cs}/u.test(key)) throw new InvalidArgumentError('key', 'contains a lone UTF-16 surrogate, which has no UTF-8 encoding');
+  if (/\p{Cs}/u.test(key)) {
+    throw new InvalidArgumentError('key', 'contains a lone UTF-16 surrogate, which has no UTF-8 encoding');
+  }
   const bytes = Buffer.byteLength(key, 'utf8');
   if (bytes === 0) throw new InvalidArgumentError('key', 'must not be empty');
-  if (bytes > MAX_KEY_BYTES) throw new InvalidArgumentError('key', `is ${bytes} bytes in UTF-8; S3 keys are at most ${MAX_KEY_BYTES}`);
+  if (bytes > MAX_KEY_BYTES) {
+    throw new InvalidArgumentError('key', `is ${bytes} bytes in UTF-8; S3 keys are at most ${MAX_KEY_BYTES}`);
+  }
   return key;
 }
 
@@ -52,36 +86,52 @@ export class Endpoint {
   readonly addressing: Addressing;
   /** Signs requests and presigned URLs with the configuration's credentials and region. */
   readonly signer: SigV4Signer;
-  /** The bucket's URL with a trailing `/`: an encoded key appended makes the object's URL. */
-  readonly #bucketPrefix: string;
+  /** The host name requests go to, without port: `bucket.s3.amazonaws.com`, or the endpoint's own in path-style. */
+  readonly hostname: string;
+  /** `scheme://authority` of every request. */
+  readonly #origin: string;
+  /** The `host` header: the origin's authority. */
+  readonly #host: string;
+  /** The path of the bucket with a trailing `/`: an encoded key appended makes the object's path. */
+  readonly #prefixPath: string;
 
   constructor(config: StorageConfig) {
     this.config = config;
     this.signer = new SigV4Signer({ ...config.credentials(), region: config.region, service: 's3' });
-    const endpoint = new URL(config.endpoint);
-    // config.endpoint is origin + base path without a trailing slash.
-    const basePath = config.endpoint.slice(endpoint.origin.length);
-    this.addressing = addressingFor(config, endpoint);
-    this.#bucketPrefix = this.addressing === 'virtual-hosted'
-      ? `${endpoint.protocol}//${config.bucket}.${endpoint.host}${basePath}/`
-      : `${config.endpoint}/${config.bucket}/`;
+    const { protocol, host, hostname, basePath } = config.endpointParts;
+    this.addressing = addressingFor(config, protocol, hostname);
+    const virtual = this.addressing === 'virtual-hosted';
+    this.hostname = virtual ? `${config.bucket}.${hostname}` : hostname;
+    this.#host = virtual ? `${config.bucket}.${host}` : host;
+    this.#origin = `${protocol}//${this.#host}`;
+    this.#prefixPath = virtual ? `${basePath}/` : `${basePath}/${config.bucket}/`;
   }
 
-  /** The bucket's URL, for bucket-level requests (ListObjectsV2, DeleteObjects, ...). */
+  /** The target of a bucket request (ListObjectsV2, DeleteObjects, ...); `query` is encoded already (see formatQuery). */
+  bucketTarget(query = ''): RequestTarget {
+    return new RequestTarget(this.#origin, this.#host, this.#bucketPath(), query);
+  }
+
+  /** The target of a request for the object `key`; `query` is encoded already (see formatQuery). */
+  objectTarget(key: string, query = ''): RequestTarget {
+    return new RequestTarget(this.#origin, this.#host, this.#objectPath(key), query);
+  }
+
+  /** The bucket's URL, for bucket-level requests. */
   bucketUrl(): string {
-    // Path-style bucket requests go to /bucket (S3 API Reference, "Virtual hosting of buckets").
-    return this.addressing === 'virtual-hosted' ? this.#bucketPrefix : this.#bucketPrefix.slice(0, -1);
+    return this.#origin + this.#bucketPath();
   }
 
   /** The object's URL: where its requests go, and its plain link when the bucket allows public reads. */
   objectUrl(key: string): string {
-    return this.#bucketPrefix + encodeKey(checkKey(key));
+    return this.#origin + this.#objectPath(key);
   }
 
   /** A presigned URL for the object. */
   presign(key: string, options: ObjectPresignOptions = {}): string {
-    const expiresIn = options.expiresIn ?? (this.config.presignedExpirySecs > 0 ? this.config.presignedExpirySecs : DEFAULT_PRESIGN_EXPIRY);
-    return this.signer.presign({ method: options.method ?? 'GET', url: this.objectUrl(key), headers: options.headers }, { expiresIn, date: options.date });
+    const expiresIn = presignExpiry(this.config, options.expiresIn);
+    const request = { method: options.method ?? 'GET', url: this.objectTarget(key), headers: options.headers };
+    return this.signer.presign(request, { expiresIn, date: options.date });
   }
 
   /**
@@ -91,16 +141,29 @@ export class Endpoint {
    * the plain object URL.
    */
   downloadUrl(key: string, options: { date?: Date | number | undefined } = {}): string {
-    const { publicUrlBase, presignedExpirySecs } = this.config;
-    if (publicUrlBase !== undefined) return `${publicUrlBase}/${encodeKey(checkKey(key))}`;
-    if (presignedExpirySecs > 0) return this.presign(key, { expiresIn: presignedExpirySecs, date: options.date });
-    return this.objectUrl(key);
+    switch (linkKind(this.config)) {
+      case 'cdn':
+        return `${this.config.publicUrlBase}/${encodeKey(checkKey(key))}`;
+      case 'presigned':
+        return this.presign(key, { expiresIn: this.config.presignedExpirySecs, date: options.date });
+      case 'plain':
+        return this.objectUrl(key);
+    }
+  }
+
+  /** Path-style bucket requests go to /bucket (S3 API Reference, "Virtual hosting of buckets"). */
+  #bucketPath(): string {
+    return this.addressing === 'virtual-hosted' ? this.#prefixPath : this.#prefixPath.slice(0, -1);
+  }
+
+  #objectPath(key: string): string {
+    return this.#prefixPath + encodeKey(checkKey(key));
   }
 }
 
-function addressingFor(config: StorageConfig, endpoint: URL): Addressing {
+function addressingFor(config: StorageConfig, protocol: string, hostname: string): Addressing {
   if (config.forcePathStyle) return 'path-style';
-  if (hostNeedsPathStyle(endpoint.hostname)) return 'path-style: IP address or localhost';
-  if (endpoint.protocol === 'https:' && config.bucket.includes('.')) return 'path-style: dotted bucket over https';
+  if (hostNeedsPathStyle(hostname)) return 'path-style: IP address or localhost';
+  if (protocol === 'https:' && config.bucket.includes('.')) return 'path-style: dotted bucket over https';
   return 'virtual-hosted';
 }

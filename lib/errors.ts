@@ -81,6 +81,24 @@ export class S3Error extends S3v4Error {
   }
 }
 
+/**
+ * The server's reply broke the S3 protocol: an error status without S3's
+ * error code, a document without a field it must carry (an UploadId, an
+ * ETag, a continuation token), or a listing that would loop. Not S3's own
+ * refusal, so it is not an S3Error; `status` is the reply's.
+ */
+export class ProtocolError extends S3v4Error {
+  readonly status: number;
+  /** The request, as `GET ?list-type=2` or `UploadPart`: never a signature or secret. */
+  readonly request: string;
+
+  constructor(message: string, details: { status: number; request: string }) {
+    super('ERR_S3V4_PROTOCOL', message);
+    this.status = details.status;
+    this.request = details.request;
+  }
+}
+
 /** The request never got a reply: connection refused or reset, DNS, timeout. `cause` is the underlying error. */
 export class NetworkError extends S3v4Error {
   constructor(code: 'ERR_S3V4_NETWORK' | 'ERR_S3V4_TIMEOUT', message: string, cause: unknown) {

@@ -1,13 +1,19 @@
 /**
  * Multipart uploads (S3 API Reference: CreateMultipartUpload, UploadPart,
- * CompleteMultipartUpload, AbortMultipartUpload): a source of unknown or
- * large size is cut into parts of one uniform size (R2 requires it), a few
- * sent at a time, so memory stays about partSize x (concurrency + 1)
- * whatever the object's size. Any failure or abort aborts the upload, so
- * no orphaned parts are left behind.
+ * CompleteMultipartUpload, AbortMultipartUpload): when a body takes this
+ * path, how large its parts are, and the upload itself. A source of unknown
+ * or large size is cut into parts of one uniform size (R2 requires it), a
+ * few sent at a time, so memory stays about partSize x (concurrency + 1)
+ * whatever the object's size. Any failure or abort aborts the upload, so no
+ * orphaned parts are left behind.
  */
-import { S3Error } from './errors.js';
-import { escape, childrenNamed, parseXml, textOf } from './xml.js';
+import { positiveInteger } from './arguments.js';
+import { fixedChunks } from './bodies.js';
+import { completeRequest, uploadId as uploadIdOf } from './documents.js';
+import { formatQuery } from './encoding.js';
+import { InvalidArgumentError, ProtocolError } from './errors.js';
+import { resultOf } from './replies.js';
+import { textOf } from './xml.js';
 
 /** S3's bounds (S3 User Guide, "Amazon S3 multipart upload limits"). */
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
@@ -15,6 +21,43 @@ export const MAX_PART_SIZE = 5 * 1024 * 1024 * 1024;
 export const MAX_PARTS = 10_000;
 export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
 export const DEFAULT_CONCURRENCY = 4;
+
+export interface PartOptions {
+  /** Objects above this many bytes, and streams of unknown length, go through multipart; defaults to partSize. */
+  multipartThreshold?: number | undefined;
+  /** Part size, default 8 MiB, grown to stay under 10,000 parts. */
+  partSize?: number | undefined;
+  /** Parts in flight, default 4. */
+  concurrency?: number | undefined;
+}
+
+/** A client's checked multipart settings. */
+export interface PartPlan {
+  readonly threshold: number;
+  readonly partSize: number;
+  readonly concurrency: number;
+}
+
+/** Checks the multipart options; the threshold defaults to the part size, so a body of one part goes in one request. */
+export function partPlan(options: PartOptions): PartPlan {
+  const partSize = positiveInteger(options.partSize ?? DEFAULT_PART_SIZE, 'partSize');
+  if (partSize < MIN_PART_SIZE || partSize > MAX_PART_SIZE) {
+    throw new InvalidArgumentError(
+      'partSize',
+      `must be from ${MIN_PART_SIZE} (5 MiB) to ${MAX_PART_SIZE} (5 GiB) bytes, got ${partSize}`,
+    );
+  }
+  return {
+    threshold: positiveInteger(options.multipartThreshold ?? partSize, 'multipartThreshold'),
+    partSize,
+    concurrency: positiveInteger(options.concurrency ?? DEFAULT_CONCURRENCY, 'concurrency'),
+  };
+}
+
+/** Whether a body of this length (undefined: unknown) goes through multipart rather than one PUT. */
+export function usesMultipart(plan: PartPlan, length: number | undefined): boolean {
+  return length === undefined || length > plan.threshold;
+}
 
 /** The part size for an object: the default, grown in whole MiB to stay within 10,000 parts when the length is known. */
 export function partSizeFor(length: number | undefined, requested = DEFAULT_PART_SIZE): number {
@@ -26,11 +69,22 @@ export function partSizeFor(length: number | undefined, requested = DEFAULT_PART
 /** One request of an upload, sent by the client with its signing, retries and error handling. */
 export interface PartRequest {
   method: 'POST' | 'PUT' | 'DELETE';
+  /** Encoded with formatQuery. */
   query: string;
   body?: Uint8Array;
   headers?: Record<string, string>;
   /** A clean-up request: sent even after the caller's AbortSignal fired. */
   cleanup?: boolean;
+}
+
+/** The S3 operation a PartRequest is, for messages. */
+export type MultipartOperation = 'CreateMultipartUpload' | 'UploadPart' | 'CompleteMultipartUpload' | 'AbortMultipartUpload';
+
+/** The operation of a request of the upload: each has its own method, and POST a body only to complete. */
+export function operationOf(request: PartRequest): MultipartOperation {
+  if (request.method === 'PUT') return 'UploadPart';
+  if (request.method === 'DELETE') return 'AbortMultipartUpload';
+  return request.body === undefined ? 'CreateMultipartUpload' : 'CompleteMultipartUpload';
 }
 
 /** What the upload needs from the client. */
@@ -50,37 +104,24 @@ export interface MultipartOptions {
   onPart?: ((bytes: number) => void) | undefined;
 }
 
-/**
- * Reads `source` into chunks of exactly `size` bytes (the last may be
- * shorter), each in a buffer from `take`: multipart parts, and the chunks of
- * a signed streaming upload.
- */
-export async function* fixedChunks(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, size: number, take: () => Uint8Array): AsyncGenerator<Uint8Array> {
-  let part = take();
-  let filled = 0;
-  for await (const chunk of source) {
-    let offset = 0;
-    while (offset < chunk.length) {
-      const count = Math.min(size - filled, chunk.length - offset);
-      part.set(chunk.subarray(offset, offset + count), filled);
-      filled += count;
-      offset += count;
-      if (filled === size) {
-        yield part;
-        part = take();
-        filled = 0;
-      }
+/** Uploads `source` as a multipart upload and returns the object's ETag as the server wrote it. */
+export async function uploadMultipart(
+  transport: UploadTransport,
+  source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  options: MultipartOptions,
+): Promise<string> {
+  const created = await transport.send({ method: 'POST', query: formatQuery([['uploads']]), headers: options.headers });
+  const id = uploadIdOf(created.text);
+  const upload = formatQuery([['uploadId', id]]);
+  const sendPart = async (partNumber: number, part: Uint8Array): Promise<string> => {
+    const query = formatQuery([['partNumber', String(partNumber)], ['uploadId', id]]);
+    const reply = await transport.send({ method: 'PUT', query, body: part, headers: transport.partHeaders(part) });
+    const etag = reply.headers['etag'];
+    if (typeof etag !== 'string') {
+      throw new ProtocolError(`UploadPart ${partNumber} reply has no ETag`, { status: 200, request: 'UploadPart' });
     }
-  }
-  if (filled > 0) yield part.subarray(0, filled);
-}
-
-/** Uploads `source` as a multipart upload and returns the object's ETag. */
-export async function uploadMultipart(transport: UploadTransport, source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options: MultipartOptions): Promise<string> {
-  const created = await transport.send({ method: 'POST', query: 'uploads', headers: options.headers });
-  const uploadId = textOf(parseXml(created.text), 'UploadId');
-  if (uploadId === undefined || uploadId === '') throw new Error('CreateMultipartUpload reply has no UploadId');
-  const id = encodeURIComponent(uploadId);
+    return etag;
+  };
   const inFlight = new Set<Promise<void>>();
   // Part buffers are reused once their part is sent: at most concurrency + 1 exist, so
   // memory stays flat instead of waiting on the garbage collector for every part of the object.
@@ -94,12 +135,14 @@ export async function uploadMultipart(transport: UploadTransport, source: AsyncI
       options.signal?.throwIfAborted();
       if (failure !== undefined) break;
       const partNumber = ++number;
-      if (partNumber > MAX_PARTS) throw new RangeError(`the object needs more than ${MAX_PARTS} parts of ${options.partSize} bytes; raise partSize`);
-      const sent = transport
-        .send({ method: 'PUT', query: `partNumber=${partNumber}&uploadId=${id}`, body: part, headers: transport.partHeaders(part) })
-        .then((reply) => {
-          const etag = reply.headers['etag'];
-          if (typeof etag !== 'string') throw new Error(`UploadPart ${partNumber} reply has no ETag`);
+      if (partNumber > MAX_PARTS) {
+        throw new InvalidArgumentError(
+          'partSize',
+          `the object needs more than ${MAX_PARTS} parts of ${options.partSize} bytes; raise partSize`,
+        );
+      }
+      const sent = sendPart(partNumber, part)
+        .then((etag) => {
           etags[partNumber - 1] = etag;
           options.onPart?.(part.length);
         })
@@ -117,50 +160,17 @@ export async function uploadMultipart(transport: UploadTransport, source: AsyncI
     await Promise.all(inFlight);
     if (failure !== undefined) throw failure;
     options.signal?.throwIfAborted();
-    if (number === 0) {
-      // An empty source still makes an object: one empty part (S3 accepts a last part of any size).
-      const reply = await transport.send({ method: 'PUT', query: `partNumber=1&uploadId=${id}`, body: new Uint8Array(0), headers: transport.partHeaders(new Uint8Array(0)) });
-      etags.push(String(reply.headers['etag']));
-    }
-    const body = `<CompleteMultipartUpload>${etags.map((etag, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>${escape(etag)}</ETag></Part>`).join('')}</CompleteMultipartUpload>`;
-    const completed = await transport.send({ method: 'POST', query: `uploadId=${id}`, body: new TextEncoder().encode(body), headers: { 'content-type': 'application/xml' } });
-    // CompleteMultipartUpload can fail after a 200: the error is in the body (S3 API Reference).
-    const reply = parseXml(completed.text);
-    if (reply.name === 'Error') {
-      throw new S3Error({
-        code: textOf(reply, 'Code') || 'InternalError',
-        status: 200,
-        message: textOf(reply, 'Message') || 'the upload was not completed',
-        requestId: textOf(reply, 'RequestId'),
-        hostId: textOf(reply, 'HostId'),
-        request: 'CompleteMultipartUpload',
-      });
-    }
-    return textOf(reply, 'ETag') ?? '';
+    // An empty source still makes an object: one empty part (S3 accepts a last part of any size).
+    if (number === 0) etags.push(await sendPart(1, new Uint8Array(0)));
+    const body = completeRequest(etags);
+    const headers = { 'content-type': 'application/xml' };
+    const completed = await transport.send({ method: 'POST', query: upload, body, headers });
+    return textOf(resultOf({ status: 200, ...completed }, 'CompleteMultipartUpload'), 'ETag') ?? '';
   } catch (error) {
     // Parts still in flight could land after the abort and be kept (S3 API Reference,
     // AbortMultipartUpload): let them settle first, then abort.
     await Promise.allSettled(inFlight);
-    await transport.send({ method: 'DELETE', query: `uploadId=${id}`, cleanup: true }).catch(() => undefined);
+    await transport.send({ method: 'DELETE', query: upload, cleanup: true }).catch(() => undefined);
     throw error;
   }
-}
-
-/** An upload in progress, from ListMultipartUploads. */
-export interface UploadInProgress {
-  key: string;
-  uploadId: string;
-  initiated: Date;
-}
-
-/** One page of ListMultipartUploads, and the markers of the next. */
-export function parseUploads(xml: string): { uploads: UploadInProgress[]; next?: { keyMarker: string; uploadIdMarker: string } } {
-  const result = parseXml(xml);
-  const uploads = childrenNamed(result, 'Upload').map((upload) => ({
-    key: textOf(upload, 'Key') ?? '',
-    uploadId: textOf(upload, 'UploadId') ?? '',
-    initiated: new Date(textOf(upload, 'Initiated') ?? 0),
-  }));
-  if (textOf(result, 'IsTruncated') !== 'true') return { uploads };
-  return { uploads, next: { keyMarker: textOf(result, 'NextKeyMarker') ?? '', uploadIdMarker: textOf(result, 'NextUploadIdMarker') ?? '' } };
 }

@@ -23,6 +23,7 @@ import {
   AbortError,
   InvalidArgumentError,
   NetworkError,
+  ProtocolError,
   S3Client,
   S3Error,
   fromFile,
@@ -692,9 +693,10 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     canned(404, '<html><body>not xml</body>');
     assert.is((await s3Error(client.get('k'), 'NotFound', 404)).message, 'GET k: 404 NotFound: not found');
     canned(418, 'I am a teapot');
-    const teapot = await s3Error(client.get('k'), 'Http418', 418);
-    assert.is(teapot.message, 'GET k: 418 Http418: HTTP 418');
-    assert.is(teapot.hint, undefined);
+    // An error status without S3's error code is not S3's refusal: a ProtocolError (issue 10's error model).
+    const teapot = await rejects(client.get('k'), ProtocolError);
+    assert.equal([teapot.code, teapot.status, teapot.request], ['ERR_S3V4_PROTOCOL', 418, 'GET k']);
+    assert.is(teapot.message, 'GET k: HTTP 418 without an S3 error code');
   });
 
   // -------------------------------------------------------------------------
@@ -909,10 +911,12 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
 
     const truncated = '<ListBucketResult><EncodingType>url</EncodingType><IsTruncated>true</IsTruncated><Contents><Key>a</Key></Contents>';
     proxy.inject({ kind: 'reply', status: 200, body: `${truncated}</ListBucketResult>` });
-    const missing = await s3Error(listKeys(client), 'InvalidListing', 200);
+    const missing = await rejects(listKeys(client), ProtocolError);
+    assert.equal([missing.code, missing.status], ['ERR_S3V4_PROTOCOL', 200]);
     assert.match(missing.message, 'no NextContinuationToken');
     proxy.inject({ kind: 'reply', status: 200, body: `${truncated}<NextContinuationToken>same</NextContinuationToken></ListBucketResult>` }, { times: 2 });
-    const repeated = await s3Error(listKeys(client), 'InvalidListing', 200);
+    const repeated = await rejects(listKeys(client), ProtocolError);
+    assert.equal([repeated.code, repeated.status], ['ERR_S3V4_PROTOCOL', 200]);
     assert.match(repeated.message, 'repeated a continuation token');
     assert.ok(proxy.seen.at(-1)!.url.includes('continuation-token=same'));
   });

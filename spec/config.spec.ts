@@ -12,9 +12,10 @@ import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { StorageConfig, awsHost, loadConfig, parseConfig, providerOf, storageConfig, type Environment, type StorageOptions } from '../lib/config.js';
+import { StorageConfig, loadConfig, parseConfig, storageConfig, type Environment, type StorageOptions } from '../lib/config.js';
 import { ConfigError, S3v4Error } from '../lib/errors.js';
 import * as index from '../lib/index.js';
+import { awsHost, providerOf } from '../lib/providers.js';
 import { storageToml as toml } from './helpers.js';
 
 const CONFIGS = join(resolve(dirname(fileURLToPath(import.meta.url)), '..'), 'fixtures', 'configs');

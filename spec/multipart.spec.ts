@@ -7,8 +7,9 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { S3Error } from '../lib/errors.js';
-import { DEFAULT_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, parseUploads, partSizeFor, uploadMultipart, type PartRequest, type UploadTransport } from '../lib/multipart.js';
+import { InvalidArgumentError, ProtocolError, S3Error } from '../lib/errors.js';
+import { parseUploads } from '../lib/documents.js';
+import { DEFAULT_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, partSizeFor, uploadMultipart, type PartRequest, type UploadTransport } from '../lib/multipart.js';
 import { parseXml, childrenNamed, textOf } from '../lib/xml.js';
 
 const MiB = 1024 * 1024;
@@ -227,8 +228,11 @@ test('replies that break the protocol: no UploadId, no ETag, an error inside the
   assert.is(failed.sent.at(-1)!.request.method, 'DELETE');
 
   const bare = fakeTransport({ complete: '<Error></Error>' });
-  const bareError = (await rejection(uploadMultipart(bare.transport, [new Uint8Array(1)], { partSize: 10, concurrency: 1, headers: {} }))) as S3Error;
-  assert.equal([bareError.code, bareError.message], ['InternalError', 'CompleteMultipartUpload: 200 InternalError: the upload was not completed']);
+  // An <Error> without a Code is no S3 refusal: a ProtocolError (issue 10's error model), and the upload is aborted.
+  const bareError = (await rejection(uploadMultipart(bare.transport, [new Uint8Array(1)], { partSize: 10, concurrency: 1, headers: {} }))) as ProtocolError;
+  assert.instance(bareError, ProtocolError);
+  assert.equal([bareError.code, bareError.message], ['ERR_S3V4_PROTOCOL', 'CompleteMultipartUpload: HTTP 200 without an S3 error code']);
+  assert.is(bare.sent.at(-1)!.request.method, 'DELETE');
 
   const noEtagInResult = fakeTransport({ complete: '<CompleteMultipartUploadResult></CompleteMultipartUploadResult>' });
   assert.is(await uploadMultipart(noEtagInResult.transport, [new Uint8Array(1)], { partSize: 10, concurrency: 1, headers: {} }), '');
@@ -237,7 +241,8 @@ test('replies that break the protocol: no UploadId, no ETag, an error inside the
 test('more than 10,000 parts is refused, and the upload aborted', async () => {
   const { transport, sent } = fakeTransport();
   const error = await rejection(uploadMultipart(transport, [new Uint8Array(MAX_PARTS + 1)], { partSize: 1, concurrency: 64, headers: {} }));
-  assert.instance(error, RangeError);
+  assert.instance(error, InvalidArgumentError);
+  assert.is((error as InvalidArgumentError).argument, 'partSize');
   assert.match((error as Error).message, 'more than 10000 parts of 1 bytes; raise partSize');
   assert.is(sent.at(-1)!.request.method, 'DELETE');
   assert.is(sent.filter((s) => s.request.method === 'PUT').length, MAX_PARTS);

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request, type Dispatcher } from 'undici';
 import { SigV4Signer } from '../../lib/signer.js';
-import { parseUploads, type UploadInProgress } from '../../lib/multipart.js';
+import { parseUploads, type UploadInProgress } from '../../lib/documents.js';
 
 export interface Rgw {
   /** `http://127.0.0.1:<port>` */

@@ -1,0 +1,142 @@
+/**
+ * Upload bodies: what `put()` takes, and the payload each becomes. A payload
+ * is one of three kinds, so no code has to guess whether a body can be read
+ * again or how long it is: bytes in memory, a source that can be opened again
+ * (a file or a Blob, of known length), or a one-shot stream whose length is
+ * known only when the caller declares it. Also the one chunker that cuts a
+ * source into fixed-size pieces, for multipart parts and signed chunks alike.
+ */
+import { createReadStream, statSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { checkContentLength } from './arguments.js';
+import { InvalidArgumentError } from './errors.js';
+
+/** A body s3v4 can upload. */
+export type Body =
+  | string
+  | Uint8Array
+  | ArrayBuffer
+  | Blob
+  | Readable
+  | ReadableStream<Uint8Array>
+  | AsyncIterable<Uint8Array>
+  | FileBody;
+
+/** A file to upload, read as a stream (and read again when a request must be retried). */
+export class FileBody {
+  readonly path: string;
+  readonly size: number;
+  constructor(path: string) {
+    this.path = path;
+    this.size = statSync(path).size;
+  }
+}
+
+/** A file as an upload body: `client.put(key, fromFile('release.tgz'))`. */
+export function fromFile(path: string): FileBody {
+  return new FileBody(path);
+}
+
+/** A body in memory: hashed and signed, sent again as it is on retry. */
+export interface BytesPayload {
+  readonly kind: 'bytes';
+  readonly bytes: Uint8Array;
+  readonly length: number;
+}
+
+/** A body that can be read again from the start: a file or a Blob. */
+export interface ReplayablePayload {
+  readonly kind: 'replayable';
+  readonly length: number;
+  open(): AsyncIterable<Uint8Array>;
+}
+
+/** A stream that can be read once; its length is known only when the caller declared it. */
+export interface StreamPayload {
+  readonly kind: 'stream';
+  readonly length: number | undefined;
+  readonly stream: AsyncIterable<Uint8Array>;
+}
+
+export type Payload = BytesPayload | ReplayablePayload | StreamPayload;
+
+/** A payload that one request can carry: its length is known. */
+export type SizedPayload = BytesPayload | ReplayablePayload | (StreamPayload & { readonly length: number });
+
+export function bytesPayload(bytes: Uint8Array): BytesPayload {
+  return { kind: 'bytes', bytes, length: bytes.length };
+}
+
+/** Whether a failed request with this payload may be sent again: not once a one-shot stream was read. */
+export function replayable(payload: Payload | undefined): boolean {
+  return payload === undefined || payload.kind !== 'stream';
+}
+
+/** The payload, when its length is known. */
+export function sized(payload: Payload): SizedPayload | undefined {
+  return payload.length === undefined ? undefined : (payload as SizedPayload);
+}
+
+/** The payload's bytes from the start: opened again for a replayable body. */
+export function source(payload: Payload): Iterable<Uint8Array> | AsyncIterable<Uint8Array> {
+  switch (payload.kind) {
+    case 'bytes':
+      return [payload.bytes];
+    case 'replayable':
+      return payload.open();
+    case 'stream':
+      return payload.stream;
+  }
+}
+
+/** A body as a payload; `contentLength` declares a stream's length. */
+export function toPayload(body: Body, contentLength: number | undefined): Payload {
+  if (contentLength !== undefined) checkContentLength(contentLength);
+  if (typeof body === 'string') return bytesPayload(Buffer.from(body, 'utf8'));
+  if (body instanceof Uint8Array) return bytesPayload(body);
+  if (body instanceof ArrayBuffer) return bytesPayload(new Uint8Array(body));
+  if (body instanceof FileBody) return { kind: 'replayable', length: body.size, open: () => createReadStream(body.path) };
+  if (body instanceof Blob) {
+    return { kind: 'replayable', length: body.size, open: () => Readable.fromWeb(body.stream() as WebReadableStream<Uint8Array>) };
+  }
+  if (body instanceof ReadableStream) {
+    return { kind: 'stream', length: contentLength, stream: Readable.fromWeb(body as WebReadableStream<Uint8Array>) };
+  }
+  if (body !== null && typeof body === 'object' && Symbol.asyncIterator in body) {
+    return { kind: 'stream', length: contentLength, stream: body };
+  }
+  throw new InvalidArgumentError(
+    'body',
+    'must be a string, Uint8Array, ArrayBuffer, Blob, Readable, ReadableStream, async iterable or fromFile(path)',
+  );
+}
+
+/**
+ * Reads `source` into chunks of exactly `size` bytes (the last may be
+ * shorter), each in a buffer from `take`: multipart parts, and the chunks of
+ * a signed streaming upload.
+ */
+export async function* fixedChunks(
+  source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  size: number,
+  take: () => Uint8Array,
+): AsyncGenerator<Uint8Array> {
+  let part = take();
+  let filled = 0;
+  for await (const chunk of source) {
+    let offset = 0;
+    while (offset < chunk.length) {
+      const count = Math.min(size - filled, chunk.length - offset);
+      part.set(chunk.subarray(offset, offset + count), filled);
+      filled += count;
+      offset += count;
+      if (filled === size) {
+        yield part;
+        part = take();
+        filled = 0;
+      }
+    }
+  }
+  if (filled > 0) yield part.subarray(0, filled);
+}

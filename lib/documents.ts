@@ -1,0 +1,127 @@
+/**
+ * The XML documents of the S3 API that s3v4 reads and writes (S3 API
+ * Reference: ListObjectsV2, DeleteObjects, CopyObject, GetBucketLocation,
+ * CreateMultipartUpload, CompleteMultipartUpload, ListMultipartUploads):
+ * request bodies escaped with xml.ts's escape(), replies read into plain
+ * values. A reply that lacks what the protocol promises is a ProtocolError.
+ */
+import { createHash } from 'node:crypto';
+import { ProtocolError } from './errors.js';
+import { unquote } from './replies.js';
+import { childrenNamed, escape, parseXml, textOf, type XmlElement } from './xml.js';
+
+export interface ListedObject {
+  key: string;
+  size: number;
+  etag: string;
+  lastModified: Date;
+}
+
+export interface ListPage {
+  objects: ListedObject[];
+  /** Common prefixes, when a delimiter is given. */
+  prefixes: string[];
+}
+
+export interface DeleteManyResult {
+  deleted: string[];
+  errors: Array<{ key: string; code: string; message: string }>;
+}
+
+/** An upload in progress, from ListMultipartUploads. */
+export interface UploadInProgress {
+  key: string;
+  uploadId: string;
+  initiated: Date;
+}
+
+const UTF8 = new TextEncoder();
+
+/** A DeleteObjects request body and the headers it needs: Content-MD5 (or a flexible checksum, which R2, COS and old MinIO refuse). */
+export function deleteRequest(keys: readonly string[]): { bytes: Uint8Array; headers: Record<string, string> } {
+  const objects = keys.map((key) => `<Object><Key>${escape(key)}</Key></Object>`).join('');
+  const bytes = UTF8.encode(`<Delete><Quiet>true</Quiet>${objects}</Delete>`);
+  const headers = { 'content-md5': createHash('md5').update(bytes).digest('base64'), 'content-type': 'application/xml' };
+  return { bytes, headers };
+}
+
+/** A quiet DeleteObjects reply: the keys of `batch` without an <Error> were deleted. */
+export function deleteResult(text: string, batch: readonly string[]): DeleteManyResult {
+  const result: DeleteManyResult = { deleted: [], errors: [] };
+  const failed = new Set<string>();
+  for (const error of childrenNamed(parseXml(text), 'Error')) {
+    const key = textOf(error, 'Key') ?? '';
+    failed.add(key);
+    result.errors.push({ key, code: textOf(error, 'Code') ?? '', message: textOf(error, 'Message') ?? '' });
+  }
+  for (const key of batch) if (!failed.has(key)) result.deleted.push(key);
+  return result;
+}
+
+/** Keys of an `encoding-type=url` listing: form-encoded, `+` for a space (botocore decodes them with unquote_plus). */
+function decodeListed(text: string): string {
+  return decodeURIComponent(text.replace(/\+/g, ' '));
+}
+
+/** One ListObjectsV2 page, and the continuation token of the next when it is truncated. */
+export function listPage(text: string): { page: ListPage; next: string | undefined } {
+  const result = parseXml(text);
+  const decode = textOf(result, 'EncodingType') === 'url' ? decodeListed : (encoded: string) => encoded;
+  const page: ListPage = {
+    objects: childrenNamed(result, 'Contents').map((entry) => ({
+      key: decode(textOf(entry, 'Key') ?? ''),
+      size: Number(textOf(entry, 'Size') ?? 0),
+      etag: unquote(textOf(entry, 'ETag') ?? ''),
+      lastModified: new Date(textOf(entry, 'LastModified') ?? 0),
+    })),
+    prefixes: childrenNamed(result, 'CommonPrefixes').map((entry) => decode(textOf(entry, 'Prefix') ?? '')),
+  };
+  if (textOf(result, 'IsTruncated') !== 'true') return { page, next: undefined };
+  const next = textOf(result, 'NextContinuationToken');
+  // A truncated page without a new token would list the same page forever.
+  if (next === undefined || next === '') {
+    throw new ProtocolError('GET ?list-type=2: a truncated page carries no NextContinuationToken', { status: 200, request: 'GET ?list-type=2' });
+  }
+  return { page, next };
+}
+
+/** LocationConstraint values that are not region names (S3 API Reference, GetBucketLocation). */
+const LEGACY_LOCATIONS: Readonly<Record<string, string>> = { '': 'us-east-1', EU: 'eu-west-1' };
+
+/** The region of a GetBucketLocation reply: empty means us-east-1 and `EU` means eu-west-1. */
+export function location(text: string): string {
+  const constraint = parseXml(text).text.trim();
+  return LEGACY_LOCATIONS[constraint] ?? constraint;
+}
+
+/** The ETag of a CopyObjectResult or CompleteMultipartUploadResult, unquoted; '' when it has none. */
+export function resultEtag(result: XmlElement): string {
+  return unquote(textOf(result, 'ETag') ?? '');
+}
+
+/** The UploadId of a CreateMultipartUpload reply. */
+export function uploadId(text: string): string {
+  const id = textOf(parseXml(text), 'UploadId');
+  if (id === undefined || id === '') {
+    throw new ProtocolError('CreateMultipartUpload reply has no UploadId', { status: 200, request: 'CreateMultipartUpload' });
+  }
+  return id;
+}
+
+/** A CompleteMultipartUpload request body: the parts in order with their ETags as UploadPart returned them. */
+export function completeRequest(etags: readonly string[]): Uint8Array {
+  const parts = etags.map((etag, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>${escape(etag)}</ETag></Part>`);
+  return UTF8.encode(`<CompleteMultipartUpload>${parts.join('')}</CompleteMultipartUpload>`);
+}
+
+/** One page of ListMultipartUploads, and the markers of the next. */
+export function parseUploads(xml: string): { uploads: UploadInProgress[]; next?: { keyMarker: string; uploadIdMarker: string } } {
+  const result = parseXml(xml);
+  const uploads = childrenNamed(result, 'Upload').map((upload) => ({
+    key: textOf(upload, 'Key') ?? '',
+    uploadId: textOf(upload, 'UploadId') ?? '',
+    initiated: new Date(textOf(upload, 'Initiated') ?? 0),
+  }));
+  if (textOf(result, 'IsTruncated') !== 'true') return { uploads };
+  return { uploads, next: { keyMarker: textOf(result, 'NextKeyMarker') ?? '', uploadIdMarker: textOf(result, 'NextUploadIdMarker') ?? '' } };
+}

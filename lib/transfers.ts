@@ -1,0 +1,272 @@
+/**
+ * The `s3v4` command's transfers between the bucket and local files: one
+ * object into a file through a temporary file renamed into place, every object
+ * under a prefix into a directory (refusing keys that would land outside it),
+ * the files of a recursive put and the upload loop, with a progress bar when
+ * stderr is a terminal. They know a client and an abort signal, not the
+ * command line. Only the client's types are imported here: its module (and
+ * undici with it) is loaded by whoever makes the client.
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  createWriteStream, existsSync, linkSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync,
+} from 'node:fs';
+import { basename, dirname, extname, isAbsolute, join, relative, sep } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { fromFile } from './bodies.js';
+import type { S3Client } from './client.js';
+import { AbortError, S3v4Error } from './errors.js';
+
+/** What the transfers need from their caller: the CLI's Context is one. */
+export interface Transfer {
+  readonly client: S3Client;
+  /** Aborted on Ctrl-C: multipart uploads are aborted and partial downloads removed. */
+  signal: AbortSignal;
+  /** Whether a download may replace an existing file (--force). */
+  force: boolean;
+  /** A line for people only, such as one per file of a transfer whose JSON comes at the end. */
+  line: (human: string) => void;
+  /** Reports a problem that does not stop the command (a refused key in a recursive get, say). */
+  warn: (message: string) => void;
+}
+
+/** One file of a put and the key it goes to. */
+export interface Upload {
+  file: string;
+  key: string;
+  size: number;
+}
+
+/** What a recursive get did, as --json reports it. */
+interface Tree {
+  downloaded: Array<{ key: string; file: string; size: number }>;
+  failed: Array<{ key: string; message: string }>;
+}
+
+/** Content types by extension for uploads without --content-type; S3 stores binary/octet-stream otherwise. */
+const CONTENT_TYPES: Readonly<Record<string, string>> = {
+  '.html': 'text/html; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.json': 'application/json',
+  '.txt': 'text/plain; charset=utf-8',
+  '.md': 'text/markdown; charset=utf-8',
+  '.csv': 'text/csv; charset=utf-8',
+  '.xml': 'application/xml',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.gif': 'image/gif',
+  '.webp': 'image/webp',
+  '.ico': 'image/x-icon',
+  '.pdf': 'application/pdf',
+  '.wasm': 'application/wasm',
+  '.woff2': 'font/woff2',
+  '.zip': 'application/zip',
+  '.gz': 'application/gzip',
+  '.tgz': 'application/gzip',
+  '.tar': 'application/x-tar',
+  '.toml': 'application/toml',
+};
+
+// ---------------------------------------------------------------------------
+// Uploads
+
+/** Regular files under a directory, sorted; symbolic links and other special files are skipped with a warning. */
+export function filesUnder(directory: string, transfer: Pick<Transfer, 'warn'>): string[] {
+  const files: string[] = [];
+  for (const entry of readdirSync(directory, { recursive: true, withFileTypes: true })) {
+    const path = join(entry.parentPath, entry.name);
+    if (entry.isFile()) files.push(path);
+    else if (!entry.isDirectory()) transfer.warn(`skipped ${path}: not a regular file`);
+  }
+  return files.sort();
+}
+
+/** Uploads the files in order, a line each; typed `contentType`, else by extension. Resolves to their ETags. */
+export async function putFiles(
+  transfer: Transfer,
+  uploads: readonly Upload[],
+  contentType: string | undefined,
+): Promise<Array<Upload & { etag: string }>> {
+  const { client, signal } = transfer;
+  const done: Array<Upload & { etag: string }> = [];
+  for (const upload of uploads) {
+    const bar = progress(upload.key, upload.size);
+    const type = contentType ?? CONTENT_TYPES[extname(upload.file).toLowerCase()];
+    try {
+      const result = await client.put(upload.key, fromFile(upload.file), {
+        ...(type === undefined ? {} : { contentType: type }),
+        signal,
+        onProgress: ({ loaded }) => bar.update(loaded),
+      });
+      done.push({ ...upload, etag: result.etag });
+    } finally {
+      bar.end();
+    }
+    transfer.line(`${upload.file} -> ${upload.key} (${bytes(upload.size)})`);
+  }
+  return done;
+}
+
+// ---------------------------------------------------------------------------
+// Downloads
+
+/**
+ * Every object under a prefix into a directory, each at its key's path below
+ * the prefix; keys that would land outside are refused. An object that fails
+ * is warned about and the others still come.
+ */
+export async function getTree(transfer: Transfer, prefix: string, dest: string): Promise<Tree> {
+  mkdirSync(dest, { recursive: true });
+  const root = realpathSync(dest);
+  const downloaded: Tree['downloaded'] = [];
+  const failed: Tree['failed'] = [];
+  for await (const page of transfer.client.list({ prefix, signal: transfer.signal })) {
+    for (const object of page.objects) {
+      // A key ending in / is a folder marker made by consoles, not a file.
+      if (object.key.endsWith('/')) continue;
+      let path = object.key.slice(prefix.length);
+      if (prefix !== '' && !prefix.endsWith('/')) path = path.replace(/^\//, '');
+      const file = join(root, path);
+      const refusal = unsafe(path) ?? outside(root, file);
+      try {
+        if (refusal !== undefined) throw new S3v4Error('ERR_S3V4_UNSAFE_KEY', `refused "${object.key}": ${refusal}`);
+        // A directory inside DEST may be a symbolic link that leads out of it: checked before anything is created.
+        let existing = dirname(file);
+        while (!existsSync(existing)) existing = dirname(existing);
+        const parent = outside(root, realpathSync(existing));
+        if (parent !== undefined) throw new S3v4Error('ERR_S3V4_UNSAFE_KEY', `refused "${object.key}": ${parent}`);
+        // Written at the resolved path; reported as the user named it.
+        const named = join(dest, path);
+        downloaded.push({ key: object.key, file: named, size: await download(transfer, object.key, file) });
+        transfer.line(`${object.key} -> ${named} (${bytes(object.size)})`);
+      } catch (error) {
+        // Refusals and file-system errors skip the object; anything else stops the get.
+        const skipped = error instanceof S3v4Error || (error as NodeJS.ErrnoException).code !== undefined;
+        if (transfer.signal.aborted || !skipped) throw error;
+        failed.push({ key: object.key, message: (error as Error).message });
+        transfer.warn((error as Error).message);
+      }
+    }
+  }
+  return { downloaded, failed };
+}
+
+/** Why a key's relative path may not become a local path, if it may not. */
+export function unsafe(path: string): string | undefined {
+  if (path === '') return 'it names the destination directory itself';
+  if (path.startsWith('/')) return 'it is an absolute path';
+  if (path.split('/').includes('..')) return 'it has a ".." segment, which would write outside the destination';
+  if (path.includes('\0')) return 'it holds a NUL character';
+  return undefined;
+}
+
+/** Why `path` is not inside the directory `root` (or root itself), if it is not. */
+function outside(root: string, path: string): string | undefined {
+  const inside = relative(root, path);
+  const out = inside === '..' || inside.startsWith(`..${sep}`) || isAbsolute(inside);
+  return out ? `it would write outside ${root}` : undefined;
+}
+
+/**
+ * Streams an object into `file` through a temporary file beside it, renamed
+ * into place once every byte has arrived; on any failure the temporary file
+ * is removed and `file` is untouched. Without --force an existing file stays.
+ */
+export async function download(transfer: Transfer, key: string, file: string): Promise<number> {
+  const { force, signal } = transfer;
+  if (!force && existsSync(file)) {
+    throw new S3v4Error('ERR_S3V4_EXISTS', `${file} exists; pass --force to overwrite it`);
+  }
+  mkdirSync(dirname(file), { recursive: true });
+  const partial = join(dirname(file), `.${basename(file)}.${randomBytes(4).toString('hex')}.s3v4-partial`);
+  const reply = await transfer.client.get(key, { signal });
+  const bar = progress(key, reply.size);
+  let received = 0;
+  const count = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      received += chunk.length;
+      bar.update(received);
+      callback(null, chunk);
+    },
+  });
+  try {
+    await pipeline(reply.body, count, createWriteStream(partial, { flags: 'wx' }), { signal });
+    if (received !== reply.size) {
+      throw new S3v4Error('ERR_S3V4_TRUNCATED', `GET ${key}: received ${received} of ${reply.size} bytes`);
+    }
+    if (force) {
+      renameSync(partial, file);
+    } else {
+      // A hard link fails if the file appeared meanwhile, where a rename would replace it.
+      linkSync(partial, file);
+      rmSync(partial);
+    }
+  } catch (error) {
+    rmSync(partial, { force: true });
+    throw signal.aborted ? new AbortError(`GET ${key}: aborted`, error) : error;
+  } finally {
+    bar.end();
+  }
+  return received;
+}
+
+// ---------------------------------------------------------------------------
+// Progress
+
+interface Progress {
+  update(loaded: number): void;
+  end(): void;
+}
+
+/** Redraws at most this often. */
+const REDRAW_MS = 100;
+
+/** A progress bar on stderr (bytes, rate, ETA) when stderr is a terminal; silent otherwise. */
+function progress(label: string, total: number): Progress {
+  const stream = process.stderr;
+  if (!stream.isTTY) return { update() {}, end() {} };
+  const started = performance.now();
+  let drawn = 0;
+  let loaded = 0;
+  const draw = () => {
+    drawn = performance.now();
+    const seconds = (drawn - started) / 1000;
+    const rate = seconds > 0 ? loaded / seconds : 0;
+    const fraction = total > 0 ? Math.min(1, loaded / total) : 1;
+    const eta = rate > 0 ? Math.ceil((total - loaded) / rate) : undefined;
+    const bar = '#'.repeat(Math.round(fraction * 20)).padEnd(20, '.');
+    const percent = String(Math.floor(fraction * 100)).padStart(3);
+    const left = eta === undefined ? '--' : `${eta}s`;
+    const facts = `[${bar}] ${percent}% ${bytes(loaded)}/${bytes(total)} ${bytes(rate)}/s ETA ${left}`;
+    const room = (stream.columns || 80) - facts.length - 2;
+    const name = label.length <= room ? label : `…${label.slice(label.length - Math.max(room - 1, 0))}`;
+    stream.write(`\r\x1b[K${name}  ${facts}`);
+  };
+  return {
+    update(now) {
+      loaded = now;
+      if (performance.now() - drawn >= REDRAW_MS) draw();
+    },
+    end() {
+      draw();
+      stream.write('\n');
+    },
+  };
+}
+
+/** 1536 → "1.5 KiB". */
+export function bytes(count: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = count;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${Math.round(value)} B` : `${value.toFixed(1)} ${units[unit]}`;
+}

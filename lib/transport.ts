@@ -1,0 +1,253 @@
+/**
+ * Transport: one attempt of a request over undici (signed at the moment it
+ * is sent, its body framed as its payload kind needs), its timeouts, the
+ * turning of transport errors into NetworkError and AbortError, and the one
+ * loop that asks the retry policy (retry.ts) whether to send it again. The
+ * clock offset the policy learns from RequestTimeTooSkewed lives here, for
+ * every later request and presign.
+ */
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Agent, type Dispatcher } from 'undici';
+import { positiveInteger } from './arguments.js';
+import { type Payload, type SizedPayload, fixedChunks, replayable, source } from './bodies.js';
+import { type ChunkSigner, DEFAULT_CHUNK_SIZE } from './chunked.js';
+import { AbortError, InvalidArgumentError, NetworkError, S3Error, S3v4Error } from './errors.js';
+import { type HintContext, type Reply, header, refusal } from './replies.js';
+import { type AttemptFailure, retryDecision } from './retry.js';
+import { type RequestTarget, type SigV4Signer, UNSIGNED_PAYLOAD, hashPayload } from './signer.js';
+
+export type HttpMethod = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'DELETE';
+
+export interface TransportOptions {
+  /** An undici dispatcher to send through (a proxy agent, a mock, an Agent with a custom lookup). The client does not close it. */
+  dispatcher?: Dispatcher | undefined;
+  /** Sockets the client's own pool opens per origin at most, default 64; requests beyond wait for one. Set it on your own `dispatcher` instead when you pass one. */
+  connections?: number | undefined;
+  /** Attempts per request, retries included; default 3. */
+  maxAttempts?: number | undefined;
+  /** Milliseconds: to connect (default 10 s), to the reply's headers (default 60 s), between body chunks (default 60 s). */
+  timeouts?: { connect?: number; headers?: number; body?: number } | undefined;
+  /** The local clock, milliseconds since 1970; Date.now by default. Tests pass a wrong one to meet RequestTimeTooSkewed. */
+  clock?: (() => number) | undefined;
+}
+
+/** One request, as the client hands it over. */
+export interface RequestSpec {
+  method: HttpMethod;
+  target: RequestTarget;
+  headers?: Record<string, string> | undefined;
+  payload?: SizedPayload | undefined;
+  signal?: AbortSignal | undefined;
+  /** Statuses that are answers rather than errors; 2xx by default. */
+  accept?: ((status: number) => boolean) | undefined;
+  /** Reads an accepted reply's body into `text` within the attempt, so a reset or stall while reading it is retried like one before it. */
+  text?: boolean | undefined;
+  /** A short description for messages, such as `GET key`. */
+  label: string;
+}
+
+/** Sockets per origin of the client's own pool (the AWS SDK for JavaScript allows 50). */
+const DEFAULT_CONNECTIONS = 64;
+const TIMEOUT_CODES: ReadonlySet<string> = new Set([
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'ETIMEDOUT',
+]);
+
+/** How one attempt ended: with the reply to return, or with the error to throw unless the policy retries. */
+type Attempted = { reply: Reply } | { failure: AttemptFailure; error: Error };
+
+/** Sends requests for one endpoint: signs, retries, types the errors. */
+export class Transport {
+  readonly #signer: SigV4Signer;
+  readonly #hints: HintContext;
+  readonly #https: boolean;
+  readonly #dispatcher: Dispatcher;
+  readonly #ownsDispatcher: boolean;
+  readonly #maxAttempts: number;
+  readonly #headersTimeout: number;
+  readonly #bodyTimeout: number;
+  readonly #clock: () => number;
+  #closing: Promise<void> | undefined;
+  /** Milliseconds to add to the local clock, learnt from a RequestTimeTooSkewed reply's Date. */
+  #clockOffset = 0;
+
+  constructor(signer: SigV4Signer, hints: HintContext, https: boolean, options: TransportOptions) {
+    this.#signer = signer;
+    this.#hints = hints;
+    this.#https = https;
+    this.#maxAttempts = positiveInteger(options.maxAttempts ?? 3, 'maxAttempts');
+    const timeouts = options.timeouts ?? {};
+    this.#headersTimeout = positiveInteger(timeouts.headers ?? 60_000, 'timeouts.headers');
+    this.#bodyTimeout = positiveInteger(timeouts.body ?? 60_000, 'timeouts.body');
+    const connect = positiveInteger(timeouts.connect ?? 10_000, 'timeouts.connect');
+    this.#clock = options.clock ?? Date.now;
+    const connections = positiveInteger(options.connections ?? DEFAULT_CONNECTIONS, 'connections');
+    if (options.dispatcher !== undefined && options.connections !== undefined) {
+      throw new InvalidArgumentError(
+        'connections',
+        "applies to the client's own pool only; with a dispatcher, set connections on the dispatcher",
+      );
+    }
+    this.#ownsDispatcher = options.dispatcher === undefined;
+    this.#dispatcher = options.dispatcher ?? new Agent({ connect: { timeout: connect }, keepAliveTimeout: 4000, connections });
+  }
+
+  /** The time to sign with: the local clock corrected by what the server taught. */
+  now(): number {
+    return this.#clock() + this.#clockOffset;
+  }
+
+  /** Releases every socket and timer of the transport's own dispatcher; calling it again is harmless. */
+  close(): Promise<void> {
+    this.#closing ??= this.#ownsDispatcher ? this.#dispatcher.close() : Promise.resolve();
+    return this.#closing;
+  }
+
+  /** Sends a request: signs each attempt, retries what the policy retries, throws S3Error, ProtocolError, NetworkError or AbortError. */
+  async send(spec: RequestSpec): Promise<Reply> {
+    let skewRetried = false;
+    const canReplay = replayable(spec.payload);
+    for (let attempt = 1; ; attempt++) {
+      const attempted = await this.#try(spec);
+      if ('reply' in attempted) return attempted.reply;
+      const decision = retryDecision({
+        attempt,
+        maxAttempts: this.#maxAttempts,
+        replayable: canReplay,
+        skewRetried,
+        failure: attempted.failure,
+        now: this.#clock(),
+        jitter: Math.random(),
+      });
+      if (decision.clockOffsetMs !== undefined) this.#clockOffset = decision.clockOffsetMs;
+      if (!decision.retry) throw attempted.error;
+      if (decision.skew === true) skewRetried = true;
+      else await this.#backoff(decision.delayMs, spec.signal);
+    }
+  }
+
+  /**
+   * What a request without a (whole) reply throws: AbortError when the caller
+   * aborted, else NetworkError keeping the cause. `reading`: the reply came,
+   * and its body then stalled or broke off.
+   */
+  failure(error: unknown, label: string, signal: AbortSignal | undefined, reading = false): Error {
+    if (isAbort(error, signal)) return new AbortError(`${label}: aborted`, signal?.reason ?? error);
+    if (error instanceof S3v4Error) return error;
+    const code = (error as { code?: string }).code ?? '';
+    const kind = TIMEOUT_CODES.has(code) ? 'ERR_S3V4_TIMEOUT' : 'ERR_S3V4_NETWORK';
+    const what =
+      kind === 'ERR_S3V4_TIMEOUT' ? (reading ? 'the body timed out' : 'timed out') : reading ? 'the body broke off' : 'no reply';
+    const message = `${label}: ${what} from ${this.#hints.endpoint} (${code || (error as Error).message})`;
+    return new NetworkError(kind, message, error);
+  }
+
+  /** Runs `task`, turning an abort of `signal` into AbortError. */
+  async guard<T>(signal: AbortSignal | undefined, label: string, task: () => Promise<T>): Promise<T> {
+    try {
+      return await task();
+    } catch (error) {
+      // failure() makes the AbortError; anything else (S3Error, an AbortError already made) goes up as it is.
+      throw !(error instanceof AbortError) && isAbort(error, signal) ? this.failure(error, label, signal) : error;
+    }
+  }
+
+  /** One attempt and how it ended: a transport error, a refusal read into its error, or the reply. */
+  async #try(spec: RequestSpec): Promise<Attempted> {
+    let reply: Reply;
+    try {
+      reply = await this.#attempt(spec);
+      if (spec.accept?.(reply.status) ?? (reply.status >= 200 && reply.status < 300)) {
+        if (spec.text === true) reply.text = await reply.body.text();
+        return { reply };
+      }
+    } catch (error) {
+      const typed = this.failure(error, spec.label, spec.signal);
+      if (typed instanceof AbortError) throw typed;
+      return { failure: { kind: 'network', code: (error as { code?: string }).code ?? '' }, error: typed };
+    }
+    const error = refusal(reply, await reply.body.text().catch(() => ''), spec.label, this.#hints);
+    const code = error instanceof S3Error ? error.code : undefined;
+    return { failure: { kind: 'reply', status: reply.status, code, date: header(reply.headers, 'date') }, error };
+  }
+
+  async #attempt(spec: RequestSpec): Promise<Reply> {
+    const { method, target, payload } = spec;
+    const date = this.now();
+    const headers: Record<string, string> = { ...spec.headers };
+    const request = { method, url: target, headers };
+    let body: Uint8Array | Readable | null = null;
+    if (payload === undefined) {
+      Object.assign(headers, this.#signer.sign(request, { date }));
+    } else if (payload.kind === 'bytes') {
+      headers['content-length'] = String(payload.length);
+      Object.assign(headers, this.#signer.sign({ ...request, payloadHash: payloadHashOf(payload) }, { date }));
+      body = payload.bytes;
+    } else if (this.#https) {
+      // Over TLS a stream may go unsigned (S3 API Reference, "Signature Calculations for the Authorization Header").
+      headers['content-length'] = String(payload.length);
+      Object.assign(headers, this.#signer.sign({ ...request, payloadHash: UNSIGNED_PAYLOAD }, { date }));
+      body = Readable.from(source(payload));
+    } else {
+      // Over plain http every byte is signed: STREAMING-AWS4-HMAC-SHA256-PAYLOAD, chunk by chunk, never buffering the stream.
+      const options = { date, contentLength: payload.length, chunkSize: DEFAULT_CHUNK_SIZE };
+      const streaming = this.#signer.signStreaming(request, options);
+      Object.assign(headers, streaming.headers);
+      body = Readable.from(signedChunks(source(payload), streaming.chunks));
+    }
+    const response = await this.#dispatcher.request({
+      origin: target.origin,
+      path: target.pathAndQuery,
+      method,
+      headers,
+      body,
+      signal: spec.signal ?? null,
+      headersTimeout: this.#headersTimeout,
+      bodyTimeout: this.#bodyTimeout,
+    });
+    return { status: response.statusCode, headers: response.headers, body: response.body, text: '' };
+  }
+
+  /** Waits out a backoff delay; an abort of `signal` ends the wait with AbortError. */
+  async #backoff(delayMs: number, signal: AbortSignal | undefined): Promise<void> {
+    // timers/promises rejects at once on a signal already aborted, and removes its listener when the time is up:
+    // a long-lived signal shared by many calls gathers no listeners.
+    await sleep(delayMs, undefined, signal === undefined ? {} : { signal }).catch(() => {
+      throw new AbortError('aborted while waiting to retry', signal?.reason);
+    });
+  }
+}
+
+function isAbort(error: unknown, signal: AbortSignal | undefined): boolean {
+  const { name, code } = error as { name?: string; code?: string };
+  return signal?.aborted === true || name === 'AbortError' || code === 'UND_ERR_ABORTED';
+}
+
+const payloadHashes = new WeakMap<Payload, string>();
+
+/** The payload's SHA-256, computed once however often the request is retried. */
+function payloadHashOf(payload: Payload & { kind: 'bytes' }): string {
+  let hash = payloadHashes.get(payload);
+  if (hash === undefined) {
+    hash = hashPayload(payload.bytes);
+    payloadHashes.set(payload, hash);
+  }
+  return hash;
+}
+
+/** Frames a stream as `STREAMING-AWS4-HMAC-SHA256-PAYLOAD` chunks, ending with the empty chunk. */
+async function* signedChunks(
+  stream: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  chunks: ChunkSigner,
+): AsyncGenerator<Uint8Array | string> {
+  // A fresh buffer per chunk: the socket may still hold the previous one.
+  for await (const chunk of fixedChunks(stream, chunks.chunkSize, () => new Uint8Array(chunks.chunkSize))) {
+    yield chunks.chunkHeader(chunk);
+    yield chunk;
+    yield '\r\n';
+  }
+  yield `${chunks.chunkHeader(new Uint8Array(0))}\r\n`;
+}
