@@ -84,7 +84,14 @@ interface Row {
 }
 
 function s3v4Row(rgw: Rgw): Row {
-  const client = new S3Client({ endpoint: rgw.endpoint, accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey, region: rgw.region, bucket: BUCKET, forcePathStyle: true });
+  const client = new S3Client({
+    endpoint: rgw.endpoint,
+    accessKeyId: rgw.accessKeyId,
+    secretAccessKey: rgw.secretAccessKey,
+    region: rgw.region,
+    bucket: BUCKET,
+    forcePathStyle: true,
+  });
   return {
     name: 's3v4',
     bucket: BUCKET,
@@ -154,8 +161,15 @@ function s3miniRow(rgw: Rgw): Row {
   // dispatcher, and the bundled fetch then sends s3mini's own Content-Length twice ("1024, 1024"), which undici 7
   // refuses (nodejs/undici#5500). s3mini signs every payload as UNSIGNED-PAYLOAD.
   const agent = new Agent({ keepAliveTimeout: 4000 });
-  const fetch = ((input: string | URL, init?: RequestInit) => undiciFetch(input, { ...(init as object), dispatcher: agent })) as unknown as typeof globalThis.fetch;
-  const client = new peers.s3mini.S3mini({ endpoint: `${rgw.endpoint}/${BUCKET}`, accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey, region: rgw.region, fetch });
+  const fetch = ((input: string | URL, init?: RequestInit) =>
+    undiciFetch(input, { ...(init as object), dispatcher: agent })) as unknown as typeof globalThis.fetch;
+  const client = new peers.s3mini.S3mini({
+    endpoint: `${rgw.endpoint}/${BUCKET}`,
+    accessKeyId: rgw.accessKeyId,
+    secretAccessKey: rgw.secretAccessKey,
+    region: rgw.region,
+    fetch,
+  });
   return {
     name: 's3mini',
     bucket: BUCKET,
@@ -181,7 +195,13 @@ function floorRow(rgw: Rgw): Row {
     name: 'floor (undici, unsigned)',
     bucket: PUBLIC_BUCKET,
     put: async (key, body) => {
-      const response = await agent.request({ origin, path: `/${PUBLIC_BUCKET}/${key}`, method: 'PUT', headers: { 'content-length': String(body.length) }, body });
+      const response = await agent.request({
+        origin,
+        path: `/${PUBLIC_BUCKET}/${key}`,
+        method: 'PUT',
+        headers: { 'content-length': String(body.length) },
+        body,
+      });
       await response.body.dump();
       if (response.statusCode !== 200) throw new Error(`floor PUT ${key}: HTTP ${response.statusCode}`);
     },
@@ -203,14 +223,32 @@ const ROW_FACTORIES = [s3v4Row, awsRow, minioRow, s3miniRow, floorRow];
 // The server: buckets made with signed requests
 
 /** A signed bucket PUT with s3v4's signer over plain undici; throws unless 2xx. */
-async function bucketRequest(rgw: Rgw, agent: Agent, bucket: string, query: string, body: string, what: string): Promise<void> {
+async function bucketRequest(
+  rgw: Rgw,
+  agent: Agent,
+  bucket: string,
+  query: string,
+  body: string,
+  what: string,
+): Promise<void> {
   const reply = await signedRequest(rgw, 'PUT', `/${bucket}${query}`, body, agent);
   if (reply.status < 200 || reply.status > 299) throw new Error(`${what}: HTTP ${reply.status} ${reply.text}`);
 }
 
 /** An anonymous request: the status and body. */
-async function anonymous(rgw: Rgw, agent: Agent, method: 'GET' | 'PUT', path: string, body?: Buffer): Promise<{ status: number; bytes: Buffer }> {
-  const response = await agent.request({ origin: rgw.endpoint, path, method, ...(body === undefined ? {} : { body, headers: { 'content-length': String(body.length) } }) });
+async function anonymous(
+  rgw: Rgw,
+  agent: Agent,
+  method: 'GET' | 'PUT',
+  path: string,
+  body?: Buffer,
+): Promise<{ status: number; bytes: Buffer }> {
+  const response = await agent.request({
+    origin: rgw.endpoint,
+    path,
+    method,
+    ...(body === undefined ? {} : { body, headers: { 'content-length': String(body.length) } }),
+  });
   return { status: response.statusCode, bytes: Buffer.from(await response.body.arrayBuffer()) };
 }
 
@@ -227,19 +265,33 @@ async function makeBuckets(rgw: Rgw): Promise<string[]> {
     await bucketRequest(rgw, agent, PUBLIC_BUCKET, '', '', `create ${PUBLIC_BUCKET}`);
     const probe = Buffer.from('anonymous probe');
     const before = await anonymous(rgw, agent, 'PUT', `/${PUBLIC_BUCKET}/probe`, probe);
-    if (before.status !== 403) throw new Error(`an anonymous PUT to a new bucket gave HTTP ${before.status}, expected 403: the floor would not be anonymous`);
+    if (before.status !== 403)
+      throw new Error(
+        `an anonymous PUT to a new bucket gave HTTP ${before.status}, expected 403: the floor would not be anonymous`,
+      );
     const policy = {
       Version: '2012-10-17',
-      Statement: [{ Sid: 'bench', Effect: 'Allow', Principal: '*', Action: ['s3:GetObject', 's3:PutObject'], Resource: [`arn:aws:s3:::${PUBLIC_BUCKET}/*`] }],
+      Statement: [
+        {
+          Sid: 'bench',
+          Effect: 'Allow',
+          Principal: '*',
+          Action: ['s3:GetObject', 's3:PutObject'],
+          Resource: [`arn:aws:s3:::${PUBLIC_BUCKET}/*`],
+        },
+      ],
     };
     await bucketRequest(rgw, agent, PUBLIC_BUCKET, '?policy', JSON.stringify(policy), `PUT ${PUBLIC_BUCKET}?policy`);
     const put = await anonymous(rgw, agent, 'PUT', `/${PUBLIC_BUCKET}/probe`, probe);
     const got = await anonymous(rgw, agent, 'GET', `/${PUBLIC_BUCKET}/probe`);
     if (put.status !== 200 || got.status !== 200 || !got.bytes.equals(probe)) {
-      throw new Error(`anonymous PUT/GET on ${PUBLIC_BUCKET} after its public-read-write policy: HTTP ${put.status}/${got.status}`);
+      throw new Error(
+        `anonymous PUT/GET on ${PUBLIC_BUCKET} after its public-read-write policy: HTTP ${put.status}/${got.status}`,
+      );
     }
     const signedBucket = await anonymous(rgw, agent, 'PUT', `/${BUCKET}/probe`, probe);
-    if (signedBucket.status !== 403) throw new Error(`anonymous PUT on the private ${BUCKET} gave HTTP ${signedBucket.status}, expected 403`);
+    if (signedBucket.status !== 403)
+      throw new Error(`anonymous PUT on the private ${BUCKET} gave HTTP ${signedBucket.status}, expected 403`);
     return [
       `buckets created with signed PUTs; ${PUBLIC_BUCKET} made public-read-write for the floor with a signed PUT ?policy ` +
         `(anyone may s3:GetObject and s3:PutObject): anonymous PUT refused with 403 before, anonymous PUT and GET 200 after; ${BUCKET} still refuses anonymous PUTs`,
@@ -252,7 +304,8 @@ async function makeBuckets(rgw: Rgw): Promise<string[]> {
 // ---------------------------------------------------------------------------
 // Correctness first
 
-const keysFor = (size: number) => Array.from({ length: KEYS_PER_SIZE }, (_, i) => `bench/${size / KiB}k/obj-${String(i).padStart(2, '0')}`);
+const keysFor = (size: number) =>
+  Array.from({ length: KEYS_PER_SIZE }, (_, i) => `bench/${size / KiB}k/obj-${String(i).padStart(2, '0')}`);
 
 interface Data {
   keys: string[];
@@ -272,7 +325,9 @@ async function verify(rows: readonly Row[], data: ReadonlyMap<number, Data>): Pr
         for (let i = 0; i < keys.length; i++) {
           const got = await reader.get(keys[i]!);
           if (!Buffer.from(got.buffer, got.byteOffset, got.byteLength).equals(bodies[i]!)) {
-            throw new Error(`${reader.name} read ${got.length} bytes of ${keys[i]} written by ${writer.name}, not the ${bodies[i]!.length} bytes PUT`);
+            throw new Error(
+              `${reader.name} read ${got.length} bytes of ${keys[i]} written by ${writer.name}, not the ${bodies[i]!.length} bytes PUT`,
+            );
           }
         }
       }
@@ -289,7 +344,8 @@ interface Workload {
   concurrency: number;
 }
 
-const title = (w: Workload) => `${w.op} ${sizeName(w.size)}, ${w.concurrency === 1 ? '1 request in flight (sequential)' : `${w.concurrency} in flight`}`;
+const title = (w: Workload) =>
+  `${w.op} ${sizeName(w.size)}, ${w.concurrency === 1 ? '1 request in flight (sequential)' : `${w.concurrency} in flight`}`;
 
 let sink = 0;
 
@@ -319,7 +375,8 @@ async function timeBatch(row: Row, w: Workload, data: Data, n: number): Promise<
       if (w.op === 'PUT') await row.put(keys[k]!, bodies[k]!);
       else {
         const bytes = await row.get(keys[k]!);
-        if (bytes.length !== w.size) throw new Error(`${row.name} GET ${keys[k]}: ${bytes.length} bytes, expected ${w.size}`);
+        if (bytes.length !== w.size)
+          throw new Error(`${row.name} GET ${keys[k]}: ${bytes.length} bytes, expected ${w.size}`);
         sink += bytes.length;
       }
     }
@@ -343,7 +400,13 @@ interface Verdict {
   met: boolean;
 }
 
-async function runWorkload(rows: readonly Row[], w: Workload, data: Data, rounds: number, batchMs: number): Promise<Verdict> {
+async function runWorkload(
+  rows: readonly Row[],
+  w: Workload,
+  data: Data,
+  rounds: number,
+  batchMs: number,
+): Promise<Verdict> {
   // Warm up (JIT, sockets: at least `concurrency` per client) and size each row's batch to about batchMs.
   const batch = new Map<Row, number>();
   for (const row of rows) {
@@ -366,7 +429,9 @@ async function runWorkload(rows: readonly Row[], w: Workload, data: Data, rounds
   const floor = samples.get(rows.find((r) => r.bucket === PUBLIC_BUCKET)!)!;
 
   console.log(`## ${title(w)}\n`);
-  console.log('| row | ops/s median | ops/s quartiles | wall µs/op | ops/s / s3v4 (paired) | quartiles | client CPU µs/op (quartiles) |');
+  console.log(
+    '| row | ops/s median | ops/s quartiles | wall µs/op | ops/s / s3v4 (paired) | quartiles | client CPU µs/op (quartiles) |',
+  );
   console.log('|---|---:|---:|---:|---:|---:|---:|');
   for (const row of rows) {
     const own = samples.get(row)!;
@@ -461,14 +526,25 @@ function generated(bytes: number, sha256: ReturnType<typeof createHash>): Readab
  */
 async function transferChild(request: TransferRequest): Promise<void> {
   const client = new S3Client(
-    { endpoint: request.endpoint, accessKeyId: request.accessKeyId, secretAccessKey: request.secretAccessKey, region: request.region, bucket: request.bucket, forcePathStyle: true },
+    {
+      endpoint: request.endpoint,
+      accessKeyId: request.accessKeyId,
+      secretAccessKey: request.secretAccessKey,
+      region: request.region,
+      bucket: request.bucket,
+      forcePathStyle: true,
+    },
     request.options,
   );
   const sha256 = createHash('sha256');
   let peak: Memory = { rss: 0, heapUsed: 0, arrayBuffers: 0 };
   const sample = () => {
     const now = process.memoryUsage();
-    peak = { rss: Math.max(peak.rss, now.rss), heapUsed: Math.max(peak.heapUsed, now.heapUsed), arrayBuffers: Math.max(peak.arrayBuffers, now.arrayBuffers) };
+    peak = {
+      rss: Math.max(peak.rss, now.rss),
+      heapUsed: Math.max(peak.heapUsed, now.heapUsed),
+      arrayBuffers: Math.max(peak.arrayBuffers, now.arrayBuffers),
+    };
   };
   sample();
   const baseline = peak;
@@ -501,13 +577,21 @@ async function transferChild(request: TransferRequest): Promise<void> {
       result = { bytes: request.bytes, etag: String(reply.headers.etag) };
     } else {
       const reply = await undiciRequest(client.presign(FLOOR_KEY));
-      if (reply.statusCode !== 200) throw new Error(`the floor's GET gave HTTP ${reply.statusCode}: ${await reply.body.text()}`);
+      if (reply.statusCode !== 200)
+        throw new Error(`the floor's GET gave HTTP ${reply.statusCode}: ${await reply.body.text()}`);
       result = { bytes: await hashAll(reply.body), size: Number(reply.headers['content-length']) };
     }
     const seconds = (performance.now() - started) / 1000;
     sample();
     // getrusage's ru_maxrss is in KiB on Linux.
-    const output: TransferResult = { ...result, sha256: sha256.digest('hex'), seconds, baseline, peak, maxRss: process.resourceUsage().maxRSS * KiB };
+    const output: TransferResult = {
+      ...result,
+      sha256: sha256.digest('hex'),
+      seconds,
+      baseline,
+      peak,
+      maxRss: process.resourceUsage().maxRSS * KiB,
+    };
     console.log(JSON.stringify(output));
   } finally {
     clearInterval(sampler);
@@ -529,7 +613,8 @@ async function runTransfer(request: TransferRequest): Promise<TransferResult> {
     child.once('error', reject);
     child.once('close', (code) => {
       const line = output.trim().split('\n').pop() ?? '';
-      if (code !== 0) return reject(new Error(`the ${request.phase} child exited with ${code}: ${output.slice(-2000)}`));
+      if (code !== 0)
+        return reject(new Error(`the ${request.phase} child exited with ${code}: ${output.slice(-2000)}`));
       try {
         resolve(JSON.parse(line) as TransferResult);
       } catch {
@@ -558,7 +643,16 @@ async function bundleSelf(): Promise<string | undefined> {
   try {
     const { build } = await import('esbuild');
     const outfile = fileURLToPath(new URL('../node_modules/.cache/s3v4-bench/client.mjs', import.meta.url));
-    await build({ entryPoints: [fileURLToPath(import.meta.url)], outfile, bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', logLevel: 'error' });
+    await build({
+      entryPoints: [fileURLToPath(import.meta.url)],
+      outfile,
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      packages: 'external',
+      logLevel: 'error',
+    });
     return outfile;
   } catch {
     return undefined;
@@ -569,10 +663,15 @@ async function bundleSelf(): Promise<string | undefined> {
 
 function machine(): string {
   const cpu = cpus();
-  const ceph = spawnSync('radosgw', ['--version'], { encoding: 'utf8' }).stdout?.trim().replace(/ \([0-9a-f]+\)/, '') ?? 'unknown';
+  const ceph =
+    spawnSync('radosgw', ['--version'], { encoding: 'utf8' })
+      .stdout?.trim()
+      .replace(/ \([0-9a-f]+\)/, '') ?? 'unknown';
   return (
     `${cpu.length} x ${cpu[0]?.model ?? 'unknown CPU'}, ${fmt(totalmem() / 2 ** 30, 1)} GiB RAM, Linux ${release()}, Node ${process.version}, ` +
-    `load average ${loadavg().map((l) => fmt(l, 2)).join(' ')} at start; ` +
+    `load average ${loadavg()
+      .map((l) => fmt(l, 2))
+      .join(' ')} at start; ` +
     `server: ${ceph} radosgw (beast, tcp_nodelay) on a one-OSD memstore cluster, on the same machine (client and server share the CPUs)`
   );
 }
@@ -589,7 +688,9 @@ async function main(how: string): Promise<void> {
     `method: rows interleaved in one process (order rotated each round), ${rounds} rounds (${Math.ceil(rounds * 0.6)} for the concurrent variant) ` +
       `of ~${batchMs} ms batches per row, ${KEYS_PER_SIZE} keys per size with the same bodies for every row; ops/s median and quartiles over rounds; ` +
       `ratios are per round (row / s3v4 in the same round), median and quartiles; ` +
-      (collectGarbage === undefined ? 'no forced garbage collection between batches (node without --expose-gc)' : 'a full garbage collection before every batch, outside the timing'),
+      (collectGarbage === undefined
+        ? 'no forced garbage collection between batches (node without --expose-gc)'
+        : 'a full garbage collection before every batch, outside the timing'),
   );
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   peers = { aws: await import('@aws-sdk/client-s3'), minio: await import('minio'), s3mini: await import('s3mini') };
@@ -601,7 +702,12 @@ async function main(how: string): Promise<void> {
     console.log(`server: ${rgw.endpoint}, up in ${fmt((performance.now() - begun) / 1000, 1)} s`);
     for (const note of await makeBuckets(rgw)) console.log(note);
     rows.push(...ROW_FACTORIES.map((make) => make(rgw)));
-    const data = new Map<number, Data>(SIZES.map((size, s) => [size, { keys: keysFor(size), bodies: keysFor(size).map((_, i) => randomBody(size, 1000 * s + i + 1)) }]));
+    const data = new Map<number, Data>(
+      SIZES.map((size, s) => [
+        size,
+        { keys: keysFor(size), bodies: keysFor(size).map((_, i) => randomBody(size, 1000 * s + i + 1)) },
+      ]),
+    );
     await verify(rows, data);
     console.log(
       `checked: every row PUT every key (${SIZES.map(sizeName).join(' and ')}) and its GET, and every other signing client's, returned the same bytes; ` +
@@ -617,15 +723,29 @@ async function main(how: string): Promise<void> {
       for (const size of SIZES) for (const op of ['PUT', 'GET'] as const) workloads.push({ op, size, concurrency });
     }
     // The concurrent variant is secondary: fewer rounds keep the whole run within about two minutes.
-    for (const w of workloads) verdicts.push(await runWorkload(rows, w, data.get(w.size)!, w.concurrency === 1 ? rounds : Math.ceil(rounds * 0.6), batchMs));
+    for (const w of workloads)
+      verdicts.push(
+        await runWorkload(rows, w, data.get(w.size)!, w.concurrency === 1 ? rounds : Math.ceil(rounds * 0.6), batchMs),
+      );
 
-    console.log(`## Streamed transfer of ${sizeName(transferBytes)}, s3v4 beside the floor (each phase in a child process of its own)\n`);
-    const common = { endpoint: rgw.endpoint, accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey, region: rgw.region, bucket: BUCKET, bytes: transferBytes };
+    console.log(
+      `## Streamed transfer of ${sizeName(transferBytes)}, s3v4 beside the floor (each phase in a child process of its own)\n`,
+    );
+    const common = {
+      endpoint: rgw.endpoint,
+      accessKeyId: rgw.accessKeyId,
+      secretAccessKey: rgw.secretAccessKey,
+      region: rgw.region,
+      bucket: BUCKET,
+      bytes: transferBytes,
+    };
     const roundTrip = async (upPhase: Phase, downPhase: Phase) => {
       const sent = await runTransfer({ phase: upPhase, ...common });
       const got = await runTransfer({ phase: downPhase, ...common });
       if (got.bytes !== transferBytes || got.size !== transferBytes || got.sha256 !== sent.sha256) {
-        throw new Error(`${upPhase} round trip failed: sent ${sent.bytes} bytes (sha256 ${sent.sha256}), got ${got.bytes} (size ${got.size}, sha256 ${got.sha256})`);
+        throw new Error(
+          `${upPhase} round trip failed: sent ${sent.bytes} bytes (sha256 ${sent.sha256}), got ${got.bytes} (size ${got.size}, sha256 ${got.sha256})`,
+        );
       }
       return [sent, got] as const;
     };
@@ -633,7 +753,9 @@ async function main(how: string): Promise<void> {
     const [up, down] = await roundTrip('upload', 'download');
     const mib = (bytes: number) => `${fmt(bytes / MiB, 1)} MiB`;
     const maxRss = Math.max(up.maxRss, down.maxRss);
-    console.log('| phase | seconds | MiB/s | RSS before | peak RSS (getrusage) | peak RSS sampled | peak JS heap used | peak ArrayBuffer memory |');
+    console.log(
+      '| phase | seconds | MiB/s | RSS before | peak RSS (getrusage) | peak RSS sampled | peak JS heap used | peak ArrayBuffer memory |',
+    );
     console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
     const line = (name: string, t: TransferResult) =>
       console.log(
@@ -659,11 +781,15 @@ async function main(how: string): Promise<void> {
         `- ${title(v.workload)}${secondary}: s3v4 ${fmt(v.overAws.median, 2)}x the AWS SDK (>= 1.5x), ${fmt(v.overFloor.median, 2)}x the floor (>= 0.85x): ${v.met ? 'met' : 'NOT met'}`,
       );
     }
-    console.log(`- peak RSS of the ${sizeName(transferBytes)} streamed upload and download: ${mib(maxRss)} (< 100 MiB): ${rssMet ? 'met' : 'NOT met'}`);
+    console.log(
+      `- peak RSS of the ${sizeName(transferBytes)} streamed upload and download: ${mib(maxRss)} (< 100 MiB): ${rssMet ? 'met' : 'NOT met'}`,
+    );
     const allMet = rssMet && verdicts.filter((v) => v.workload.concurrency === 1).every((v) => v.met);
     console.log(
       `\n${allMet ? 'All main targets met' : 'Some main targets were NOT met'} on this run (main: sequential ops/s and the transfer's RSS). ` +
-        `Took ${fmt((performance.now() - begun) / 1000)} s; load average ${loadavg().map((l) => fmt(l, 2)).join(' ')} at the end.`,
+        `Took ${fmt((performance.now() - begun) / 1000)} s; load average ${loadavg()
+          .map((l) => fmt(l, 2))
+          .join(' ')} at the end.`,
     );
     if (sink === 0) console.log('(no work was done)');
   } finally {
@@ -682,11 +808,18 @@ if (transfer !== undefined) {
 } else {
   const bundle = await bundleSelf();
   if (bundle === undefined) {
-    await main('tsx, as esbuild could not be loaded: s3v4 carries keepNames wrappers and the transfer child the tsx loader (about 30 MiB)');
+    await main(
+      'tsx, as esbuild could not be loaded: s3v4 carries keepNames wrappers and the transfer child the tsx loader (about 30 MiB)',
+    );
   } else {
     // Run the compiled program; it starts and stops its own server. Signals reach it too (same process group).
-    const child = spawn(process.execPath, ['--expose-gc', bundle], { env: { ...process.env, [BUNDLED_ENV]: '1' }, stdio: 'inherit' });
-    const code = await new Promise<number>((resolve) => child.once('close', (status, signal) => resolve(status ?? (signal === null ? 1 : 128))));
+    const child = spawn(process.execPath, ['--expose-gc', bundle], {
+      env: { ...process.env, [BUNDLED_ENV]: '1' },
+      stdio: 'inherit',
+    });
+    const code = await new Promise<number>((resolve) =>
+      child.once('close', (status, signal) => resolve(status ?? (signal === null ? 1 : 128))),
+    );
     process.exitCode = code;
   }
 }

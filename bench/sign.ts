@@ -93,7 +93,8 @@ interface Row {
 /** The names among `names` that the workload sends. */
 const present = (w: Workload, names: readonly string[]): string[] => names.filter((name) => name in w.headers);
 /** The signature in a row's output, read outside the timed loop. */
-const signatureOf = (output: string): string => /(?:^|Signature=)([0-9a-f]{64})(?:$|&)/.exec(output)?.[1] ?? `no signature in ${output}`;
+const signatureOf = (output: string): string =>
+  /(?:^|Signature=)([0-9a-f]{64})(?:$|&)/.exec(output)?.[1] ?? `no signature in ${output}`;
 
 function s3v4Row(w: Workload, skip: readonly string[] = []): Row {
   const signer = new SigV4Signer({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY, region: REGION });
@@ -124,7 +125,14 @@ function aws4Row(w: Workload): Row {
       // aws4 mutates its argument, so every call gets a fresh one, as in real use.
       if (expiresIn !== undefined) {
         const opts = aws4.sign(
-          { host: HOST, method: w.method, path: `${w.path}?X-Amz-Expires=${expiresIn}&X-Amz-Date=${AMZ_DATE}`, service: 's3', region: REGION, signQuery: true },
+          {
+            host: HOST,
+            method: w.method,
+            path: `${w.path}?X-Amz-Expires=${expiresIn}&X-Amz-Date=${AMZ_DATE}`,
+            service: 's3',
+            region: REGION,
+            signQuery: true,
+          },
           credentials,
         );
         return opts.path!;
@@ -140,7 +148,7 @@ function aws4Row(w: Workload): Row {
         },
         credentials,
       );
-      return String(opts.headers!['Authorization']);
+      return String(opts.headers!.Authorization);
     },
   };
 }
@@ -173,8 +181,18 @@ function smithyRow(w: Workload): Row {
     unsigned: present(w, ['date']),
     run:
       expiresIn === undefined
-        ? async () => String((await signer.sign(request(), { signingDate: DATE })).headers['authorization'])
-        : async () => String((await signer.presign(request(), { signingDate: DATE, expiresIn, unhoistableHeaders: payloadHashOnly, unsignableHeaders: payloadHashOnly })).query!['X-Amz-Signature']),
+        ? async () => String((await signer.sign(request(), { signingDate: DATE })).headers.authorization)
+        : async () =>
+            String(
+              (
+                await signer.presign(request(), {
+                  signingDate: DATE,
+                  expiresIn,
+                  unhoistableHeaders: payloadHashOnly,
+                  unsignableHeaders: payloadHashOnly,
+                })
+              ).query!['X-Amz-Signature'],
+            ),
   };
 }
 
@@ -190,7 +208,14 @@ function minioRow(w: Workload): Row {
         return presignSignatureV4(request, ACCESS_KEY, SECRET_KEY, undefined, REGION, DATE, expiresIn);
       }
       const headers = { host: HOST, ...w.headers, 'x-amz-date': AMZ_DATE, 'x-amz-content-sha256': w.payloadHash };
-      return signV4({ method: w.method, path: w.path, headers, protocol: 'https:' }, ACCESS_KEY, SECRET_KEY, REGION, DATE, w.payloadHash);
+      return signV4(
+        { method: w.method, path: w.path, headers, protocol: 'https:' },
+        ACCESS_KEY,
+        SECRET_KEY,
+        REGION,
+        DATE,
+        w.payloadHash,
+      );
     },
   };
 }
@@ -206,9 +231,21 @@ function aws4fetchRow(w: Workload): Row {
     // aws4fetch never signs `range` either (its UNSIGNABLE_HEADERS).
     unsigned: present(w, ['range']),
     run: async () => {
-      const common = { method: w.method, accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY, region: REGION, service: 's3', cache, datetime: AMZ_DATE };
+      const common = {
+        method: w.method,
+        accessKeyId: ACCESS_KEY,
+        secretAccessKey: SECRET_KEY,
+        region: REGION,
+        service: 's3',
+        cache,
+        datetime: AMZ_DATE,
+      };
       if (expiresIn !== undefined) {
-        const signed = await new AwsV4Signer({ ...common, url: `${url}?X-Amz-Expires=${expiresIn}`, signQuery: true }).sign();
+        const signed = await new AwsV4Signer({
+          ...common,
+          url: `${url}?X-Amz-Expires=${expiresIn}`,
+          signQuery: true,
+        }).sign();
         return signed.url.toString();
       }
       const headers = { ...w.headers, 'x-amz-content-sha256': w.payloadHash };
@@ -224,7 +261,8 @@ function floorRow(w: Workload): Row {
   const url = `https://${HOST}${w.path}`;
   const canonical =
     w.expiresIn === undefined
-      ? s3v4.explainSign({ method: w.method, url, headers: w.headers, payloadHash: w.payloadHash }, { date: DATE }).canonicalRequest
+      ? s3v4.explainSign({ method: w.method, url, headers: w.headers, payloadHash: w.payloadHash }, { date: DATE })
+          .canonicalRequest
       : s3v4.explainPresign({ method: w.method, url }, { date: DATE, expiresIn: w.expiresIn }).canonicalRequest;
   const key = deriveSigningKey(SECRET_KEY, AMZ_DATE.slice(0, 8), REGION, 's3');
   const prefix = `AWS4-HMAC-SHA256\n${AMZ_DATE}\n${SCOPE}\n`;
@@ -232,7 +270,10 @@ function floorRow(w: Workload): Row {
     name: 'floor (createHmac)',
     peer: false,
     canonical,
-    run: () => createHmac('sha256', key).update(prefix + hash('sha256', canonical)).digest('hex'),
+    run: () =>
+      createHmac('sha256', key)
+        .update(prefix + hash('sha256', canonical))
+        .digest('hex'),
   };
 }
 
@@ -262,7 +303,6 @@ async function timeBatch(row: Row, n: number): Promise<number> {
   return Number(process.hrtime.bigint() - start) / n;
 }
 
-
 interface Result {
   row: Row;
   ns: Spread;
@@ -275,7 +315,9 @@ async function main(): Promise<void> {
   const batchMs = Number(process.env.S3V4_BENCH_BATCH_MS ?? 10);
   const cpu = cpus();
   console.log(`# s3v4 signing benchmark`);
-  console.log(`machine: ${cpu.length} x ${cpu[0]?.model ?? 'unknown CPU'}, Linux ${release()}, Node ${process.version}`);
+  console.log(
+    `machine: ${cpu.length} x ${cpu[0]?.model ?? 'unknown CPU'}, Linux ${release()}, Node ${process.version}`,
+  );
   console.log(
     `method: rows interleaved in one process (order rotated each round), ${rounds} rounds of ~${batchMs} ms batches per row; ` +
       `ns/op median and quartiles over rounds; ratios are per round (row / s3v4 in the same round), median and quartiles\n`,
@@ -286,14 +328,16 @@ async function main(): Promise<void> {
     const rows = ROW_FACTORIES.map((make) => make(w));
     // Every row must produce the same signature (and the AWS documentation's, where it has one) before it is timed.
     const reference = signatureOf(await rows[0]!.run());
-    if (w.expected !== '' && reference !== w.expected) throw new Error(`${w.id}: s3v4 signed ${reference}, AWS documents ${w.expected}`);
+    if (w.expected !== '' && reference !== w.expected)
+      throw new Error(`${w.id}: s3v4 signed ${reference}, AWS documents ${w.expected}`);
     const notes: string[] = [];
     for (const row of rows) {
       const got = signatureOf(await row.run());
       const skip = row.unsigned ?? [];
       const want = skip.length === 0 ? reference : signatureOf(await s3v4Row(w, skip).run());
       if (got !== want) throw new Error(`${w.id}: ${row.name} signed ${got}, s3v4 signed ${want}; not comparable`);
-      if (skip.length > 0) notes.push(`${row.name} cannot sign ${skip.join(', ')}: checked against s3v4 signing without it (${want})`);
+      if (skip.length > 0)
+        notes.push(`${row.name} cannot sign ${skip.join(', ')}: checked against s3v4 signing without it (${want})`);
     }
     // Warm up and size each row's batch to about batchMs.
     const batch = new Map<Row, number>();

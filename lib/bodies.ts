@@ -68,11 +68,6 @@ export function bytesPayload(bytes: Uint8Array): BytesPayload {
   return { kind: 'bytes', bytes, length: bytes.length };
 }
 
-/** Whether a failed request with this payload may be sent again: not once a one-shot stream was read. */
-export function replayable(payload: Payload | undefined): boolean {
-  return payload === undefined || payload.kind !== 'stream';
-}
-
 /** The payload, when its length is known. */
 export function sized(payload: Payload): SizedPayload | undefined {
   return payload.length === undefined ? undefined : (payload as SizedPayload);
@@ -96,9 +91,14 @@ export function toPayload(body: Body, contentLength: number | undefined): Payloa
   if (typeof body === 'string') return bytesPayload(Buffer.from(body, 'utf8'));
   if (body instanceof Uint8Array) return bytesPayload(body);
   if (body instanceof ArrayBuffer) return bytesPayload(new Uint8Array(body));
-  if (body instanceof FileBody) return { kind: 'replayable', length: body.size, open: () => createReadStream(body.path) };
+  if (body instanceof FileBody)
+    return { kind: 'replayable', length: body.size, open: () => createReadStream(body.path) };
   if (body instanceof Blob) {
-    return { kind: 'replayable', length: body.size, open: () => Readable.fromWeb(body.stream() as WebReadableStream<Uint8Array>) };
+    return {
+      kind: 'replayable',
+      length: body.size,
+      open: () => Readable.fromWeb(body.stream() as WebReadableStream<Uint8Array>),
+    };
   }
   if (body instanceof ReadableStream) {
     return { kind: 'stream', length: contentLength, stream: Readable.fromWeb(body as WebReadableStream<Uint8Array>) };

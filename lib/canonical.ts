@@ -141,7 +141,10 @@ export function joinPairs(pairs: ReadonlyArray<readonly [string, string]>): stri
 function canonicalHeaderValue(value: string, name: string): string {
   if (!HEADER_VALUE_NEEDS_WORK.test(value)) return value;
   if (HEADER_VALUE_FORBIDDEN.test(value)) {
-    throw new InvalidArgumentError(`headers["${name}"]`, 'contains CR, LF or NUL, which an HTTP header value cannot carry');
+    throw new InvalidArgumentError(
+      `headers["${name}"]`,
+      'contains CR, LF or NUL, which an HTTP header value cannot carry',
+    );
   }
   return value.replace(/[ \t]+/g, ' ').replace(/^ | $/g, '');
 }

@@ -14,7 +14,9 @@ import { ALGORITHM, SigningKey } from './signing-key.js';
 export const STREAMING_PAYLOAD = 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD';
 /** SHA-256 of the empty string: the payload hash of a request without body, and of every chunk's "previous" part. */
 export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
-/** Smallest chunk AWS accepts in a signed streaming upload, except the last ones (S3 API Reference, sigv4-streaming). */
+/**
+ * Smallest chunk AWS accepts in a signed streaming upload, except the last ones (S3 API Reference, sigv4-streaming).
+ */
 export const MIN_CHUNK_SIZE = 8192;
 /** The chunk size of signed streaming uploads when none is given: 64 KiB, as the AWS SDKs use. */
 export const DEFAULT_CHUNK_SIZE = 65_536;
@@ -79,7 +81,13 @@ export class ChunkSigner {
   #previous: string;
   #finished = false;
 
-  constructor(signingKey: SigningKey | Uint8Array, amzDate: string, scope: string, seedSignature: string, chunkSize: number) {
+  constructor(
+    signingKey: SigningKey | Uint8Array,
+    amzDate: string,
+    scope: string,
+    seedSignature: string,
+    chunkSize: number,
+  ) {
     this.#key = signingKey instanceof SigningKey ? signingKey : new SigningKey(signingKey);
     this.#prefix = `${ALGORITHM}-PAYLOAD\n${amzDate}\n${scope}\n`;
     this.#previous = seedSignature;
@@ -93,7 +101,8 @@ export class ChunkSigner {
 
   /** The signature of the next chunk. */
   signChunk(data: Uint8Array): string {
-    if (this.#finished) throw new InvalidArgumentError('data', 'comes after the empty final chunk, which ends the upload');
+    if (this.#finished)
+      throw new InvalidArgumentError('data', 'comes after the empty final chunk, which ends the upload');
     const sig = this.#key.sign(`${this.#prefix}${this.#previous}\n${EMPTY_SHA256}\n${hash('sha256', data)}`);
     this.#previous = sig;
     if (data.length === 0) this.#finished = true;

@@ -18,7 +18,7 @@ import {
   parseUploads,
   resultEtag,
 } from './documents.js';
-import { type QueryPair, encodeComponent, encodeKey, formatQuery } from './encoding.js';
+import { type QueryPair, encodeKey, formatQuery } from './encoding.js';
 import { Endpoint, type ObjectPresignOptions, checkKey } from './endpoint.js';
 import { InvalidArgumentError, ProtocolError } from './errors.js';
 import {
@@ -31,7 +31,16 @@ import {
   uploadMultipart,
   usesMultipart,
 } from './multipart.js';
-import { Download, type GetResult, type ObjectInfo, type PutResult, objectInfo, putResult, resultOf, unquote } from './replies.js';
+import {
+  Download,
+  type GetResult,
+  type ObjectInfo,
+  type PutResult,
+  objectInfo,
+  putResult,
+  resultOf,
+  unquote,
+} from './replies.js';
 import type { Reply } from './replies.js';
 import { type HttpMethod, type RequestSpec, Transport, type TransportOptions } from './transport.js';
 
@@ -42,7 +51,10 @@ export type { DeleteManyResult, ListedObject, ListPage } from './documents.js';
 export type { GetResult, ObjectInfo, PutResult } from './replies.js';
 
 export interface ClientOptions extends TransportOptions, PartOptions {
-  /** Off by default: flexible checksums break R2, COS and older MinIO. Sends Content-MD5 or x-amz-checksum-* with each buffered body. */
+  /**
+   * Off by default: flexible checksums break R2, COS and older MinIO. Sends Content-MD5 or x-amz-checksum-* with each
+   * buffered body.
+   */
   checksum?: Checksum;
 }
 
@@ -90,7 +102,10 @@ interface Signal {
   signal?: AbortSignal | undefined;
 }
 
-/** One request of an operation: the object `key` (or the bucket without one), its query pairs, and the rest of the spec. */
+/**
+ * One request of an operation: the object `key` (or the bucket without one), its query pairs, and the rest of the
+ * spec.
+ */
 interface Request extends Omit<RequestSpec, 'target' | 'payload'> {
   key?: string | undefined;
   query?: readonly QueryPair[] | undefined;
@@ -129,7 +144,7 @@ export class S3Client {
 
   /** Uploads an object; a body above the multipart threshold, or a stream of unknown length, goes through multipart. */
   async put(key: string, body: Body, options: PutOptions = {}): Promise<PutResult> {
-    checkKey(key);
+    const target = this.endpoint.objectTarget(key);
     const payload = toPayload(body, options.contentLength);
     const headers = objectHeaders(options);
     const total = payload.length;
@@ -139,11 +154,19 @@ export class S3Client {
       options.onProgress?.({ loaded, total });
     };
     const label = `PUT ${key}`;
-    if (!usesMultipart(this.#parts, payload.length)) {
-      if (payload.kind === 'bytes') Object.assign(headers, checksumHeaders(this.#checksum, payload.bytes));
-      const reply = await this.#send({ method: 'PUT', key, headers, payload, signal: options.signal, label });
+    const single = sized(payload);
+    if (single !== undefined && !usesMultipart(this.#parts, single.length)) {
+      if (single.kind === 'bytes') Object.assign(headers, checksumHeaders(this.#checksum, single.bytes));
+      const reply = await this.#transport.send({
+        method: 'PUT',
+        target,
+        headers,
+        payload: single,
+        signal: options.signal,
+        label,
+      });
       await reply.body.dump();
-      progress(payload.length ?? 0);
+      progress(single.length);
       return putResult(reply.headers);
     }
     const partSize = partSizeFor(payload.length, this.#parts.partSize);
@@ -151,29 +174,29 @@ export class S3Client {
       send: (request: PartRequest) => this.#sendPart(key, request, options.signal),
       partHeaders: (part: Uint8Array) => checksumHeaders(this.#checksum, part),
     };
-    const uploadOptions = { partSize, concurrency: this.#parts.concurrency, headers, signal: options.signal, onPart: progress };
-    const etag = await this.#transport.guard(options.signal, label, () => uploadMultipart(transport, source(payload), uploadOptions));
+    const uploadOptions = {
+      partSize,
+      concurrency: this.#parts.concurrency,
+      headers,
+      signal: options.signal,
+      onPart: progress,
+    };
+    const etag = await this.#transport.guard(options.signal, label, () =>
+      uploadMultipart(transport, source(payload), uploadOptions),
+    );
     // Ceph 16 completes uploads with an empty <ETag>; the object's own is one HEAD away.
     return { etag: etag === '' ? (await this.head(key, options)).etag : unquote(etag), versionId: undefined };
   }
 
   /** Downloads an object; its body is a stream that is not buffered. */
   async get(key: string, options: GetOptions = {}): Promise<GetResult> {
-    checkKey(key);
-    const headers: Record<string, string> = {};
-    const { range } = options;
-    if (range !== undefined) headers['range'] = typeof range === 'string' ? range : `bytes=${range[0]}-${range[1]}`;
-    if (options.ifMatch !== undefined) headers['if-match'] = options.ifMatch;
-    if (options.ifNoneMatch !== undefined) headers['if-none-match'] = options.ifNoneMatch;
-    if (options.ifModifiedSince !== undefined) headers['if-modified-since'] = options.ifModifiedSince.toUTCString();
     const label = `GET ${key}`;
-    const reply = await this.#send({ method: 'GET', key, headers, signal: options.signal, label });
+    const reply = await this.#send({ method: 'GET', key, headers: getHeaders(options), signal: options.signal, label });
     return new Download(key, reply, (error) => this.#transport.failure(error, label, options.signal, true));
   }
 
   /** The object's size, ETag, content type, last-modified date and metadata. */
   async head(key: string, options: Signal = {}): Promise<ObjectInfo> {
-    checkKey(key);
     const reply = await this.#send({ method: 'HEAD', key, signal: options.signal, label: `HEAD ${key}` });
     await reply.body.dump();
     return objectInfo(key, reply.headers);
@@ -181,23 +204,21 @@ export class S3Client {
 
   /** Whether the object exists. */
   async exists(key: string, options: Signal = {}): Promise<boolean> {
-    checkKey(key);
-    const request = { method: 'HEAD', key, signal: options.signal, accept: notFoundIsAnAnswer, label: `HEAD ${key}` } as const;
-    const reply = await this.#send(request);
+    const { signal } = options;
+    const reply = await this.#send({ method: 'HEAD', key, signal, accept: notFoundIsAnAnswer, label: `HEAD ${key}` });
     await reply.body.dump();
     return reply.status !== 404;
   }
 
   /** Deletes an object; deleting a key that does not exist succeeds, as in S3. */
   async delete(key: string, options: Signal = {}): Promise<void> {
-    checkKey(key);
     const reply = await this.#send({ method: 'DELETE', key, signal: options.signal, label: `DELETE ${key}` });
     await reply.body.dump();
   }
 
   /** Deletes many objects, 1000 per request; per-key failures are returned, not thrown. */
   async deleteMany(keys: readonly string[], options: Signal = {}): Promise<DeleteManyResult> {
-    keys.forEach((key) => checkKey(key));
+    for (const key of keys) checkKey(key);
     const result: DeleteManyResult = { deleted: [], errors: [] };
     for (let start = 0; start < keys.length; start += DELETE_BATCH) {
       const batch = keys.slice(start, start + DELETE_BATCH);
@@ -245,7 +266,11 @@ export class S3Client {
     const seen = new Set<string>();
     let token: string | undefined;
     for (;;) {
-      const query: QueryPair[] = [['list-type', '2'], ['encoding-type', 'url'], ['max-keys', String(pageSize)]];
+      const query: QueryPair[] = [
+        ['list-type', '2'],
+        ['encoding-type', 'url'],
+        ['max-keys', String(pageSize)],
+      ];
       if (options.prefix !== undefined) query.push(['prefix', options.prefix]);
       if (options.delimiter !== undefined) query.push(['delimiter', options.delimiter]);
       if (options.startAfter !== undefined && token === undefined) query.push(['start-after', options.startAfter]);
@@ -254,7 +279,11 @@ export class S3Client {
       const { page, next } = listPage(reply.text);
       yield page;
       if (next === undefined) return;
-      if (seen.has(next)) throw new ProtocolError(`${label}: the server repeated a continuation token`, { status: reply.status, request: label });
+      if (seen.has(next))
+        throw new ProtocolError(`${label}: the server repeated a continuation token`, {
+          status: reply.status,
+          request: label,
+        });
       seen.add(next);
       token = next;
     }
@@ -265,7 +294,13 @@ export class S3Client {
    * us-east-1 and `EU` means eu-west-1 (S3 API Reference, GetBucketLocation).
    */
   async location(options: Signal = {}): Promise<string> {
-    const request = { method: 'GET', query: [['location', '']], signal: options.signal, text: true, label: 'GET ?location' } as const;
+    const request = {
+      method: 'GET',
+      query: [['location', '']],
+      signal: options.signal,
+      text: true,
+      label: 'GET ?location',
+    } as const;
     return location((await this.#send(request)).text);
   }
 
@@ -276,13 +311,21 @@ export class S3Client {
     let markers: { keyMarker: string; uploadIdMarker: string } | undefined;
     do {
       const query: QueryPair[] = [['uploads', '']];
-      if (markers !== undefined) query.push(['key-marker', markers.keyMarker], ['upload-id-marker', markers.uploadIdMarker]);
+      if (markers !== undefined)
+        query.push(['key-marker', markers.keyMarker], ['upload-id-marker', markers.uploadIdMarker]);
       const reply = await this.#send({ method: 'GET', query, signal, text: true, label: 'GET ?uploads' });
       const page = parseUploads(reply.text);
       for (const { key, uploadId, initiated } of page.uploads) {
         if (initiated >= olderThan) continue;
         const label = `DELETE ${key} ?uploadId`;
-        const abort = await this.#send({ method: 'DELETE', key, query: [['uploadId', uploadId]], signal, accept: notFoundIsAnAnswer, label });
+        const abort = await this.#send({
+          method: 'DELETE',
+          key,
+          query: [['uploadId', uploadId]],
+          signal,
+          accept: notFoundIsAnAnswer,
+          label,
+        });
         await abort.body.dump();
         aborted.push({ key, uploadId });
       }
@@ -330,18 +373,33 @@ export class S3Client {
   }
 }
 
+/** Headers of a GET: its range and conditions. */
+function getHeaders(options: GetOptions): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const { range } = options;
+  if (range !== undefined) headers.range = typeof range === 'string' ? range : `bytes=${range[0]}-${range[1]}`;
+  if (options.ifMatch !== undefined) headers['if-match'] = options.ifMatch;
+  if (options.ifNoneMatch !== undefined) headers['if-none-match'] = options.ifNoneMatch;
+  if (options.ifModifiedSince !== undefined) headers['if-modified-since'] = options.ifModifiedSince.toUTCString();
+  return headers;
+}
+
 /** Headers of an object's PUT (or a REPLACE copy). */
-function objectHeaders(options: Pick<PutOptions, 'contentType' | 'cacheControl' | 'contentDisposition' | 'metadata' | 'ifNoneMatch'>): Record<string, string> {
+function objectHeaders(
+  options: Pick<PutOptions, 'contentType' | 'cacheControl' | 'contentDisposition' | 'metadata' | 'ifNoneMatch'>,
+): Record<string, string> {
   const headers: Record<string, string> = {};
   if (options.contentType !== undefined) headers['content-type'] = options.contentType;
   if (options.cacheControl !== undefined) headers['cache-control'] = options.cacheControl;
   if (options.contentDisposition !== undefined) headers['content-disposition'] = options.contentDisposition;
   if (options.ifNoneMatch !== undefined) {
-    if (options.ifNoneMatch !== '*') throw new InvalidArgumentError('ifNoneMatch', `must be "*" (create only), got ${String(options.ifNoneMatch)}`);
+    if (options.ifNoneMatch !== '*')
+      throw new InvalidArgumentError('ifNoneMatch', `must be "*" (create only), got ${String(options.ifNoneMatch)}`);
     headers['if-none-match'] = '*';
   }
   for (const [name, value] of Object.entries(options.metadata ?? {})) {
-    if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(name)) throw new InvalidArgumentError(`metadata["${name}"]`, 'is not a valid header name');
+    if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(name))
+      throw new InvalidArgumentError(`metadata["${name}"]`, 'is not a valid header name');
     headers[`x-amz-meta-${name.toLowerCase()}`] = value;
   }
   return headers;

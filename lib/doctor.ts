@@ -37,11 +37,23 @@ export interface DoctorOptions {
 export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
 
 /** Codes that mean the credentials themselves were refused. */
-const CREDENTIAL_CODES: ReadonlySet<string> = new Set(['SignatureDoesNotMatch', 'InvalidAccessKeyId', 'InvalidToken', 'ExpiredToken', 'TokenRefreshRequired', 'InvalidClientTokenId']);
+const CREDENTIAL_CODES: ReadonlySet<string> = new Set([
+  'SignatureDoesNotMatch',
+  'InvalidAccessKeyId',
+  'InvalidToken',
+  'ExpiredToken',
+  'TokenRefreshRequired',
+  'InvalidClientTokenId',
+]);
 
 const TIMEOUT_MS = 15_000;
 
-const PROVIDER_NAMES: Readonly<Record<Provider, string>> = { aws: 'AWS S3', cos: 'Tencent Cloud COS', r2: 'Cloudflare R2', other: 'S3-compatible endpoint' };
+const PROVIDER_NAMES: Readonly<Record<Provider, string>> = {
+  aws: 'AWS S3',
+  cos: 'Tencent Cloud COS',
+  r2: 'Cloudflare R2',
+  other: 'S3-compatible endpoint',
+};
 
 /** Runs every check that can run; the result passes only when every check passed. */
 export async function doctor(path: string, options: DoctorOptions = {}): Promise<Check[]> {
@@ -59,11 +71,20 @@ export async function doctor(path: string, options: DoctorOptions = {}): Promise
     add({ name: 'config', ok: false, detail: error.message, fix: `correct every problem listed in ${path}` });
     return checks;
   }
+  const names = `bucket ${config.bucket}, region ${config.region}`;
   const warnings = config.warnings.map((warning) => `; warning: ${warning}`).join('');
-  add({ name: 'config', ok: true, detail: `${path} is valid: ${PROVIDER_NAMES[config.provider]} at ${config.endpoint}, bucket ${config.bucket}, region ${config.region}${warnings}` });
+  add({
+    name: 'config',
+    ok: true,
+    detail: `${path} is valid: ${PROVIDER_NAMES[config.provider]} at ${config.endpoint}, ${names}${warnings}`,
+  });
 
   const agent = new Agent({ connect: { timeout: TIMEOUT_MS }, headersTimeout: TIMEOUT_MS, bodyTimeout: TIMEOUT_MS });
-  const client = new S3Client(config, { dispatcher: agent, maxAttempts: 2, timeouts: { connect: TIMEOUT_MS, headers: TIMEOUT_MS, body: TIMEOUT_MS } });
+  const client = new S3Client(config, {
+    dispatcher: agent,
+    maxAttempts: 2,
+    timeouts: { connect: TIMEOUT_MS, headers: TIMEOUT_MS, body: TIMEOUT_MS },
+  });
   try {
     // A signal in every case keeps the calls below uniform; it fires only when the caller's does.
     const context: Context = { config, client, agent, signal: options.signal ?? new AbortController().signal, add };
@@ -97,7 +118,12 @@ async function checkEndpoint({ client, agent, signal, add }: Context): Promise<b
       resolved = `${host} resolves to ${(await lookup(host)).address}; `;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code ?? String(error);
-      return add({ name: 'endpoint', ok: false, detail: `${host} does not resolve (${code})`, fix: 'check endpoint; for virtual-hosted addressing <bucket>.<host> must resolve too, else set force_path_style = true' });
+      return add({
+        name: 'endpoint',
+        ok: false,
+        detail: `${host} does not resolve (${code})`,
+        fix: 'check endpoint; for virtual-hosted addressing <bucket>.<host> must resolve too, else set force_path_style = true',
+      });
     }
   }
   const started = performance.now();
@@ -111,19 +137,38 @@ async function checkEndpoint({ client, agent, signal, add }: Context): Promise<b
   } catch (error) {
     if (signal.aborted) throw error;
     const code = (error as { code?: string }).code ?? (error as Error).message;
-    return add({ name: 'endpoint', ok: false, detail: `${resolved}no answer from ${origin} (${code})`, fix: 'check endpoint, and that the server is up and reachable from here' });
+    return add({
+      name: 'endpoint',
+      ok: false,
+      detail: `${resolved}no answer from ${origin} (${code})`,
+      fix: 'check endpoint, and that the server is up and reachable from here',
+    });
   }
-  add({ name: 'endpoint', ok: true, detail: `${resolved}${origin} answered HTTP ${status} in ${Math.round(performance.now() - started)} ms` });
+  add({
+    name: 'endpoint',
+    ok: true,
+    detail: `${resolved}${origin} answered HTTP ${status} in ${Math.round(performance.now() - started)} ms`,
+  });
   const serverTime = Date.parse(date ?? '');
   if (Number.isNaN(serverTime)) {
-    add({ name: 'clock', ok: false, detail: 'the server sent no Date header to compare with', fix: 'check that endpoint is an S3 server and not a proxy that strips headers' });
+    add({
+      name: 'clock',
+      ok: false,
+      detail: 'the server sent no Date header to compare with',
+      fix: 'check that endpoint is an S3 server and not a proxy that strips headers',
+    });
   } else {
     const skew = Date.now() - serverTime;
     const seconds = Math.round(Math.abs(skew) / 1000);
     add(
       Math.abs(skew) <= MAX_CLOCK_SKEW_MS
         ? { name: 'clock', ok: true, detail: `within ${seconds} s of the server's` }
-        : { name: 'clock', ok: false, detail: `${seconds} s ${skew > 0 ? 'ahead of' : 'behind'} the server's (at most ${MAX_CLOCK_SKEW_MS / 1000} s)`, fix: "synchronise this machine's clock (NTP): S3 refuses signatures more than 15 minutes off" },
+        : {
+            name: 'clock',
+            ok: false,
+            detail: `${seconds} s ${skew > 0 ? 'ahead of' : 'behind'} the server's (at most ${MAX_CLOCK_SKEW_MS / 1000} s)`,
+            fix: "synchronise this machine's clock (NTP): S3 refuses signatures more than 15 minutes off",
+          },
     );
   }
   return true;
@@ -138,30 +183,63 @@ async function checkCredentials({ config, client, signal, add }: Context): Promi
     return add({ name: 'credentials', ok: true, detail: `${who} accepted` });
   } catch (error) {
     if (!(error instanceof S3Error)) return add(failure('credentials', error, 'check endpoint and the network'));
-    if (error.code === 'NoSuchKey' || error.code === 'AccessDenied') return add({ name: 'credentials', ok: true, detail: `${who} accepted (a signed GET of a missing key gave ${error.code})` });
-    if (CREDENTIAL_CODES.has(error.code)) return add({ name: 'credentials', ok: false, detail: `${who} refused: ${error.code}`, fix: error.hint ?? 'check access_key and secret_key (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)' });
-    if (REGION_CODES.has(error.code)) return add({ name: 'bucket', ok: false, detail: `requests signed for region ${config.region} are refused: ${error.code}`, fix: error.hint ?? 'check region and endpoint' });
-    if (error.code === 'NoSuchBucket') return add({ name: 'bucket', ok: false, detail: `bucket ${config.bucket} does not exist at ${config.endpoint}`, fix: 'create the bucket, or correct bucket, endpoint and region' });
+    if (error.code === 'NoSuchKey' || error.code === 'AccessDenied')
+      return add({
+        name: 'credentials',
+        ok: true,
+        detail: `${who} accepted (a signed GET of a missing key gave ${error.code})`,
+      });
+    if (CREDENTIAL_CODES.has(error.code))
+      return add({
+        name: 'credentials',
+        ok: false,
+        detail: `${who} refused: ${error.code}`,
+        fix: error.hint ?? 'check access_key and secret_key (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)',
+      });
+    if (REGION_CODES.has(error.code))
+      return add({
+        name: 'bucket',
+        ok: false,
+        detail: `requests signed for region ${config.region} are refused: ${error.code}`,
+        fix: error.hint ?? 'check region and endpoint',
+      });
+    if (error.code === 'NoSuchBucket') return add(noSuchBucket(config));
     return add(failure('credentials', error, 'check access_key, secret_key, endpoint and region'));
   }
 }
 
-/** The bucket's own region (GetBucketLocation), when the credentials may read it; the minimum policy does not grant it. */
+/**
+ * The bucket's own region (GetBucketLocation), when the credentials may read it; the minimum policy does not grant
+ * it.
+ */
 async function checkBucket({ config, client, signal, add }: Context): Promise<boolean> {
   try {
     const region = await client.location({ signal });
     // R2 takes "auto" for any bucket (Cloudflare R2 docs, "S3 API compatibility").
-    if (config.region === 'auto' || region === config.region) return add({ name: 'bucket', ok: true, detail: `bucket ${config.bucket} exists, in region ${region}` });
-    return add({ name: 'bucket', ok: false, detail: `bucket ${config.bucket} is in region ${region}, not ${config.region}`, fix: `set region = "${region}"` });
+    if (config.region === 'auto' || region === config.region)
+      return add({ name: 'bucket', ok: true, detail: `bucket ${config.bucket} exists, in region ${region}` });
+    return add({
+      name: 'bucket',
+      ok: false,
+      detail: `bucket ${config.bucket} is in region ${region}, not ${config.region}`,
+      fix: `set region = "${region}"`,
+    });
   } catch (error) {
     if (!(error instanceof S3Error)) return add(failure('bucket', error, 'check endpoint and the network'));
-    if (error.code === 'NoSuchBucket') return add({ name: 'bucket', ok: false, detail: `bucket ${config.bucket} does not exist at ${config.endpoint}`, fix: 'create the bucket, or correct bucket, endpoint and region' });
+    if (error.code === 'NoSuchBucket') return add(noSuchBucket(config));
     // AccessDenied (no s3:GetBucketLocation) or a provider without the call: the region stays unconfirmed, not wrong.
-    return add({ name: 'bucket', ok: true, detail: `bucket ${config.bucket} answers requests signed for ${config.region}; its region could not be read (${error.code})` });
+    return add({
+      name: 'bucket',
+      ok: true,
+      detail: `bucket ${config.bucket} answers requests signed for ${config.region}; its region could not be read (${error.code})`,
+    });
   }
 }
 
-/** Put, get and delete of a temporary object (the reference's minimum policy), addressing, and the links the config gives. */
+/**
+ * Put, get and delete of a temporary object (the reference's minimum policy), addressing, and the links the config
+ * gives.
+ */
 async function checkObject(context: Context): Promise<void> {
   const { config, client, signal, add } = context;
   const key = temporaryKey();
@@ -172,25 +250,62 @@ async function checkObject(context: Context): Promise<void> {
       await client.put(key, body, { contentType: 'text/plain', signal });
       written = true;
       const read = await (await client.get(key, { signal })).text();
-      if (read !== body) return void add({ name: 'policy', ok: false, detail: `GET ${key} returned ${read.length} bytes that differ from the ${body.length} written`, fix: 'check that nothing between here and the server rewrites objects' });
+      if (read !== body)
+        return void add({
+          name: 'policy',
+          ok: false,
+          detail: `GET ${key} returned ${read.length} bytes that differ from the ${body.length} written`,
+          fix: 'check that nothing between here and the server rewrites objects',
+        });
     } catch (error) {
       if (error instanceof S3Error && error.code === 'PathStyleDomainForbidden') {
-        return void add({ name: 'addressing', ok: false, detail: `${describeAddressing(client.endpoint.addressing)} requests are refused: PathStyleDomainForbidden`, fix: 'set force_path_style = false' });
+        return void add({
+          name: 'addressing',
+          ok: false,
+          detail: `${describeAddressing(client.endpoint.addressing)} requests are refused: PathStyleDomainForbidden`,
+          fix: 'set force_path_style = false',
+        });
       }
       const action = written ? 's3:GetObject' : 's3:PutObject';
-      return void add(failure('policy', error, error instanceof S3Error && error.code === 'AccessDenied' ? `grant ${action}: ${minimumPolicy(config.bucket)}` : undefined));
+      return void add(
+        failure(
+          'policy',
+          error,
+          error instanceof S3Error && error.code === 'AccessDenied'
+            ? `grant ${action}: ${minimumPolicy(config.bucket)}`
+            : undefined,
+        ),
+      );
     }
     const style = describeAddressing(client.endpoint.addressing);
-    add({ name: 'addressing', ok: true, detail: `${style} requests work${config.provider === 'cos' && client.endpoint.addressing !== 'virtual-hosted' ? '; this COS bucket does not forbid path-style' : ''}` });
+    const cosPathStyle = config.provider === 'cos' && client.endpoint.addressing !== 'virtual-hosted';
+    add({
+      name: 'addressing',
+      ok: true,
+      detail: `${style} requests work${cosPathStyle ? '; this COS bucket does not forbid path-style' : ''}`,
+    });
     await checkLinks(context, key, body);
     await client.delete(key, { signal });
     written = false;
-    add({ name: 'policy', ok: true, detail: `put, get and delete of a temporary object work (${minimumPolicy(config.bucket)})` });
+    add({
+      name: 'policy',
+      ok: true,
+      detail: `put, get and delete of a temporary object work (${minimumPolicy(config.bucket)})`,
+    });
   } catch (error) {
     if (signal.aborted) throw error;
-    const check = failure('policy', error, error instanceof S3Error && error.code === 'AccessDenied' ? `grant s3:DeleteObject: ${minimumPolicy(config.bucket)}` : undefined);
+    const check = failure(
+      'policy',
+      error,
+      error instanceof S3Error && error.code === 'AccessDenied'
+        ? `grant s3:DeleteObject: ${minimumPolicy(config.bucket)}`
+        : undefined,
+    );
     // One more try, so the line says whether the temporary object is still there.
-    written = !(await client.delete(key).then(() => true, () => false));
+    written = !(await client.delete(key).then(
+      () => true,
+      () => false,
+    ));
     add(written ? { ...check, detail: `${check.detail}; the temporary object ${key} is still in the bucket` } : check);
   } finally {
     // Never leave the temporary object behind, whatever failed (an interrupted run included).
@@ -208,16 +323,32 @@ async function checkLinks({ config, client, agent, signal, add }: Context, key: 
   const serves = async (name: string, url: string, what: string, fix: string) => {
     try {
       const reply = await fetchText(url);
-      if (reply.status === 200 && reply.text === body) return add({ name, ok: true, detail: `${what} serves the object` });
+      if (reply.status === 200 && reply.text === body)
+        return add({ name, ok: true, detail: `${what} serves the object` });
       const answer = `HTTP ${reply.status}${reply.code === undefined ? '' : ` ${reply.code}`}`;
-      return add({ name, ok: false, detail: `${what} answered ${reply.status === 200 ? `${answer} with other content` : answer}`, fix });
+      return add({
+        name,
+        ok: false,
+        detail: `${what} answered ${reply.status === 200 ? `${answer} with other content` : answer}`,
+        fix,
+      });
     } catch (error) {
       if (signal.aborted) throw error;
-      return add({ name, ok: false, detail: `${what}: no answer (${(error as { code?: string }).code ?? (error as Error).message})`, fix });
+      return add({
+        name,
+        ok: false,
+        detail: `${what}: no answer (${(error as { code?: string }).code ?? (error as Error).message})`,
+        fix,
+      });
     }
   };
   if (config.presignedExpirySecs > 0) {
-    await serves('link', client.presign(key, { expiresIn: config.presignedExpirySecs }), `the presigned link (valid ${config.presignedExpirySecs} s)`, 'check the clock, and that no proxy rewrites the URL');
+    await serves(
+      'link',
+      client.presign(key, { expiresIn: config.presignedExpirySecs }),
+      `the presigned link (valid ${config.presignedExpirySecs} s)`,
+      'check the clock, and that no proxy rewrites the URL',
+    );
   } else if (config.publicUrlBase === undefined) {
     await serves(
       'link',
@@ -227,15 +358,31 @@ async function checkLinks({ config, client, agent, signal, add }: Context, key: 
     );
   }
   if (config.publicUrlBase !== undefined) {
-    await serves('link', client.downloadUrl(key), `the CDN link (${config.publicUrlBase}/<key>)`, `public_url_base must serve the bucket's objects at ${config.publicUrlBase}/<key>: check the CDN's origin or the bucket's public domain`);
+    await serves(
+      'link',
+      client.downloadUrl(key),
+      `the CDN link (${config.publicUrlBase}/<key>)`,
+      `public_url_base must serve the bucket's objects at ${config.publicUrlBase}/<key>: check the CDN's origin or the bucket's public domain`,
+    );
   }
 }
 
-function failure(name: string, error: unknown, fix: string | undefined): Check {
-  if (error instanceof S3Error) return { name, ok: false, detail: `${error.request}: ${error.status} ${error.code}: ${error.message}`, fix: fix ?? error.hint ?? 'see the error above' };
-  return { name, ok: false, detail: (error as Error).message, fix: fix ?? 'check endpoint and the network' };
+/** The check line of a bucket that does not exist at the endpoint. */
+function noSuchBucket(config: StorageConfig): Check {
+  const detail = `bucket ${config.bucket} does not exist at ${config.endpoint}`;
+  return { name: 'bucket', ok: false, detail, fix: 'create the bucket, or correct bucket, endpoint and region' };
 }
 
+function failure(name: string, error: unknown, fix: string | undefined): Check {
+  if (error instanceof S3Error)
+    return {
+      name,
+      ok: false,
+      detail: `${error.request}: ${error.status} ${error.code}: ${error.message}`,
+      fix: fix ?? error.hint ?? 'see the error above',
+    };
+  return { name, ok: false, detail: (error as Error).message, fix: fix ?? 'check endpoint and the network' };
+}
 
 /** A key no one uses: the doctor's temporary object, and the missing key of the credentials check. */
 function temporaryKey(): string {

@@ -2,13 +2,13 @@
  * The XML documents of the S3 API that s3v4 reads and writes (S3 API
  * Reference: ListObjectsV2, DeleteObjects, CopyObject, GetBucketLocation,
  * CreateMultipartUpload, CompleteMultipartUpload, ListMultipartUploads):
- * request bodies escaped with xml.ts's escape(), replies read into plain
+ * request bodies escaped with xml.ts's escapeXml(), replies read into plain
  * values. A reply that lacks what the protocol promises is a ProtocolError.
  */
 import { createHash } from 'node:crypto';
 import { ProtocolError } from './errors.js';
 import { unquote } from './replies.js';
-import { childrenNamed, escape, parseXml, textOf, type XmlElement } from './xml.js';
+import { childrenNamed, escapeXml, parseXml, textOf, type XmlElement } from './xml.js';
 
 export interface ListedObject {
   key: string;
@@ -37,11 +37,17 @@ export interface UploadInProgress {
 
 const UTF8 = new TextEncoder();
 
-/** A DeleteObjects request body and the headers it needs: Content-MD5 (or a flexible checksum, which R2, COS and old MinIO refuse). */
+/**
+ * A DeleteObjects request body and the headers it needs: Content-MD5 (or a flexible checksum, which R2, COS and old
+ * MinIO refuse).
+ */
 export function deleteRequest(keys: readonly string[]): { bytes: Uint8Array; headers: Record<string, string> } {
-  const objects = keys.map((key) => `<Object><Key>${escape(key)}</Key></Object>`).join('');
+  const objects = keys.map((key) => `<Object><Key>${escapeXml(key)}</Key></Object>`).join('');
   const bytes = UTF8.encode(`<Delete><Quiet>true</Quiet>${objects}</Delete>`);
-  const headers = { 'content-md5': createHash('md5').update(bytes).digest('base64'), 'content-type': 'application/xml' };
+  const headers = {
+    'content-md5': createHash('md5').update(bytes).digest('base64'),
+    'content-type': 'application/xml',
+  };
   return { bytes, headers };
 }
 
@@ -80,7 +86,10 @@ export function listPage(text: string): { page: ListPage; next: string | undefin
   const next = textOf(result, 'NextContinuationToken');
   // A truncated page without a new token would list the same page forever.
   if (next === undefined || next === '') {
-    throw new ProtocolError('GET ?list-type=2: a truncated page carries no NextContinuationToken', { status: 200, request: 'GET ?list-type=2' });
+    throw new ProtocolError('GET ?list-type=2: a truncated page carries no NextContinuationToken', {
+      status: 200,
+      request: 'GET ?list-type=2',
+    });
   }
   return { page, next };
 }
@@ -103,19 +112,25 @@ export function resultEtag(result: XmlElement): string {
 export function uploadId(text: string): string {
   const id = textOf(parseXml(text), 'UploadId');
   if (id === undefined || id === '') {
-    throw new ProtocolError('CreateMultipartUpload reply has no UploadId', { status: 200, request: 'CreateMultipartUpload' });
+    throw new ProtocolError('CreateMultipartUpload reply has no UploadId', {
+      status: 200,
+      request: 'CreateMultipartUpload',
+    });
   }
   return id;
 }
 
 /** A CompleteMultipartUpload request body: the parts in order with their ETags as UploadPart returned them. */
 export function completeRequest(etags: readonly string[]): Uint8Array {
-  const parts = etags.map((etag, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>${escape(etag)}</ETag></Part>`);
+  const parts = etags.map((etag, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>${escapeXml(etag)}</ETag></Part>`);
   return UTF8.encode(`<CompleteMultipartUpload>${parts.join('')}</CompleteMultipartUpload>`);
 }
 
 /** One page of ListMultipartUploads, and the markers of the next. */
-export function parseUploads(xml: string): { uploads: UploadInProgress[]; next?: { keyMarker: string; uploadIdMarker: string } } {
+export function parseUploads(xml: string): {
+  uploads: UploadInProgress[];
+  next?: { keyMarker: string; uploadIdMarker: string };
+} {
   const result = parseXml(xml);
   const uploads = childrenNamed(result, 'Upload').map((upload) => ({
     key: textOf(upload, 'Key') ?? '',
@@ -123,5 +138,11 @@ export function parseUploads(xml: string): { uploads: UploadInProgress[]; next?:
     initiated: new Date(textOf(upload, 'Initiated') ?? 0),
   }));
   if (textOf(result, 'IsTruncated') !== 'true') return { uploads };
-  return { uploads, next: { keyMarker: textOf(result, 'NextKeyMarker') ?? '', uploadIdMarker: textOf(result, 'NextUploadIdMarker') ?? '' } };
+  return {
+    uploads,
+    next: {
+      keyMarker: textOf(result, 'NextKeyMarker') ?? '',
+      uploadIdMarker: textOf(result, 'NextUploadIdMarker') ?? '',
+    },
+  };
 }

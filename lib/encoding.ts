@@ -10,7 +10,10 @@
 import { InvalidArgumentError } from './errors.js';
 
 /** `%XY` for every byte value, upper-case hex. */
-const PERCENT: readonly string[] = Array.from({ length: 256 }, (_, b) => '%' + b.toString(16).toUpperCase().padStart(2, '0'));
+const PERCENT: readonly string[] = Array.from(
+  { length: 256 },
+  (_, b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`,
+);
 
 /** 1 where the byte is RFC 3986 unreserved. */
 const UNRESERVED = new Uint8Array(256);
@@ -63,11 +66,14 @@ export function encodeKey(key: string, argument = 'key'): string {
 /** A query parameter, encoded by formatQuery; without a value it is a bare sub-resource such as `?uploads`. */
 export type QueryPair = readonly [name: string, value?: string];
 
-/** The query string (without `?`) of parameters in the order given, each name and value encoded with encodeComponent. */
+/**
+ * The query string (without `?`) of parameters in the order given, each name and value encoded with encodeComponent.
+ */
 export function formatQuery(pairs: readonly QueryPair[]): string {
   let query = '';
   for (const [name, value] of pairs) {
-    query += `${query === '' ? '' : '&'}${encodeComponent(name)}${value === undefined ? '' : `=${encodeComponent(value)}`}`;
+    const pair = value === undefined ? encodeComponent(name) : `${encodeComponent(name)}=${encodeComponent(value)}`;
+    query += query === '' ? pair : `&${pair}`;
   }
   return query;
 }
@@ -129,5 +135,5 @@ export function normalizePath(path: string): string {
     else segments.push(segment);
   }
   const trailing = segments.length > 0 && path.endsWith('/') ? '/' : '';
-  return '/' + segments.join('/') + trailing;
+  return `/${segments.join('/')}${trailing}`;
 }

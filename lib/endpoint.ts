@@ -40,7 +40,10 @@ export function describeAddressing(addressing: Addressing): string {
   return ADDRESSING_TEXT[addressing];
 }
 
-/** Which download link a configuration gives ("Pre-signed vs Public URLs"): the CDN's, a presigned one, or the plain object URL. */
+/**
+ * Which download link a configuration gives ("Pre-signed vs Public URLs"): the CDN's, a presigned one, or the plain
+ * object URL.
+ */
 export type LinkKind = 'cdn' | 'presigned' | 'plain';
 
 /** The download-link kind of a configuration: public_url_base wins, then presigned_expiry_secs above 0, else plain. */
@@ -107,7 +110,9 @@ export class Endpoint {
     this.#prefixPath = virtual ? `${basePath}/` : `${basePath}/${config.bucket}/`;
   }
 
-  /** The target of a bucket request (ListObjectsV2, DeleteObjects, ...); `query` is encoded already (see formatQuery). */
+  /**
+   * The target of a bucket request (ListObjectsV2, DeleteObjects, ...); `query` is encoded already (see formatQuery).
+   */
   bucketTarget(query = ''): RequestTarget {
     return new RequestTarget(this.#origin, this.#host, this.#bucketPath(), query);
   }

@@ -41,7 +41,10 @@ export class ConfigError extends S3v4Error {
 
   constructor(file: string, problems: readonly ConfigProblem[]) {
     const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
-    super('ERR_S3V4_CONFIG', `${file}: the storage configuration has ${count}:\n${problems.map((p) => `  ${p.key}: ${p.problem}`).join('\n')}`);
+    super(
+      'ERR_S3V4_CONFIG',
+      `${file}: the storage configuration has ${count}:\n${problems.map((p) => `  ${p.key}: ${p.problem}`).join('\n')}`,
+    );
     this.file = file;
     this.problems = problems;
   }

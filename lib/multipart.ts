@@ -59,7 +59,9 @@ export function usesMultipart(plan: PartPlan, length: number | undefined): boole
   return length === undefined || length > plan.threshold;
 }
 
-/** The part size for an object: the default, grown in whole MiB to stay within 10,000 parts when the length is known. */
+/**
+ * The part size for an object: the default, grown in whole MiB to stay within 10,000 parts when the length is known.
+ */
 export function partSizeFor(length: number | undefined, requested = DEFAULT_PART_SIZE): number {
   if (length === undefined) return requested;
   const MiB = 1024 * 1024;
@@ -78,7 +80,11 @@ export interface PartRequest {
 }
 
 /** The S3 operation a PartRequest is, for messages. */
-export type MultipartOperation = 'CreateMultipartUpload' | 'UploadPart' | 'CompleteMultipartUpload' | 'AbortMultipartUpload';
+export type MultipartOperation =
+  | 'CreateMultipartUpload'
+  | 'UploadPart'
+  | 'CompleteMultipartUpload'
+  | 'AbortMultipartUpload';
 
 /** The operation of a request of the upload: each has its own method, and POST a body only to complete. */
 export function operationOf(request: PartRequest): MultipartOperation {
@@ -114,9 +120,12 @@ export async function uploadMultipart(
   const id = uploadIdOf(created.text);
   const upload = formatQuery([['uploadId', id]]);
   const sendPart = async (partNumber: number, part: Uint8Array): Promise<string> => {
-    const query = formatQuery([['partNumber', String(partNumber)], ['uploadId', id]]);
+    const query = formatQuery([
+      ['partNumber', String(partNumber)],
+      ['uploadId', id],
+    ]);
     const reply = await transport.send({ method: 'PUT', query, body: part, headers: transport.partHeaders(part) });
-    const etag = reply.headers['etag'];
+    const etag = reply.headers.etag;
     if (typeof etag !== 'string') {
       throw new ProtocolError(`UploadPart ${partNumber} reply has no ETag`, { status: 200, request: 'UploadPart' });
     }

@@ -7,7 +7,10 @@ import { checkExpiry, checkText } from './canonical.js';
 import { InvalidArgumentError } from './errors.js';
 import { ALGORITHM, type SigningKey } from './signing-key.js';
 
-/** A POST policy condition: `{ field: value }` or `[operator, '$field', value]` / `['content-length-range', min, max]`. */
+/**
+ * A POST policy condition: `{ field: value }` or `[operator, '$field', value]` / `['content-length-range', min,
+ * max]`.
+ */
 export type PostCondition = Readonly<Record<string, string>> | readonly [string, string | number, string | number];
 
 export interface PostPolicyInput {

@@ -130,8 +130,9 @@ export function privateHost(host: string): boolean {
   const bare = (host.startsWith('[') ? host.slice(1, -1) : host).toLowerCase();
   if (isIP(bare) === 4) {
     const [a, b] = bare.split('.').map(Number) as [number, number];
-    return a === 127 || a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168)
-      || (a === 169 && b === 254);
+    return (
+      a === 127 || a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 169 && b === 254)
+    );
   }
   if (isIP(bare) === 6) return bare === '::1' || /^f[cd]/.test(bare) || /^fe[89ab]/.test(bare);
   return !bare.includes('.') || /\.(localhost|local|internal|lan)$/.test(bare);

@@ -102,7 +102,12 @@ export function unquote(etag: string): string {
 }
 
 /** The error a refused request's reply means, from its status, headers and body text. */
-export function refusal(reply: Pick<Reply, 'status' | 'headers'>, text: string, label: string, context?: HintContext): S3Error | ProtocolError {
+export function refusal(
+  reply: Pick<Reply, 'status' | 'headers'>,
+  text: string,
+  label: string,
+  context?: HintContext,
+): S3Error | ProtocolError {
   let document: XmlElement | undefined;
   try {
     document = text.trim() === '' ? undefined : parseXml(text);
@@ -140,7 +145,11 @@ export function errorFrom(
  * The result document of a request that can fail after its 200 (CopyObject,
  * CompleteMultipartUpload: S3 API Reference); an <Error> root is thrown.
  */
-export function resultOf(reply: Pick<Reply, 'status' | 'headers' | 'text'>, label: string, context?: HintContext): XmlElement {
+export function resultOf(
+  reply: Pick<Reply, 'status' | 'headers' | 'text'>,
+  label: string,
+  context?: HintContext,
+): XmlElement {
   const result = parseXml(reply.text);
   if (result.name === 'Error') throw errorFrom(reply, result, label, context);
   return result;
@@ -156,7 +165,9 @@ function regionOf(headers: ReplyHeaders, document: XmlElement | undefined): stri
 function hint(code: string, context: HintContext, expected: string | undefined): string | undefined {
   const { bucket, region, endpoint } = context;
   if (REGION_CODES.has(code)) {
-    return expected === undefined || expected === region ? 'check region and endpoint' : `the bucket is in ${expected}; set region = "${expected}"`;
+    return expected === undefined || expected === region
+      ? 'check region and endpoint'
+      : `the bucket is in ${expected}; set region = "${expected}"`;
   }
   switch (code) {
     case 'PathStyleDomainForbidden':
@@ -207,7 +218,10 @@ export class Download implements GetResult {
   readonly contentRange: string | undefined;
   readonly #body: Reply['body'];
   #stream: Readable | undefined;
-  /** Turns an error met while reading the body into NetworkError or AbortError: the request has returned, but the body can still stall or break. */
+  /**
+   * Turns an error met while reading the body into NetworkError or AbortError: the request has returned, but the body
+   * can still stall or break.
+   */
   readonly #fail: (error: unknown) => Error;
 
   constructor(key: string, reply: Reply, fail: (error: unknown) => Error) {
@@ -240,7 +254,9 @@ export class Download implements GetResult {
   }
 
   async bytes(): Promise<Uint8Array> {
-    const buffer: ArrayBuffer = await this.#body.arrayBuffer().catch((error: unknown) => Promise.reject(this.#fail(error)));
+    const buffer: ArrayBuffer = await this.#body
+      .arrayBuffer()
+      .catch((error: unknown) => Promise.reject(this.#fail(error)));
     return new Uint8Array(buffer);
   }
 
@@ -249,7 +265,10 @@ export class Download implements GetResult {
   }
 }
 
-/** Yields `source`'s chunks; turns its error into `fail(error)`. Stopping early ends the source too (for await's return). */
+/**
+ * Yields `source`'s chunks; turns its error into `fail(error)`. Stopping early ends the source too (for await's
+ * return).
+ */
 async function* typedChunks(source: AsyncIterable<Buffer>, fail: (error: unknown) => Error): AsyncGenerator<Buffer> {
   try {
     yield* source;

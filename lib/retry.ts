@@ -21,7 +21,10 @@ const RETRY_CODES: ReadonlySet<string> = new Set([
   'Throttling',
   'ThrottlingException',
 ]);
-/** Transport error codes (Node's and undici's) of a request that may not have reached the server, or whose reply was lost. */
+/**
+ * Transport error codes (Node's and undici's) of a request that may not have reached the server, or whose reply was
+ * lost.
+ */
 const RETRY_NETWORK: ReadonlySet<string> = new Set([
   'ECONNRESET',
   'ECONNREFUSED',

@@ -16,7 +16,6 @@
 import { hash } from 'node:crypto';
 import {
   type HeadersInput,
-  type HeaderValue,
   PRINTABLE,
   RequestTarget,
   canonicalHeaders,
@@ -127,7 +126,10 @@ export interface QuerySignature extends SignatureSteps {
 export interface StreamingOptions extends SignOptions {
   /** Length of the object's bytes (before chunk framing). */
   contentLength: number;
-  /** Size of every chunk but the last two (the short tail and the empty final chunk); at least 8192. Defaults to 65536. */
+  /**
+   * Size of every chunk but the last two (the short tail and the empty final chunk); at least 8192. Defaults to
+   * 65536.
+   */
   chunkSize?: number;
 }
 
@@ -226,13 +228,23 @@ export class SigV4Signer {
     if (options === null || typeof options !== 'object') {
       throw new InvalidArgumentError('options', 'must be an object with accessKeyId, secretAccessKey and region');
     }
-    this.accessKeyId = checkText(options.accessKeyId, 'accessKeyId', PRINTABLE, 'must be printable ASCII without spaces');
+    this.accessKeyId = checkText(
+      options.accessKeyId,
+      'accessKeyId',
+      PRINTABLE,
+      'must be printable ASCII without spaces',
+    );
     if (typeof options.secretAccessKey !== 'string' || options.secretAccessKey === '') {
       throw new InvalidArgumentError('secretAccessKey', 'must be a non-empty string');
     }
     this.#secretAccessKey = options.secretAccessKey;
     if (options.sessionToken !== undefined) {
-      this.#sessionToken = checkText(options.sessionToken, 'sessionToken', PRINTABLE, 'must be printable ASCII without spaces');
+      this.#sessionToken = checkText(
+        options.sessionToken,
+        'sessionToken',
+        PRINTABLE,
+        'must be printable ASCII without spaces',
+      );
     }
     const scopeRule = 'must be printable ASCII without spaces or "/", such as';
     this.region = checkText(options.region, 'region', SCOPE_PART, `${scopeRule} us-east-1`);
@@ -270,7 +282,10 @@ export class SigV4Signer {
     const added: SignedHeaders = { authorization: '', 'x-amz-date': amzDate };
     // Values in the order of #fixedNames: host, [x-amz-content-sha256], x-amz-date, [x-amz-security-token].
     const fixedValues = [target.host];
-    if (this.#contentSha256Header) fixedValues.push((added['x-amz-content-sha256'] = payloadHash));
+    if (this.#contentSha256Header) {
+      added['x-amz-content-sha256'] = payloadHash;
+      fixedValues.push(payloadHash);
+    }
     fixedValues.push(amzDate);
     if (this.#sessionToken !== undefined) {
       added['x-amz-security-token'] = this.#sessionToken;
@@ -305,7 +320,10 @@ export class SigV4Signer {
     const userParams = canonicalQueryPairs(target.query);
     for (const [name] of userParams) {
       if (PRESIGN_PARAMS.has(name.toLowerCase())) {
-        throw new InvalidArgumentError('url', `already carries ${name}; presign a URL without X-Amz-* signing parameters`);
+        throw new InvalidArgumentError(
+          'url',
+          `already carries ${name}; presign a URL without X-Amz-* signing parameters`,
+        );
       }
     }
     const query = joinPairs(userParams.length === 0 ? amzParams : userParams.concat(amzParams).sort(comparePairs));

@@ -81,7 +81,12 @@ const KEY_CACHE_LIMIT = 64;
 const keyCache = new Map<string, SigningKey>();
 
 /** The prepared signing key of (secret, date, region, service), derived once a day. */
-export function cachedSigningKey(secretAccessKey: string, dateStamp: string, region: string, service: string): SigningKey {
+export function cachedSigningKey(
+  secretAccessKey: string,
+  dateStamp: string,
+  region: string,
+  service: string,
+): SigningKey {
   const id = `${dateStamp}\n${region}\n${service}\n${secretAccessKey}`;
   let key = keyCache.get(id);
   if (key === undefined) {

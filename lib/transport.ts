@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, type Dispatcher } from 'undici';
 import { positiveInteger } from './arguments.js';
-import { type Payload, type SizedPayload, fixedChunks, replayable, source } from './bodies.js';
+import { type Payload, type SizedPayload, fixedChunks, source } from './bodies.js';
 import { type ChunkSigner, DEFAULT_CHUNK_SIZE } from './chunked.js';
 import { AbortError, InvalidArgumentError, NetworkError, S3Error, S3v4Error } from './errors.js';
 import { type HintContext, type Reply, header, refusal } from './replies.js';
@@ -20,15 +20,27 @@ import { type RequestTarget, type SigV4Signer, UNSIGNED_PAYLOAD, hashPayload } f
 export type HttpMethod = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'DELETE';
 
 export interface TransportOptions {
-  /** An undici dispatcher to send through (a proxy agent, a mock, an Agent with a custom lookup). The client does not close it. */
+  /**
+   * An undici dispatcher to send through (a proxy agent, a mock, an Agent with a custom lookup). The client does not
+   * close it.
+   */
   dispatcher?: Dispatcher | undefined;
-  /** Sockets the client's own pool opens per origin at most, default 64; requests beyond wait for one. Set it on your own `dispatcher` instead when you pass one. */
+  /**
+   * Sockets the client's own pool opens per origin at most, default 64; requests beyond wait for one. Set it on your
+   * own `dispatcher` instead when you pass one.
+   */
   connections?: number | undefined;
   /** Attempts per request, retries included; default 3. */
   maxAttempts?: number | undefined;
-  /** Milliseconds: to connect (default 10 s), to the reply's headers (default 60 s), between body chunks (default 60 s). */
+  /**
+   * Milliseconds: to connect (default 10 s), to the reply's headers (default 60 s), between body chunks (default 60
+   * s).
+   */
   timeouts?: { connect?: number; headers?: number; body?: number } | undefined;
-  /** The local clock, milliseconds since 1970; Date.now by default. Tests pass a wrong one to meet RequestTimeTooSkewed. */
+  /**
+   * The local clock, milliseconds since 1970; Date.now by default. Tests pass a wrong one to meet
+   * RequestTimeTooSkewed.
+   */
   clock?: (() => number) | undefined;
 }
 
@@ -41,7 +53,10 @@ export interface RequestSpec {
   signal?: AbortSignal | undefined;
   /** Statuses that are answers rather than errors; 2xx by default. */
   accept?: ((status: number) => boolean) | undefined;
-  /** Reads an accepted reply's body into `text` within the attempt, so a reset or stall while reading it is retried like one before it. */
+  /**
+   * Reads an accepted reply's body into `text` within the attempt, so a reset or stall while reading it is retried
+   * like one before it.
+   */
   text?: boolean | undefined;
   /** A short description for messages, such as `GET key`. */
   label: string;
@@ -92,7 +107,8 @@ export class Transport {
       );
     }
     this.#ownsDispatcher = options.dispatcher === undefined;
-    this.#dispatcher = options.dispatcher ?? new Agent({ connect: { timeout: connect }, keepAliveTimeout: 4000, connections });
+    this.#dispatcher =
+      options.dispatcher ?? new Agent({ connect: { timeout: connect }, keepAliveTimeout: 4000, connections });
   }
 
   /** The time to sign with: the local clock corrected by what the server taught. */
@@ -106,10 +122,14 @@ export class Transport {
     return this.#closing;
   }
 
-  /** Sends a request: signs each attempt, retries what the policy retries, throws S3Error, ProtocolError, NetworkError or AbortError. */
+  /**
+   * Sends a request: signs each attempt, retries what the policy retries, throws S3Error, ProtocolError, NetworkError
+   * or AbortError.
+   */
   async send(spec: RequestSpec): Promise<Reply> {
     let skewRetried = false;
-    const canReplay = replayable(spec.payload);
+    // A one-shot stream is read by its first attempt: it is never sent again.
+    const canReplay = spec.payload?.kind !== 'stream';
     for (let attempt = 1; ; attempt++) {
       const attempted = await this.#try(spec);
       if ('reply' in attempted) return attempted.reply;
@@ -140,7 +160,13 @@ export class Transport {
     const code = (error as { code?: string }).code ?? '';
     const kind = TIMEOUT_CODES.has(code) ? 'ERR_S3V4_TIMEOUT' : 'ERR_S3V4_NETWORK';
     const what =
-      kind === 'ERR_S3V4_TIMEOUT' ? (reading ? 'the body timed out' : 'timed out') : reading ? 'the body broke off' : 'no reply';
+      kind === 'ERR_S3V4_TIMEOUT'
+        ? reading
+          ? 'the body timed out'
+          : 'timed out'
+        : reading
+          ? 'the body broke off'
+          : 'no reply';
     const message = `${label}: ${what} from ${this.#hints.endpoint} (${code || (error as Error).message})`;
     return new NetworkError(kind, message, error);
   }
@@ -192,7 +218,8 @@ export class Transport {
       Object.assign(headers, this.#signer.sign({ ...request, payloadHash: UNSIGNED_PAYLOAD }, { date }));
       body = Readable.from(source(payload));
     } else {
-      // Over plain http every byte is signed: STREAMING-AWS4-HMAC-SHA256-PAYLOAD, chunk by chunk, never buffering the stream.
+      // Over plain http every byte is signed: STREAMING-AWS4-HMAC-SHA256-PAYLOAD, chunk by chunk, never buffering the
+      // stream.
       const options = { date, contentLength: payload.length, chunkSize: DEFAULT_CHUNK_SIZE };
       const streaming = this.#signer.signStreaming(request, options);
       Object.assign(headers, streaming.headers);

@@ -3,7 +3,7 @@
  * the five predefined entities and numeric character references, an XML
  * declaration, comments and CDATA. No namespaces beyond ignoring the
  * `xmlns` attribute, no DTDs. Replies are parsed into a tree and read by
- * element name; request bodies are written with escape().
+ * element name; request bodies are written with escapeXml().
  */
 import { S3v4Error } from './errors.js';
 
@@ -44,7 +44,7 @@ function decodeEntities(text: string): string {
 }
 
 /** Escapes text for an XML element's content or attribute value. */
-export function escape(text: string): string {
+export function escapeXml(text: string): string {
   return text.replace(/[&<>"']/g, (ch) => `&${{ '&': 'amp', '<': 'lt', '>': 'gt', '"': 'quot', "'": 'apos' }[ch]};`);
 }
 
@@ -73,7 +73,8 @@ export function parseXml(xml: string): XmlElement {
       const end = skipPast(xml, open, '>');
       const name = xml.slice(open + 2, end - 1).trim();
       const element = stack.pop();
-      if (element === undefined || element === root || element.name !== name) throw new XmlError(`unexpected </${name}>`);
+      if (element === undefined || element === root || element.name !== name)
+        throw new XmlError(`unexpected </${name}>`);
       at = end;
     } else {
       const end = skipPast(xml, open, '>');
@@ -90,7 +91,8 @@ export function parseXml(xml: string): XmlElement {
   }
   if (stack.length !== 1) throw new XmlError(`<${stack[stack.length - 1]!.name}> is not closed`);
   const [document] = root.children;
-  if (document === undefined || root.children.length !== 1) throw new XmlError('a document has exactly one root element');
+  if (document === undefined || root.children.length !== 1)
+    throw new XmlError('a document has exactly one root element');
   return document;
 }
 

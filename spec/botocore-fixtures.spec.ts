@@ -59,13 +59,15 @@ const { cases } = fixtures;
 /** The URL path an s3v4 caller builds: encodeKey for the key, the bucket first in path-style addressing. */
 function pathFor(c: BotocoreCase): string {
   const key = c.key === null ? null : encodeKey(c.key);
-  if (c.addressing === 'virtual') return '/' + (key ?? '');
-  return '/' + c.bucket + (key === null ? '' : '/' + key);
+  if (c.addressing === 'virtual') return `/${key ?? ''}`;
+  return `/${c.bucket}${key === null ? '' : `/${key}`}`;
 }
 
 /** The query an s3v4 caller writes: UriEncode'd keys and values, bare keys left bare. */
 function queryFor(pairs: ReadonlyArray<readonly [string, string | null]>): string {
-  return pairs.map(([k, v]) => (v === null ? encodeComponent(k) : encodeComponent(k) + '=' + encodeComponent(v))).join('&');
+  return pairs
+    .map(([k, v]) => (v === null ? encodeComponent(k) : `${encodeComponent(k)}=${encodeComponent(v)}`))
+    .join('&');
 }
 
 /** [name, value] pairs as s3v4 headers: a repeated name becomes an array, in order. */
@@ -82,7 +84,13 @@ function headersFor(pairs: ReadonlyArray<readonly [string, string]>): Record<str
 function splitAtQuery(url: string): { base: string; pairs: string[] } {
   const q = url.indexOf('?');
   if (q < 0) return { base: url, pairs: [] };
-  return { base: url.slice(0, q), pairs: url.slice(q + 1).split('&').sort() };
+  return {
+    base: url.slice(0, q),
+    pairs: url
+      .slice(q + 1)
+      .split('&')
+      .sort(),
+  };
 }
 
 test('botocore fixtures: at least 500 cases, unique ids, both modes', () => {
@@ -101,7 +109,7 @@ for (const c of cases) {
     assert.is(path, c.path, 'path');
     if (c.query !== null) assert.is(queryFor(c.query), c.queryString, 'query string');
 
-    const url = `${c.scheme}://${c.host}${path}${c.queryString === '' ? '' : '?' + c.queryString}`;
+    const url = `${c.scheme}://${c.host}${path}${c.queryString === '' ? '' : `?${c.queryString}`}`;
     const signer = new SigV4Signer({
       accessKeyId: c.accessKeyId,
       secretAccessKey: c.secretAccessKey,

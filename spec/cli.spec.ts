@@ -8,7 +8,16 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
@@ -40,25 +49,36 @@ interface Run {
 /** The environment of every run: nothing from this machine's AWS_* or S3V4_CONFIG. */
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('AWS_') && name !== 'S3V4_CONFIG') env[name] = value;
+  for (const [name, value] of Object.entries(process.env))
+    if (!name.startsWith('AWS_') && name !== 'S3V4_CONFIG') env[name] = value;
   return { ...env, ...extra };
 }
 
 /** Checks a finished run never showed the secret. */
 function noSecret(run: Run): Run {
-  assert.not.ok(run.stdout.includes(rgw.secretAccessKey) || run.stderr.includes(rgw.secretAccessKey), 'the secret key appeared in the output');
+  assert.not.ok(
+    run.stdout.includes(rgw.secretAccessKey) || run.stderr.includes(rgw.secretAccessKey),
+    'the secret key appeared in the output',
+  );
   return run;
 }
 
 /** Runs `s3v4 ...args` to completion. */
-function s3v4(args: string[], options: { env?: Record<string, string>; cwd?: string; config?: string | null } = {}): Run {
+function s3v4(
+  args: string[],
+  options: { env?: Record<string, string>; cwd?: string; config?: string | null } = {},
+): Run {
   const config = options.config === undefined ? join(dir, 'config.toml') : options.config;
-  const result = spawnSync(process.execPath, [...NODE_ARGS, ...args, ...(config === null ? [] : ['--config', config])], {
-    cwd: options.cwd ?? dir,
-    env: cleanEnv(options.env),
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
+  const result = spawnSync(
+    process.execPath,
+    [...NODE_ARGS, ...args, ...(config === null ? [] : ['--config', config])],
+    {
+      cwd: options.cwd ?? dir,
+      env: cleanEnv(options.env),
+      encoding: 'utf8',
+      timeout: 60_000,
+    },
+  );
   return noSecret({ status: result.status, stdout: result.stdout, stderr: result.stderr });
 }
 
@@ -67,12 +87,18 @@ function s3v4(args: string[], options: { env?: Record<string, string>; cwd?: str
  * server living in it (the fault proxy) or that are interrupted.
  */
 function start(args: string[], config = join(dir, 'config.toml')): { child: ChildProcess; done: Promise<Run> } {
-  const child = spawn(process.execPath, [...NODE_ARGS, ...args, '--config', config], { cwd: dir, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...NODE_ARGS, ...args, '--config', config], {
+    cwd: dir,
+    env: cleanEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (data: Buffer) => (stdout += data));
   child.stderr.on('data', (data: Buffer) => (stderr += data));
-  const done = new Promise<Run>((resolve) => child.once('close', (status) => resolve(noSecret({ status, stdout, stderr }))));
+  const done = new Promise<Run>((resolve) =>
+    child.once('close', (status) => resolve(noSecret({ status, stdout, stderr }))),
+  );
   return { child, done };
 }
 
@@ -88,13 +114,25 @@ function json<T = Record<string, unknown>>(args: string[], options: Parameters<t
 }
 
 function configText(settings: Record<string, string | number | boolean>): string {
-  return storageToml(...Object.entries(settings).map(([key, value]) => `${key} = ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`));
+  return storageToml(
+    ...Object.entries(settings).map(
+      ([key, value]) => `${key} = ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`,
+    ),
+  );
 }
 
 /** Writes a config for the local server; `changes` override its keys. Returns its path. */
 function writeConfig(name: string, changes: Record<string, string | number | boolean> = {}): string {
   const path = join(dir, name);
-  const settings = { endpoint: rgw.endpoint, access_key: rgw.accessKeyId, secret_key: rgw.secretAccessKey, bucket: BUCKET, region: rgw.region, force_path_style: true, presigned_expiry_secs: 3600 };
+  const settings = {
+    endpoint: rgw.endpoint,
+    access_key: rgw.accessKeyId,
+    secret_key: rgw.secretAccessKey,
+    bucket: BUCKET,
+    region: rgw.region,
+    force_path_style: true,
+    presigned_expiry_secs: 3600,
+  };
   writeFileSync(path, configText({ ...settings, ...changes }));
   return path;
 }
@@ -121,7 +159,12 @@ if (cephForSpecs(test, 'the s3v4 command line', 'spec/cli.spec.ts')) {
     rgw = await sharedRgw();
     agent = new Agent();
     for (const bucket of [BUCKET, PUBLIC_BUCKET]) assert.is((await raw('PUT', `/${bucket}`)).status, 200);
-    const policy = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: '*', Action: ['s3:GetObject'], Resource: [`arn:aws:s3:::${PUBLIC_BUCKET}/*`] }] };
+    const policy = {
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Allow', Principal: '*', Action: ['s3:GetObject'], Resource: [`arn:aws:s3:::${PUBLIC_BUCKET}/*`] },
+      ],
+    };
     assert.is((await raw('PUT', `/${PUBLIC_BUCKET}?policy`, JSON.stringify(policy))).status, 204);
     writeConfig('config.toml');
   });
@@ -136,7 +179,8 @@ if (cephForSpecs(test, 'the s3v4 command line', 'spec/cli.spec.ts')) {
 
   test('--help, --version, and usage errors exit 2 naming what to fix', () => {
     const help = ok(['--help'], { config: null });
-    for (const command of ['put', 'get', 'ls', 'rm', 'stat', 'cp', 'url', 'presign', 'doctor']) assert.match(help, new RegExp(`^  ${command}\\b`, 'm'));
+    for (const command of ['put', 'get', 'ls', 'rm', 'stat', 'cp', 'url', 'presign', 'doctor'])
+      assert.match(help, new RegExp(`^  ${command}\\b`, 'm'));
     assert.match(ok(['put', '--help'], { config: null }), /^usage: s3v4 put FILE\.\.\. KEY\|PREFIX\//);
     assert.match(ok(['help', 'presign'], { config: null }), /--method, --expires/);
     assert.is(ok(['--version'], { config: null }).trim(), PACKAGE.version);
@@ -180,15 +224,38 @@ if (cephForSpecs(test, 'the s3v4 command line', 'spec/cli.spec.ts')) {
     assert.equal(keys('config/'), ['config/cwd.txt']);
     // --config wins over S3V4_CONFIG.
     assert.equal(ok(['ls', 'config/', '--recursive'], { env: { S3V4_CONFIG: viaEnv } }).trim(), 'config/cwd.txt');
-    assert.equal(ok(['ls', 'config/', '--recursive'], { cwd: empty, config: null, env: { S3V4_CONFIG: viaEnv } }).trim(), 'config/env.txt');
+    assert.equal(
+      ok(['ls', 'config/', '--recursive'], { cwd: empty, config: null, env: { S3V4_CONFIG: viaEnv } }).trim(),
+      'config/env.txt',
+    );
 
     // The library's environment variables fill empty keys.
     const fromEnv = join(dir, 'keys-from-env.toml');
-    writeFileSync(fromEnv, configText({ endpoint: rgw.endpoint, bucket: BUCKET, region: rgw.region, force_path_style: true }));
-    assert.equal(ok(['ls', 'config/', '--recursive'], { config: fromEnv, env: { AWS_ACCESS_KEY_ID: rgw.accessKeyId, AWS_SECRET_ACCESS_KEY: rgw.secretAccessKey } }).trim(), 'config/cwd.txt');
+    writeFileSync(
+      fromEnv,
+      configText({ endpoint: rgw.endpoint, bucket: BUCKET, region: rgw.region, force_path_style: true }),
+    );
+    assert.equal(
+      ok(['ls', 'config/', '--recursive'], {
+        config: fromEnv,
+        env: { AWS_ACCESS_KEY_ID: rgw.accessKeyId, AWS_SECRET_ACCESS_KEY: rgw.secretAccessKey },
+      }).trim(),
+      'config/cwd.txt',
+    );
 
     const broken = join(dir, 'broken.toml');
-    writeFileSync(broken, configText({ endpoint: rgw.endpoint, access_key: rgw.accessKeyId, secret_key: rgw.secretAccessKey, bucket: 'x', region: rgw.region, presigned_expiry_secs: -1, force_path_stile: true }));
+    writeFileSync(
+      broken,
+      configText({
+        endpoint: rgw.endpoint,
+        access_key: rgw.accessKeyId,
+        secret_key: rgw.secretAccessKey,
+        bucket: 'x',
+        region: rgw.region,
+        presigned_expiry_secs: -1,
+        force_path_stile: true,
+      }),
+    );
     const bad = s3v4(['ls'], { config: broken });
     assert.is(bad.status, 2);
     assert.match(bad.stderr, /broken\.toml: the storage configuration has \d+ problems/);
@@ -197,7 +264,9 @@ if (cephForSpecs(test, 'the s3v4 command line', 'spec/cli.spec.ts')) {
     const missing = s3v4(['ls'], { config: join(dir, 'nope.toml') });
     assert.is(missing.status, 2);
     assert.match(missing.stderr, /nope\.toml: [\s\S]*does not exist/);
-    const parsed = JSON.parse(s3v4(['ls', '--json'], { config: broken }).stdout) as { error: { code: string; message: string } };
+    const parsed = JSON.parse(s3v4(['ls', '--json'], { config: broken }).stdout) as {
+      error: { code: string; message: string };
+    };
     assert.is(parsed.error.code, 'ERR_S3V4_CONFIG');
   });
 
@@ -209,7 +278,12 @@ if (cephForSpecs(test, 'the s3v4 command line', 'spec/cli.spec.ts')) {
     const one = file('up/one.bin', body);
     const page = file('up/page.html', '<p>hi</p>');
     assert.match(ok(['put', one, 'ops/one.bin']), /one\.bin -> ops\/one\.bin \(2\.9 KiB\)/);
-    const uploaded = json<{ uploaded: Array<{ file: string; key: string; size: number; etag: string }> }>(['put', one, page, 'ops/many/']);
+    const uploaded = json<{ uploaded: Array<{ file: string; key: string; size: number; etag: string }> }>([
+      'put',
+      one,
+      page,
+      'ops/many/',
+    ]);
     assert.equal(
       uploaded.uploaded.map(({ key, size }) => [key, size]),
       [
@@ -232,7 +306,10 @@ if (cephForSpecs(test, 'the s3v4 command line', 'spec/cli.spec.ts')) {
     const long = ok(['ls', 'ops/', '--long']).split('\n').filter(Boolean);
     assert.match(long[0]!, /^ {19} {2} +DIR {2}ops\/many\/$/);
     assert.match(long[1]!, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +3000 {2}ops\/one\.bin$/);
-    const lines = ok(['ls', 'ops/', '--json']).split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+    const lines = ok(['ls', 'ops/', '--json'])
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
     assert.equal(lines[0], { prefix: 'ops/many/' });
     assert.is(lines[1]!.key, 'ops/one.bin');
     assert.is(lines[1]!.size, 3000);
@@ -243,7 +320,7 @@ if (cephForSpecs(test, 'the s3v4 command line', 'spec/cli.spec.ts')) {
     assert.equal(json(['get', 'ops/copy.bin', out]), { downloaded: [{ key: 'ops/copy.bin', file: out, size: 3000 }] });
     assert.ok(readFileSync(out).equals(body));
     // Into a directory: the key's last segment names the file.
-    ok(['get', 'ops/many/page.html', join(dir, 'down') + '/']);
+    ok(['get', 'ops/many/page.html', `${join(dir, 'down')}/`]);
     assert.is(readFileSync(join(dir, 'down', 'page.html'), 'utf8'), '<p>hi</p>');
 
     // An existing file stays unless --force; nothing temporary is left beside it.
@@ -270,7 +347,12 @@ if (cephForSpecs(test, 'the s3v4 command line', 'spec/cli.spec.ts')) {
 
   test('put --recursive and get --recursive mirror a directory tree', () => {
     const tree = join(dir, 'tree');
-    const files: Record<string, string> = { 'index.html': '<h1>x</h1>', 'css/site.css': 'p{}', 'a/b/c/deep.txt': 'deep', 'space name.txt': 'sp' };
+    const files: Record<string, string> = {
+      'index.html': '<h1>x</h1>',
+      'css/site.css': 'p{}',
+      'a/b/c/deep.txt': 'deep',
+      'space name.txt': 'sp',
+    };
     for (const [path, content] of Object.entries(files)) file(join('tree', path), content);
     symlinkSync('/etc/hostname', join(tree, 'link'));
     const directory = s3v4(['put', tree, 'site/']);
@@ -283,10 +365,20 @@ if (cephForSpecs(test, 'the s3v4 command line', 'spec/cli.spec.ts')) {
     const put = s3v4(['put', tree, 'site', '--recursive']);
     assert.is(put.status, 0, put.stderr);
     assert.match(put.stderr, /skipped .*link: not a regular file/);
-    assert.equal(keys('site/'), Object.keys(files).map((path) => `site/${path}`).sort());
+    assert.equal(
+      keys('site/'),
+      Object.keys(files)
+        .map((path) => `site/${path}`)
+        .sort(),
+    );
 
     const mirror = join(dir, 'mirror');
-    const got = json<{ downloaded: Array<{ key: string }>; failed: unknown[] }>(['get', 'site/', mirror, '--recursive']);
+    const got = json<{ downloaded: Array<{ key: string }>; failed: unknown[] }>([
+      'get',
+      'site/',
+      mirror,
+      '--recursive',
+    ]);
     assert.is(got.downloaded.length, 4);
     assert.equal(got.failed, []);
     for (const [path, content] of Object.entries(files)) assert.is(readFileSync(join(mirror, path), 'utf8'), content);
@@ -305,15 +397,19 @@ if (cephForSpecs(test, 'the s3v4 command line', 'spec/cli.spec.ts')) {
     mkdirSync(dest, { recursive: true });
     const run = s3v4(['get', 'trap/', dest, '--recursive', '--json']);
     assert.is(run.status, 1);
-    const result = JSON.parse(run.stdout) as { downloaded: Array<{ key: string }>; failed: Array<{ key: string; message: string }> };
+    const result = JSON.parse(run.stdout) as {
+      downloaded: Array<{ key: string }>;
+      failed: Array<{ key: string; message: string }>;
+    };
     assert.equal(result.downloaded.map((d) => d.key).sort(), ['trap/fine.txt', 'trap/sub/fine.txt']);
     assert.equal(result.failed.map((f) => f.key).sort(), [...hostile].sort());
     assert.match(result.failed.find((f) => f.key === 'trap//abs.txt')!.message, /it is an absolute path/);
     assert.match(result.failed.find((f) => f.key === 'trap/../../escaped.txt')!.message, /it has a "\.\." segment/);
-    for (const path of ['jail/escaped.txt', 'escaped.txt', 'abs.txt', 'up.txt', 'jail/up.txt']) assert.not.ok(existsSync(join(dir, path)), path);
+    for (const path of ['jail/escaped.txt', 'escaped.txt', 'abs.txt', 'up.txt', 'jail/up.txt'])
+      assert.not.ok(existsSync(join(dir, path)), path);
 
     // One key into a directory: refused too, unless DEST names the file.
-    const single = s3v4(['get', 'trap/../../escaped.txt', dest + '/']);
+    const single = s3v4(['get', 'trap/../../escaped.txt', `${dest}/`]);
     assert.is(single.status, 1);
     assert.match(single.stderr, /refused "trap\/\.\.\/\.\.\/escaped\.txt": it has a "\.\." segment.*name a DEST file/);
     ok(['get', 'trap/../../escaped.txt', join(dest, 'named.txt')]);
@@ -335,16 +431,22 @@ if (cephForSpecs(test, 'the s3v4 command line', 'spec/cli.spec.ts')) {
   // -------------------------------------------------------------------------
   // Links
 
-  test('url gives the config\'s link; presign gives working GET and PUT links', async () => {
+  test("url gives the config's link; presign gives working GET and PUT links", async () => {
     file('link.txt', 'linked');
     ok(['put', join(dir, 'link.txt'), 'links/a b.txt']);
-    ok(['put', join(dir, 'link.txt'), 'links/a b.txt'], { config: writeConfig('public.toml', { bucket: PUBLIC_BUCKET, presigned_expiry_secs: 0 }) });
+    ok(['put', join(dir, 'link.txt'), 'links/a b.txt'], {
+      config: writeConfig('public.toml', { bucket: PUBLIC_BUCKET, presigned_expiry_secs: 0 }),
+    });
 
     const presigned = json<{ url: string; kind: string }>(['url', 'links/a b.txt']);
     assert.is(presigned.kind, 'presigned');
     assert.match(presigned.url, /X-Amz-Expires=3600&/);
     const plain = json<{ url: string; kind: string }>(['url', 'links/a b.txt'], { config: join(dir, 'public.toml') });
-    assert.equal(plain, { key: 'links/a b.txt', url: `${rgw.endpoint}/${PUBLIC_BUCKET}/links/a%20b.txt`, kind: 'plain' });
+    assert.equal(plain, {
+      key: 'links/a b.txt',
+      url: `${rgw.endpoint}/${PUBLIC_BUCKET}/links/a%20b.txt`,
+      kind: 'plain',
+    });
     const cdn = writeConfig('cdn.toml', { public_url_base: `${rgw.endpoint}/${PUBLIC_BUCKET}/` });
     assert.is(ok(['url', 'links/a b.txt'], { config: cdn }).trim(), `${rgw.endpoint}/${PUBLIC_BUCKET}/links/a%20b.txt`);
     for (const link of [presigned.url, plain.url]) {
@@ -355,7 +457,12 @@ if (cephForSpecs(test, 'the s3v4 command line', 'spec/cli.spec.ts')) {
     const get = ok(['presign', 'links/a b.txt', '--expires', '60']).trim();
     assert.match(get, /X-Amz-Expires=60&/);
     assert.is(await (await request(get, { dispatcher: agent })).body.text(), 'linked');
-    const put = json<{ url: string; method: string; expiresIn: number }>(['presign', 'links/uploaded.txt', '--method', 'put']);
+    const put = json<{ url: string; method: string; expiresIn: number }>([
+      'presign',
+      'links/uploaded.txt',
+      '--method',
+      'put',
+    ]);
     assert.is(put.method, 'PUT');
     assert.is(put.expiresIn, 3600);
     const stored = await request(put.url, { method: 'PUT', body: 'via presigned PUT', dispatcher: agent });
@@ -371,18 +478,36 @@ if (cephForSpecs(test, 'the s3v4 command line', 'spec/cli.spec.ts')) {
   // -------------------------------------------------------------------------
   // Terminal, Ctrl-C
 
-  test('a progress bar on a terminal\'s stderr, none when piped', () => {
+  test("a progress bar on a terminal's stderr, none when piped", () => {
     const big = file('progress.bin', randomBytes(20 * MiB));
     const piped = s3v4(['put', big, 'progress.bin']);
     assert.is(piped.status, 0);
     assert.is(piped.stderr, '');
-    const command = [process.execPath, ...NODE_ARGS, 'get', 'progress.bin', join(dir, 'progress-copy.bin'), '--config', join(dir, 'config.toml')].map((a) => `'${a}'`).join(' ');
+    const command = [
+      process.execPath,
+      ...NODE_ARGS,
+      'get',
+      'progress.bin',
+      join(dir, 'progress-copy.bin'),
+      '--config',
+      join(dir, 'config.toml'),
+    ]
+      .map((a) => `'${a}'`)
+      .join(' ');
     // script gives the command a pseudo-terminal and copies what it writes to stdout.
-    const tty = spawnSync('script', ['-qec', command, '/dev/null'], { cwd: dir, env: cleanEnv(), encoding: 'utf8', timeout: 60_000 });
+    const tty = spawnSync('script', ['-qec', command, '/dev/null'], {
+      cwd: dir,
+      env: cleanEnv(),
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     assert.is(tty.status, 0, tty.stdout + tty.stderr);
     const frames = tty.stdout.split('\r\x1b[K').slice(1);
     assert.ok(frames.length >= 1, JSON.stringify(tty.stdout.slice(0, 300)));
-    assert.match(frames.at(-1)!, /^progress\.bin {2}\[#{20}\] 100% 20\.0 MiB\/20\.0 MiB [\d.]+ [KMG]?i?B\/s ETA 0s\r?\n/);
+    assert.match(
+      frames.at(-1)!,
+      /^progress\.bin {2}\[#{20}\] 100% 20\.0 MiB\/20\.0 MiB [\d.]+ [KMG]?i?B\/s ETA 0s\r?\n/,
+    );
     assert.ok(readFileSync(join(dir, 'progress-copy.bin')).equals(readFileSync(big)));
     ok(['rm', 'progress.bin']);
   });
@@ -427,7 +552,11 @@ if (cephForSpecs(test, 'the s3v4 command line', 'spec/cli.spec.ts')) {
     const run = s3v4(['doctor', '--json'], { config });
     const human = text ? s3v4(['doctor'], { config }) : undefined;
     if (human !== undefined) assert.is(human.status, run.status);
-    return { status: run.status, report: JSON.parse(run.stdout) as DoctorReport, text: human === undefined ? '' : human.stdout + human.stderr };
+    return {
+      status: run.status,
+      report: JSON.parse(run.stdout) as DoctorReport,
+      text: human === undefined ? '' : human.stdout + human.stderr,
+    };
   }
 
   const failed = (report: DoctorReport) => report.checks.filter((check) => !check.ok);
@@ -456,18 +585,36 @@ if (cephForSpecs(test, 'the s3v4 command line', 'spec/cli.spec.ts')) {
     // Public bucket, plain links; and a CDN base that serves the bucket.
     const plain = doctor(writeConfig('doctor-public.toml', { bucket: PUBLIC_BUCKET, presigned_expiry_secs: 0 }));
     assert.is(plain.status, 0, plain.text);
-    assert.equal(plain.report.checks.filter((c) => c.name === 'link').map((c) => c.detail), ['the plain link (presigned_expiry_secs = 0) serves the object']);
-    const cdn = doctor(writeConfig('doctor-cdn.toml', { bucket: PUBLIC_BUCKET, presigned_expiry_secs: 0, public_url_base: `${rgw.endpoint}/${PUBLIC_BUCKET}` }));
+    assert.equal(
+      plain.report.checks.filter((c) => c.name === 'link').map((c) => c.detail),
+      ['the plain link (presigned_expiry_secs = 0) serves the object'],
+    );
+    const cdn = doctor(
+      writeConfig('doctor-cdn.toml', {
+        bucket: PUBLIC_BUCKET,
+        presigned_expiry_secs: 0,
+        public_url_base: `${rgw.endpoint}/${PUBLIC_BUCKET}`,
+      }),
+    );
     assert.is(cdn.status, 0, cdn.text);
-    assert.equal(cdn.report.checks.filter((c) => c.name === 'link').map((c) => c.detail), [`the CDN link (${rgw.endpoint}/${PUBLIC_BUCKET}/<key>) serves the object`]);
+    assert.equal(
+      cdn.report.checks.filter((c) => c.name === 'link').map((c) => c.detail),
+      [`the CDN link (${rgw.endpoint}/${PUBLIC_BUCKET}/<key>) serves the object`],
+    );
     assert.equal(keys('s3v4-doctor/'), []);
     assert.equal(ok(['ls', 's3v4-doctor/', '--recursive'], { config: join(dir, 'doctor-public.toml') }), '');
   });
 
   test('doctor fails with the fix: wrong secret, wrong region, missing bucket, private bucket with plain links', () => {
-    const secret = doctor(writeConfig('doctor-secret.toml', { secret_key: `${rgw.secretAccessKey.slice(0, -4)}AAAA` }), true);
+    const secret = doctor(
+      writeConfig('doctor-secret.toml', { secret_key: `${rgw.secretAccessKey.slice(0, -4)}AAAA` }),
+      true,
+    );
     assert.is(secret.status, 1);
-    assert.equal(failed(secret.report).map((c) => c.name), ['credentials']);
+    assert.equal(
+      failed(secret.report).map((c) => c.name),
+      ['credentials'],
+    );
     assert.match(failed(secret.report)[0]!.detail, /access key S3V4TEST\w+ refused: SignatureDoesNotMatch/);
     assert.match(failed(secret.report)[0]!.fix!, /check that secret_key belongs to access_key/);
     assert.match(secret.text, /^FAIL {2}credentials {2}.*\n {19}fix: /m);
@@ -475,28 +622,50 @@ if (cephForSpecs(test, 'the s3v4 command line', 'spec/cli.spec.ts')) {
 
     const region = doctor(writeConfig('doctor-region.toml', { region: 'eu-west-1' }));
     assert.is(region.status, 1);
-    assert.equal(failed(region.report), [{ name: 'bucket', ok: false, detail: 'bucket cli is in region us-east-1, not eu-west-1', fix: 'set region = "us-east-1"' }]);
+    assert.equal(failed(region.report), [
+      {
+        name: 'bucket',
+        ok: false,
+        detail: 'bucket cli is in region us-east-1, not eu-west-1',
+        fix: 'set region = "us-east-1"',
+      },
+    ]);
 
     const missing = doctor(writeConfig('doctor-missing.toml', { bucket: 'no-such-bucket' }));
     assert.is(missing.status, 1);
-    assert.equal(failed(missing.report).map((c) => [c.name, c.detail]), [['bucket', `bucket no-such-bucket does not exist at ${rgw.endpoint}`]]);
+    assert.equal(
+      failed(missing.report).map((c) => [c.name, c.detail]),
+      [['bucket', `bucket no-such-bucket does not exist at ${rgw.endpoint}`]],
+    );
 
     const privatePlain = doctor(writeConfig('doctor-private.toml', { presigned_expiry_secs: 0 }));
     assert.is(privatePlain.status, 1);
     const link = failed(privatePlain.report);
-    assert.equal(link.map((c) => [c.name, c.detail]), [['link', 'the plain link (presigned_expiry_secs = 0) answered HTTP 403 AccessDenied']]);
+    assert.equal(
+      link.map((c) => [c.name, c.detail]),
+      [['link', 'the plain link (presigned_expiry_secs = 0) answered HTTP 403 AccessDenied']],
+    );
     assert.match(link[0]!.fix!, /allow public reads on the bucket .* or set presigned_expiry_secs = 3600/);
     // The temporary object is removed even when a check failed.
     assert.equal(keys('s3v4-doctor/'), []);
 
     const badCdn = doctor(writeConfig('doctor-badcdn.toml', { public_url_base: `${rgw.endpoint}/elsewhere` }));
     assert.is(badCdn.status, 1);
-    assert.equal(failed(badCdn.report).map((c) => c.name), ['link']);
-    assert.match(failed(badCdn.report)[0]!.detail, /the CDN link \(.*\/elsewhere\/<key>\) answered HTTP 404 NoSuchBucket/);
+    assert.equal(
+      failed(badCdn.report).map((c) => c.name),
+      ['link'],
+    );
+    assert.match(
+      failed(badCdn.report)[0]!.detail,
+      /the CDN link \(.*\/elsewhere\/<key>\) answered HTTP 404 NoSuchBucket/,
+    );
 
     const invalid = doctor(writeConfig('doctor-invalid.toml', { bucket: '' }));
     assert.is(invalid.status, 2);
-    assert.equal(invalid.report.checks.map((c) => [c.name, c.ok]), [['config', false]]);
+    assert.equal(
+      invalid.report.checks.map((c) => [c.name, c.ok]),
+      [['config', false]],
+    );
     assert.match(invalid.report.checks[0]!.detail, /bucket/);
   });
 
@@ -505,7 +674,17 @@ if (cephForSpecs(test, 'the s3v4 command line', 'spec/cli.spec.ts')) {
     const restricted = async (bucket: string, actions: string[]) => {
       const user = await rgw.createUser(bucket);
       assert.is((await raw('PUT', `/${bucket}`)).status, 200);
-      const policy = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: [`arn:aws:iam:::user/${bucket}`] }, Action: actions, Resource: [`arn:aws:s3:::${bucket}/*`] }] };
+      const policy = {
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Effect: 'Allow',
+            Principal: { AWS: [`arn:aws:iam:::user/${bucket}`] },
+            Action: actions,
+            Resource: [`arn:aws:s3:::${bucket}/*`],
+          },
+        ],
+      };
       assert.is((await raw('PUT', `/${bucket}?policy`, JSON.stringify(policy))).status, 204);
       return writeConfig(`${bucket}.toml`, { access_key: user.accessKeyId, secret_key: user.secretAccessKey, bucket });
     };
@@ -515,10 +694,16 @@ if (cephForSpecs(test, 'the s3v4 command line', 'spec/cli.spec.ts')) {
     const detail = (name: string) => passed.report.checks.find((c) => c.name === name)?.detail;
     // Without s3:ListBucket a missing key is AccessDenied, and without s3:GetBucketLocation the region cannot be read.
     assert.match(detail('credentials') ?? '', /accepted \(a signed GET of a missing key gave AccessDenied\)$/);
-    assert.is(detail('bucket'), 'bucket cli-minimal answers requests signed for us-east-1; its region could not be read (AccessDenied)');
+    assert.is(
+      detail('bucket'),
+      'bucket cli-minimal answers requests signed for us-east-1; its region could not be read (AccessDenied)',
+    );
     const ls = s3v4(['ls'], { config: minimal });
     assert.is(ls.status, 1);
-    assert.match(ls.stderr, /GET \?list-type=2: 403 AccessDenied: .*the minimum policy is s3:PutObject, s3:GetObject and s3:DeleteObject on arn:aws:s3:::cli-minimal\/\*/);
+    assert.match(
+      ls.stderr,
+      /GET \?list-type=2: 403 AccessDenied: .*the minimum policy is s3:PutObject, s3:GetObject and s3:DeleteObject on arn:aws:s3:::cli-minimal\/\*/,
+    );
 
     const noDelete = await restricted('cli-nodelete', ['s3:PutObject', 's3:GetObject']);
     const refused = doctor(noDelete);
@@ -526,7 +711,10 @@ if (cephForSpecs(test, 'the s3v4 command line', 'spec/cli.spec.ts')) {
     const [policy] = failed(refused.report);
     assert.is(failed(refused.report).length, 1);
     assert.is(policy!.name, 'policy');
-    assert.match(policy!.detail, /^DELETE s3v4-doctor\/\S+: 403 AccessDenied: .*; the temporary object s3v4-doctor\/\S+ is still in the bucket$/);
+    assert.match(
+      policy!.detail,
+      /^DELETE s3v4-doctor\/\S+: 403 AccessDenied: .*; the temporary object s3v4-doctor\/\S+ is still in the bucket$/,
+    );
     assert.match(policy!.fix!, /^grant s3:DeleteObject: /);
   });
 
@@ -542,15 +730,29 @@ if (cephForSpecs(test, 'the s3v4 command line', 'spec/cli.spec.ts')) {
       proxy.inject({ kind: 'date', ms: 10 * 60_000 }, { times: 1000 });
       const skewed = await doctorAsync();
       assert.is(skewed.status, 1);
-      assert.equal(failed(skewed.report).map((c) => c.name), ['clock'], JSON.stringify(failed(skewed.report)));
+      assert.equal(
+        failed(skewed.report).map((c) => c.name),
+        ['clock'],
+        JSON.stringify(failed(skewed.report)),
+      );
       assert.match(failed(skewed.report)[0]!.detail, /^(599|600|601) s behind the server's \(at most 300 s\)$/);
       assert.match(failed(skewed.report)[0]!.fix!, /synchronise this machine's clock \(NTP\)/);
 
       proxy.reset();
-      proxy.inject({ kind: 'reply', status: 403, code: 'PathStyleDomainForbidden' }, { times: 1000, match: (method) => method === 'PUT' });
+      proxy.inject(
+        { kind: 'reply', status: 403, code: 'PathStyleDomainForbidden' },
+        { times: 1000, match: (method) => method === 'PUT' },
+      );
       const forbidden = await doctorAsync();
       assert.is(forbidden.status, 1);
-      assert.equal(failed(forbidden.report), [{ name: 'addressing', ok: false, detail: 'path-style requests are refused: PathStyleDomainForbidden', fix: 'set force_path_style = false' }]);
+      assert.equal(failed(forbidden.report), [
+        {
+          name: 'addressing',
+          ok: false,
+          detail: 'path-style requests are refused: PathStyleDomainForbidden',
+          fix: 'set force_path_style = false',
+        },
+      ]);
     } finally {
       await proxy.close();
     }
@@ -560,11 +762,17 @@ if (cephForSpecs(test, 'the s3v4 command line', 'spec/cli.spec.ts')) {
     const port = await freePort();
     const down = doctor(writeConfig('doctor-down.toml', { endpoint: `http://127.0.0.1:${port}` }), true);
     assert.is(down.status, 1);
-    assert.equal(down.report.checks.map((c) => [c.name, c.ok]), [
-      ['config', true],
-      ['endpoint', false],
-    ]);
-    assert.match(down.report.checks[1]!.detail, new RegExp(`no answer from http://127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\)`));
+    assert.equal(
+      down.report.checks.map((c) => [c.name, c.ok]),
+      [
+        ['config', true],
+        ['endpoint', false],
+      ],
+    );
+    assert.match(
+      down.report.checks[1]!.detail,
+      new RegExp(`no answer from http://127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\)`),
+    );
     assert.match(down.text, /^s3v4: 1 of 2 checks failed: endpoint$/m);
   });
 }

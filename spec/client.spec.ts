@@ -71,7 +71,12 @@ interface Recorded {
 function recording(base: Dispatcher): { dispatcher: Dispatcher; log: Recorded[] } {
   const log: Recorded[] = [];
   const dispatcher = base.compose((dispatch) => (options, handler) => {
-    log.push({ origin: String(options.origin), method: options.method, path: options.path, headers: { ...(options.headers as Record<string, string>) } });
+    log.push({
+      origin: String(options.origin),
+      method: options.method,
+      path: options.path,
+      headers: { ...(options.headers as Record<string, string>) },
+    });
     return dispatch(options, handler);
   });
   return { dispatcher, log };
@@ -80,7 +85,14 @@ function recording(base: Dispatcher): { dispatcher: Dispatcher; log: Recorded[] 
 /** A client for `bucket` on the server (or `storage.endpoint`), closed when the suite ends. */
 function makeClient(bucket: string, storage: Partial<StorageOptions> = {}, options: ClientOptions = {}): S3Client {
   const client = new S3Client(
-    { endpoint: rgw.endpoint, accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey, region: rgw.region, bucket, ...storage },
+    {
+      endpoint: rgw.endpoint,
+      accessKeyId: rgw.accessKeyId,
+      secretAccessKey: rgw.secretAccessKey,
+      region: rgw.region,
+      bucket,
+      ...storage,
+    },
     options,
   );
   clients.push(client);
@@ -93,7 +105,11 @@ function proxied(bucket: string, options: ClientOptions = {}, storage: Partial<S
 }
 
 /** Awaits `work`, which must fail with `type`; keeps the error for the secrets check. */
-async function rejects<E>(work: Promise<unknown> | (() => Promise<unknown>), type: abstract new (...args: never[]) => E, label = type.name): Promise<E> {
+async function rejects<E>(
+  work: Promise<unknown> | (() => Promise<unknown>),
+  type: abstract new (...args: never[]) => E,
+  label = type.name,
+): Promise<E> {
   try {
     await (typeof work === 'function' ? work() : work);
   } catch (error) {
@@ -101,10 +117,20 @@ async function rejects<E>(work: Promise<unknown> | (() => Promise<unknown>), typ
     if (!(error instanceof type)) assert.unreachable(`${label}: expected ${type.name}, got ${inspect(error)}`);
     return error as E;
   }
-  throw new assert.Assertion({ message: `${label}: expected ${type.name}, nothing was thrown`, generated: false, operator: 'rejects', expects: type.name, actual: 'resolved' });
+  throw new assert.Assertion({
+    message: `${label}: expected ${type.name}, nothing was thrown`,
+    generated: false,
+    operator: 'rejects',
+    expects: type.name,
+    actual: 'resolved',
+  });
 }
 
-async function s3Error(work: Promise<unknown> | (() => Promise<unknown>), code: string, status: number): Promise<S3Error> {
+async function s3Error(
+  work: Promise<unknown> | (() => Promise<unknown>),
+  code: string,
+  status: number,
+): Promise<S3Error> {
   const error = await rejects(work, S3Error, code);
   assert.is(error.code, code, error.message);
   assert.is(error.status, status, error.message);
@@ -115,14 +141,20 @@ const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest(
 const md5 = (bytes: Uint8Array | string) => createHash('md5').update(bytes).digest('hex');
 
 /** Runs `work` over `items`, `width` at a time. */
-async function pool<T>(items: readonly T[], width: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
+async function pool<T>(
+  items: readonly T[],
+  width: number,
+  work: (item: T, index: number) => Promise<void>,
+): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(width, items.length) }, async () => {
-    while (next < items.length) {
-      const index = next++;
-      await work(items[index]!, index);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(width, items.length) }, async () => {
+      while (next < items.length) {
+        const index = next++;
+        await work(items[index]!, index);
+      }
+    }),
+  );
 }
 
 async function allPages<T>(pages: AsyncIterable<T>): Promise<T[]> {
@@ -137,7 +169,10 @@ async function listKeys(client: S3Client, options: Parameters<S3Client['list']>[
 }
 
 /** An async iterable of `total` random bytes in uneven pieces (its length unknown to the client), hashing what it yields. */
-function randomSource(total: number, hash = createHash('sha256')): { source: AsyncIterable<Uint8Array>; digest: () => string } {
+function randomSource(
+  total: number,
+  hash = createHash('sha256'),
+): { source: AsyncIterable<Uint8Array>; digest: () => string } {
   async function* generate() {
     let sent = 0;
     for (let i = 0; sent < total; i++) {
@@ -150,7 +185,8 @@ function randomSource(total: number, hash = createHash('sha256')): { source: Asy
   return { source: generate(), digest: () => hash.digest('hex') };
 }
 
-const seenFor = (fragment: string) => proxy.seen.filter((request) => decodeURIComponent(request.url).includes(fragment));
+const seenFor = (fragment: string) =>
+  proxy.seen.filter((request) => decodeURIComponent(request.url).includes(fragment));
 
 /** Waits until `condition` holds, for up to `ms`. */
 async function until(condition: () => boolean, ms = 2000): Promise<boolean> {
@@ -172,7 +208,9 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
   test.before(async () => {
     workDir = mkdtempSync(join(tmpdir(), 's3v4-client-spec-'));
     rgw = await sharedRgw();
-    await Promise.all(['objects', 'awkward-path', 'awkward-vhost', 'many', 'load', 'uploads', 'faults'].map(createBucket));
+    await Promise.all(
+      ['objects', 'awkward-path', 'awkward-vhost', 'many', 'load', 'uploads', 'faults'].map(createBucket),
+    );
     proxy = await startFaultProxy(rgw.port);
     tls = await startTlsTerminator(rgw.port);
     vhostAgent = loopbackAgent();
@@ -196,12 +234,26 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
   // Configuration and addressing
 
   test('plain storageConfig options and a parsed TOML configuration both make a working client', async () => {
-    const plain = new S3Client({ endpoint: rgw.endpoint, accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey, bucket: 'objects', region: rgw.region, forcePathStyle: true, presignedExpirySecs: 60 });
+    const plain = new S3Client({
+      endpoint: rgw.endpoint,
+      accessKeyId: rgw.accessKeyId,
+      secretAccessKey: rgw.secretAccessKey,
+      bucket: 'objects',
+      region: rgw.region,
+      forcePathStyle: true,
+      presignedExpirySecs: 60,
+    });
     clients.push(plain);
     assert.is(plain.config.bucket, 'objects');
     assert.is(plain.endpoint.addressing, 'path-style');
     await plain.put('config/plain.txt', 'from plain options');
-    const toml = storageToml(`endpoint = "${rgw.endpoint}"`, `access_key = "${rgw.accessKeyId}"`, `secret_key = "${rgw.secretAccessKey}"`, 'bucket = "objects"', `region = "${rgw.region}"`);
+    const toml = storageToml(
+      `endpoint = "${rgw.endpoint}"`,
+      `access_key = "${rgw.accessKeyId}"`,
+      `secret_key = "${rgw.secretAccessKey}"`,
+      'bucket = "objects"',
+      `region = "${rgw.region}"`,
+    );
     const parsed = new S3Client(parseConfig(toml, 'config.toml', {}));
     clients.push(parsed);
     assert.is(await (await parsed.get('config/plain.txt')).text(), 'from plain options');
@@ -215,17 +267,37 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
       if (style === 'path-style') dispatchers.push(recorder.dispatcher);
       const endpoint = style === 'virtual-hosted' ? `http://s3.localhost:${rgw.port}` : rgw.endpoint;
       const client = makeClient('objects', { endpoint, presignedExpirySecs: 300 }, { dispatcher: recorder.dispatcher });
-      assert.is(client.endpoint.addressing, style === 'virtual-hosted' ? 'virtual-hosted' : 'path-style: IP address or localhost');
+      assert.is(
+        client.endpoint.addressing,
+        style === 'virtual-hosted' ? 'virtual-hosted' : 'path-style: IP address or localhost',
+      );
       const dir = `${style}/`;
       const key = `${dir}hello world+.txt`;
-      const put = await client.put(key, 'hello, world', { contentType: 'text/plain; charset=utf-8', metadata: { Owner: 'spec', 'run-id': '42' } });
+      const put = await client.put(key, 'hello, world', {
+        contentType: 'text/plain; charset=utf-8',
+        metadata: { Owner: 'spec', 'run-id': '42' },
+      });
       assert.is(put.etag, md5('hello, world'));
       const wanted = style === 'virtual-hosted' ? `http://objects.s3.localhost:${rgw.port}` : rgw.endpoint;
-      assert.ok(recorder.log.length > 0 && recorder.log.every((r) => r.origin === wanted), `requests went to ${[...new Set(recorder.log.map((r) => r.origin))].join(', ')}`);
-      assert.is(recorder.log[0]!.path, style === 'virtual-hosted' ? `/${dir}hello%20world%2B.txt` : `/objects/${dir}hello%20world%2B.txt`);
+      assert.ok(
+        recorder.log.length > 0 && recorder.log.every((r) => r.origin === wanted),
+        `requests went to ${[...new Set(recorder.log.map((r) => r.origin))].join(', ')}`,
+      );
+      assert.is(
+        recorder.log[0]!.path,
+        style === 'virtual-hosted' ? `/${dir}hello%20world%2B.txt` : `/objects/${dir}hello%20world%2B.txt`,
+      );
 
       const head = await client.head(key);
-      assert.equal({ size: head.size, etag: head.etag, contentType: head.contentType, metadata: head.metadata }, { size: 12, etag: put.etag, contentType: 'text/plain; charset=utf-8', metadata: { owner: 'spec', 'run-id': '42' } });
+      assert.equal(
+        { size: head.size, etag: head.etag, contentType: head.contentType, metadata: head.metadata },
+        {
+          size: 12,
+          etag: put.etag,
+          contentType: 'text/plain; charset=utf-8',
+          metadata: { owner: 'spec', 'run-id': '42' },
+        },
+      );
       assert.is(await client.exists(key), true);
       assert.is(await client.exists(`${dir}missing`), false);
       assert.is(await (await client.get(key)).text(), 'hello, world');
@@ -233,7 +305,10 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
       const copied = await client.copy(key, `${dir}copy of ü.txt`);
       assert.is(copied.etag, put.etag);
       assert.equal((await client.head(`${dir}copy of ü.txt`)).metadata, { owner: 'spec', 'run-id': '42' });
-      await client.copy(key, `${dir}replaced.txt`, { metadata: { fresh: 'yes' }, contentType: 'application/x-replaced' });
+      await client.copy(key, `${dir}replaced.txt`, {
+        metadata: { fresh: 'yes' },
+        contentType: 'application/x-replaced',
+      });
       const replaced = await client.head(`${dir}replaced.txt`);
       assert.equal([replaced.metadata, replaced.contentType], [{ fresh: 'yes' }, 'application/x-replaced']);
 
@@ -266,37 +341,81 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     const fileBytes = randomBytes(200_000);
     writeFileSync(file, fileBytes);
     const bytes = randomBytes(150_000);
-    const webStream = (data: Uint8Array) => new ReadableStream<Uint8Array>({
-      start(controller) {
-        controller.enqueue(data.subarray(0, 1000));
-        controller.enqueue(data.subarray(1000));
-        controller.close();
-      },
-    });
+    const webStream = (data: Uint8Array) =>
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(data.subarray(0, 1000));
+          controller.enqueue(data.subarray(1000));
+          controller.close();
+        },
+      });
     async function* generator(data: Uint8Array) {
       for (let at = 0; at < data.length; at += 33_333) yield data.subarray(at, at + 33_333);
     }
-    const cases: Array<{ name: string; body: () => Parameters<S3Client['put']>[1]; expected: Uint8Array; contentLength?: number; multipart: boolean }> = [
+    const cases: Array<{
+      name: string;
+      body: () => Parameters<S3Client['put']>[1];
+      expected: Uint8Array;
+      contentLength?: number;
+      multipart: boolean;
+    }> = [
       { name: 'string', body: () => 'zürich ✓ 𝄞', expected: Buffer.from('zürich ✓ 𝄞'), multipart: false },
       { name: 'empty string', body: () => '', expected: new Uint8Array(0), multipart: false },
       { name: 'Uint8Array', body: () => new Uint8Array(bytes), expected: bytes, multipart: false },
       { name: 'Buffer', body: () => bytes, expected: bytes, multipart: false },
-      { name: 'Uint8Array view', body: () => bytes.subarray(10, 20_000), expected: bytes.subarray(10, 20_000), multipart: false },
+      {
+        name: 'Uint8Array view',
+        body: () => bytes.subarray(10, 20_000),
+        expected: bytes.subarray(10, 20_000),
+        multipart: false,
+      },
       { name: 'ArrayBuffer', body: () => new Uint8Array(bytes).buffer, expected: bytes, multipart: false },
       { name: 'Blob', body: () => new Blob([bytes]), expected: bytes, multipart: false },
-      { name: 'Readable with contentLength', body: () => Readable.from([bytes.subarray(0, 70_000), bytes.subarray(70_000)]), contentLength: bytes.length, expected: bytes, multipart: false },
-      { name: 'Readable', body: () => Readable.from([bytes.subarray(0, 70_000), bytes.subarray(70_000)]), expected: bytes, multipart: true },
-      { name: 'ReadableStream with contentLength', body: () => webStream(bytes), contentLength: bytes.length, expected: bytes, multipart: false },
+      {
+        name: 'Readable with contentLength',
+        body: () => Readable.from([bytes.subarray(0, 70_000), bytes.subarray(70_000)]),
+        contentLength: bytes.length,
+        expected: bytes,
+        multipart: false,
+      },
+      {
+        name: 'Readable',
+        body: () => Readable.from([bytes.subarray(0, 70_000), bytes.subarray(70_000)]),
+        expected: bytes,
+        multipart: true,
+      },
+      {
+        name: 'ReadableStream with contentLength',
+        body: () => webStream(bytes),
+        contentLength: bytes.length,
+        expected: bytes,
+        multipart: false,
+      },
       { name: 'ReadableStream', body: () => webStream(bytes), expected: bytes, multipart: true },
-      { name: 'async iterable with contentLength', body: () => generator(bytes), contentLength: bytes.length, expected: bytes, multipart: false },
+      {
+        name: 'async iterable with contentLength',
+        body: () => generator(bytes),
+        contentLength: bytes.length,
+        expected: bytes,
+        multipart: false,
+      },
       { name: 'async iterable', body: () => generator(bytes), expected: bytes, multipart: true },
-      { name: 'empty async iterable', body: () => generator(new Uint8Array(0)), expected: new Uint8Array(0), multipart: true },
+      {
+        name: 'empty async iterable',
+        body: () => generator(new Uint8Array(0)),
+        expected: new Uint8Array(0),
+        multipart: true,
+      },
       { name: 'fromFile', body: () => fromFile(file), expected: fileBytes, multipart: false },
     ];
     for (const c of cases) {
       proxy.reset();
       const key = `bodies/${c.name}`;
-      const result = await client.put(key, c.body(), c.contentLength === undefined ? {} : { contentLength: c.contentLength });
+      const result = await client.put(
+        key,
+        c.body(),
+        c.contentLength === undefined ? {} : { contentLength: c.contentLength },
+      );
       const got = await (await client.get(key)).bytes();
       assert.is(got.length, c.expected.length, c.name);
       assert.ok(Buffer.from(got).equals(c.expected), `${c.name}: the object's bytes differ`);
@@ -304,9 +423,16 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
       const writes = proxy.seen.filter((r) => r.method === 'PUT' || r.method === 'POST');
       for (const w of writes) {
         assert.is(w.headers['transfer-encoding'], undefined, `${c.name}: chunked transfer encoding`);
-        assert.ok(w.headers['content-length'] !== undefined || w.method === 'POST', `${c.name}: ${w.method} ${w.url} has no Content-Length`);
+        assert.ok(
+          w.headers['content-length'] !== undefined || w.method === 'POST',
+          `${c.name}: ${w.method} ${w.url} has no Content-Length`,
+        );
       }
-      assert.is(writes.some((w) => /\?uploads$/.test(w.url)), c.multipart, `${c.name}: multipart`);
+      assert.is(
+        writes.some((w) => /\?uploads$/.test(w.url)),
+        c.multipart,
+        `${c.name}: multipart`,
+      );
       if (!c.multipart) assert.equal(writes.length, 1, `${c.name}: one request`);
     }
   });
@@ -336,7 +462,10 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     const bytes = randomBytes(100_000);
     await client.put('https/stream', Readable.from([bytes]), { contentLength: bytes.length });
     await client.put('https/buffer', bytes);
-    assert.equal(recorder.log.map((r) => r.headers['x-amz-content-sha256']), ['UNSIGNED-PAYLOAD', sha256(bytes)]);
+    assert.equal(
+      recorder.log.map((r) => r.headers['x-amz-content-sha256']),
+      ['UNSIGNED-PAYLOAD', sha256(bytes)],
+    );
     assert.is(recorder.log[0]!.headers['content-length'], String(bytes.length));
     assert.ok(Buffer.from(await (await client.get('https/stream')).bytes()).equals(bytes));
     await client.deleteMany(['https/stream', 'https/buffer']);
@@ -382,15 +511,26 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
   test('put: a known-length file and Blob above the threshold go through multipart with uniform parts', async () => {
     const recorder = recording(new Agent());
     dispatchers.push(recorder.dispatcher);
-    const client = makeClient('objects', {}, { dispatcher: recorder.dispatcher, multipartThreshold: 5 * MiB, partSize: 5 * MiB, concurrency: 3 });
+    const client = makeClient(
+      'objects',
+      {},
+      { dispatcher: recorder.dispatcher, multipartThreshold: 5 * MiB, partSize: 5 * MiB, concurrency: 3 },
+    );
     const bytes = randomBytes(11 * MiB + 5);
     const file = join(workDir, 'eleven.bin');
     writeFileSync(file, bytes);
-    for (const [key, body] of [['threshold/file', fromFile(file)], ['threshold/blob', new Blob([bytes])]] as const) {
+    for (const [key, body] of [
+      ['threshold/file', fromFile(file)],
+      ['threshold/blob', new Blob([bytes])],
+    ] as const) {
       recorder.log.length = 0;
       await client.put(key, body);
       const parts = recorder.log.filter((r) => r.path.includes('partNumber='));
-      assert.equal(parts.map((r) => Number(r.headers['content-length'])), [5 * MiB, 5 * MiB, MiB + 5], key);
+      assert.equal(
+        parts.map((r) => Number(r.headers['content-length'])),
+        [5 * MiB, 5 * MiB, MiB + 5],
+        key,
+      );
       const got = await (await client.get(key)).bytes();
       assert.is(sha256(got), sha256(bytes), key);
     }
@@ -417,7 +557,17 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     const big = randomBytes(6 * MiB);
     await client.put('checksum/multipart', big);
     const parts = proxy.seen.filter((r) => r.url.includes('partNumber='));
-    assert.equal(parts.map((r) => r.headers['content-md5']), [createHash('md5').update(big.subarray(0, 5 * MiB)).digest('base64'), createHash('md5').update(big.subarray(5 * MiB)).digest('base64')]);
+    assert.equal(
+      parts.map((r) => r.headers['content-md5']),
+      [
+        createHash('md5')
+          .update(big.subarray(0, 5 * MiB))
+          .digest('base64'),
+        createHash('md5')
+          .update(big.subarray(5 * MiB))
+          .digest('base64'),
+      ],
+    );
     await client.deleteMany(['checksum/md5', 'checksum/crc32', 'checksum/sha256', 'checksum/multipart']);
   });
 
@@ -428,7 +578,10 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     const client = makeClient('objects');
     const document = { name: 'ünïcode', list: [1, 2, 3], nested: { ok: true } };
     const before = Date.now();
-    const put = await client.put('get/doc.json', JSON.stringify(document), { contentType: 'application/json', metadata: { kind: 'doc' } });
+    const put = await client.put('get/doc.json', JSON.stringify(document), {
+      contentType: 'application/json',
+      metadata: { kind: 'doc' },
+    });
     const got = await client.get('get/doc.json');
     assert.equal(await got.json(), document);
     assert.is(got.etag, put.etag);
@@ -438,7 +591,10 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     assert.equal(got.metadata, { kind: 'doc' });
     assert.is(got.key, 'get/doc.json');
     assert.is(got.contentRange, undefined);
-    assert.ok(got.lastModified instanceof Date && Math.abs(got.lastModified.getTime() - before) < 60_000, String(got.lastModified));
+    assert.ok(
+      got.lastModified instanceof Date && Math.abs(got.lastModified.getTime() - before) < 60_000,
+      String(got.lastModified),
+    );
 
     const bytes = randomBytes(300_000);
     await client.put('get/bin', bytes);
@@ -469,8 +625,17 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     const notModified = await s3Error(client.get('cond/object', { ifNoneMatch: etag }), 'NotModified', 304);
     assert.is(notModified.request, 'GET cond/object');
     assert.is(await (await client.get('cond/object', { ifNoneMatch: md5('other') })).text(), 'conditional');
-    await s3Error(client.get('cond/object', { ifModifiedSince: new Date(info.lastModified!.getTime() + 1000) }), 'NotModified', 304);
-    assert.is(await (await client.get('cond/object', { ifModifiedSince: new Date(info.lastModified!.getTime() - 60_000) })).text(), 'conditional');
+    await s3Error(
+      client.get('cond/object', { ifModifiedSince: new Date(info.lastModified!.getTime() + 1000) }),
+      'NotModified',
+      304,
+    );
+    assert.is(
+      await (
+        await client.get('cond/object', { ifModifiedSince: new Date(info.lastModified!.getTime() - 60_000) })
+      ).text(),
+      'conditional',
+    );
   });
 
   test('head, get, delete and copy of missing keys; a missing bucket', async () => {
@@ -491,14 +656,125 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
   /** 200 keys that encoders get wrong: reserved and sub-delimiter characters, %, unicode (astral, NFC and NFD), slashes, dots, 1024 bytes. */
   function awkwardKeys(): string[] {
     const keys = new Set([
-      'with space', ' leading space', 'trailing space ', ' ', 'plus+sign', 'a+b c', 'tilde~', 'star*', 'percent%', '%', '%%', '%20', '%2F', '%2B', '%41',
-      "!'()", "sub(delims)!*'", 'semi;colon', 'colon:', 'comma,', 'equals=&amp;', 'question?mark', 'hash#tag', 'at@', 'dollar$', 'brackets[]{}', 'caret^', 'pipe|',
-      'back\\slash', 'quote"', 'lt<gt>', 'amp&', 'back`tick', 'tab\tkey', 'line\nbreak', 'unicode-ü', 'ünïcödé', '日本語/キー', 'emoji-😀', '𝄞-astral', 'Ω≈ç√',
-      'nfc-\u00e9', 'nfd-e\u0301', 'a//b', '//leading', 'trailing/', 'dir/', 'a/b/c/', '///', '.', '..', './x', '../x', 'a/./b', 'a/../b', 'up/..', 'here/.',
-      '../../etc/passwd', 'a..b', '...', '.hidden', 'x.', '..a', 'a/.../b', 'a/.x/b', '.a/b.',
-      'x'.repeat(1024), '€'.repeat(341) + 'a', 'a/'.repeat(512), '😀'.repeat(256), 'ü'.repeat(512),
+      'with space',
+      ' leading space',
+      'trailing space ',
+      ' ',
+      'plus+sign',
+      'a+b c',
+      'tilde~',
+      'star*',
+      'percent%',
+      '%',
+      '%%',
+      '%20',
+      '%2F',
+      '%2B',
+      '%41',
+      "!'()",
+      "sub(delims)!*'",
+      'semi;colon',
+      'colon:',
+      'comma,',
+      'equals=&amp;',
+      'question?mark',
+      'hash#tag',
+      'at@',
+      'dollar$',
+      'brackets[]{}',
+      'caret^',
+      'pipe|',
+      'back\\slash',
+      'quote"',
+      'lt<gt>',
+      'amp&',
+      'back`tick',
+      'tab\tkey',
+      'line\nbreak',
+      'unicode-ü',
+      'ünïcödé',
+      '日本語/キー',
+      'emoji-😀',
+      '𝄞-astral',
+      'Ω≈ç√',
+      'nfc-\u00e9',
+      'nfd-e\u0301',
+      'a//b',
+      '//leading',
+      'trailing/',
+      'dir/',
+      'a/b/c/',
+      '///',
+      '.',
+      '..',
+      './x',
+      '../x',
+      'a/./b',
+      'a/../b',
+      'up/..',
+      'here/.',
+      '../../etc/passwd',
+      'a..b',
+      '...',
+      '.hidden',
+      'x.',
+      '..a',
+      'a/.../b',
+      'a/.x/b',
+      '.a/b.',
+      'x'.repeat(1024),
+      `${'€'.repeat(341)}a`,
+      'a/'.repeat(512),
+      '😀'.repeat(256),
+      'ü'.repeat(512),
     ]);
-    const pieces = [' ', '+', '~', '*', '%', '!', "'", '(', ')', '/', '//', '.', '..', 'é', 'e\u0301', '日', '😀', '𝄞', '&', '=', '?', '#', ';', ':', '@', '$', ',', '[', ']', '"', '<', '>', '\\', '^', '`', '{', '}', '|', '%2B', '%20', 'a', 'Z', '0', '-', '_'];
+    const pieces = [
+      ' ',
+      '+',
+      '~',
+      '*',
+      '%',
+      '!',
+      "'",
+      '(',
+      ')',
+      '/',
+      '//',
+      '.',
+      '..',
+      'é',
+      'e\u0301',
+      '日',
+      '😀',
+      '𝄞',
+      '&',
+      '=',
+      '?',
+      '#',
+      ';',
+      ':',
+      '@',
+      '$',
+      ',',
+      '[',
+      ']',
+      '"',
+      '<',
+      '>',
+      '\\',
+      '^',
+      '`',
+      '{',
+      '}',
+      '|',
+      '%2B',
+      '%20',
+      'a',
+      'Z',
+      '0',
+      '-',
+      '_',
+    ];
     const random = prng(20241125);
     while (keys.size < 200) {
       let key = '';
@@ -515,9 +791,10 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
   for (const style of ['path-style', 'virtual-hosted'] as const) {
     test(`${style}: 200 awkward keys round-trip put, list, get and delete byte for byte`, async () => {
       const bucket = style === 'path-style' ? 'awkward-path' : 'awkward-vhost';
-      const client = style === 'path-style'
-        ? makeClient(bucket)
-        : makeClient(bucket, { endpoint: `http://s3.localhost:${rgw.port}` }, { dispatcher: vhostAgent });
+      const client =
+        style === 'path-style'
+          ? makeClient(bucket)
+          : makeClient(bucket, { endpoint: `http://s3.localhost:${rgw.port}` }, { dispatcher: vhostAgent });
       const keys = awkwardKeys();
       assert.is(keys.length, 200);
       assert.ok(keys.includes('nfc-\u00e9') && keys.includes('nfd-e\u0301'), 'NFC and NFD forms are different keys');
@@ -540,7 +817,10 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
       await pool(linkable, 16, async (key) => {
         const reply = await request(client.presign(key), { dispatcher: vhostAgent });
         assert.is(reply.statusCode, 200, `presigned GET ${JSON.stringify(key)}`);
-        assert.ok(Buffer.from(await reply.body.arrayBuffer()).equals(bodyOf(key)), `presigned GET ${JSON.stringify(key)}`);
+        assert.ok(
+          Buffer.from(await reply.body.arrayBuffer()).equals(bodyOf(key)),
+          `presigned GET ${JSON.stringify(key)}`,
+        );
       });
       if (style === 'path-style') {
         await pool(keys, 16, async (key) => client.delete(key));
@@ -564,7 +844,11 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     const wrongType = await request(putUrl, { method: 'PUT', headers: { 'content-type': 'text/plain' }, body: 'nope' });
     assert.is(wrongType.statusCode, 403);
     assert.match(await wrongType.body.text(), '<Code>SignatureDoesNotMatch</Code>');
-    const put = await request(putUrl, { method: 'PUT', headers: { 'content-type': 'text/markdown' }, body: '# uploaded without the client' });
+    const put = await request(putUrl, {
+      method: 'PUT',
+      headers: { 'content-type': 'text/markdown' },
+      body: '# uploaded without the client',
+    });
     await put.body.dump();
     assert.is(put.statusCode, 200);
     const info = await client.head(key);
@@ -580,9 +864,17 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
   test('a presigned PUT can pin Content-Length and Content-Type; the server refuses any other', async () => {
     const client = makeClient('objects');
     const key = 'presigned/pinned';
-    const url = client.presign(key, { method: 'PUT', expiresIn: 60, headers: { 'content-type': 'image/png', 'content-length': '5' } });
+    const url = client.presign(key, {
+      method: 'PUT',
+      expiresIn: 60,
+      headers: { 'content-type': 'image/png', 'content-length': '5' },
+    });
     assert.match(url, /X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost&/);
-    const wrong: Array<[string, string]> = [['image/png', 'longer'], ['image/png', 'shor'], ['text/html', 'fives']];
+    const wrong: Array<[string, string]> = [
+      ['image/png', 'longer'],
+      ['image/png', 'shor'],
+      ['text/html', 'fives'],
+    ];
     for (const [type, body] of wrong) {
       const refused = await request(url, { method: 'PUT', headers: { 'content-type': type }, body });
       assert.is(refused.statusCode, 403, `${type} ${body}`);
@@ -603,11 +895,18 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     const client = makeClient('objects', { endpoint: tls.endpoint }, { dispatcher: recorder.dispatcher });
     const error = await client.get('anything').catch((e: unknown) => e);
     assert.instance(error, NetworkError);
-    assert.match(String((error as NetworkError & { cause: { code?: string } }).cause.code), /SELF_SIGNED|UNABLE_TO_VERIFY|CERT/);
+    assert.match(
+      String((error as NetworkError & { cause: { code?: string } }).cause.code),
+      /SELF_SIGNED|UNABLE_TO_VERIFY|CERT/,
+    );
     assert.is(recorder.log.length, 1);
     // Nothing in the library turns verification off.
     for (const file of readdirSync(new URL('../lib/', import.meta.url))) {
-      assert.not.match(readFileSync(new URL(`../lib/${file}`, import.meta.url), 'utf8'), /rejectUnauthorized|NODE_TLS_REJECT_UNAUTHORIZED|checkServerIdentity/, file);
+      assert.not.match(
+        readFileSync(new URL(`../lib/${file}`, import.meta.url), 'utf8'),
+        /rejectUnauthorized|NODE_TLS_REJECT_UNAUTHORIZED|checkServerIdentity/,
+        file,
+      );
     }
   });
 
@@ -616,7 +915,10 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     const presigning = makeClient('objects', { presignedExpirySecs: 900 });
     await presigning.put(key, 'linked');
     const link = presigning.downloadUrl(key);
-    assert.match(link, /^http:\/\/127\.0\.0\.1:\d+\/objects\/links\/file%20name\.txt\?X-Amz-Algorithm=AWS4-HMAC-SHA256&.*X-Amz-Expires=900&/);
+    assert.match(
+      link,
+      /^http:\/\/127\.0\.0\.1:\d+\/objects\/links\/file%20name\.txt\?X-Amz-Algorithm=AWS4-HMAC-SHA256&.*X-Amz-Expires=900&/,
+    );
     const reply = await request(link);
     assert.is(reply.statusCode, 200);
     assert.is(await reply.body.text(), 'linked');
@@ -633,7 +935,10 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     const refused = await request(plain.downloadUrl(key));
     assert.is(refused.statusCode, 403);
     await refused.body.dump();
-    assert.is(makeClient('objects', { publicUrlBase: 'https://cdn.example.com/files' }).downloadUrl(key), 'https://cdn.example.com/files/links/file%20name.txt');
+    assert.is(
+      makeClient('objects', { publicUrlBase: 'https://cdn.example.com/files' }).downloadUrl(key),
+      'https://cdn.example.com/files/links/file%20name.txt',
+    );
   });
 
   // -------------------------------------------------------------------------
@@ -648,7 +953,11 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     const presigned = await request(wrong.presign('anything'));
     assert.is(presigned.statusCode, 403);
     assert.match(await presigned.body.text(), 'SignatureDoesNotMatch');
-    const unknown = await s3Error(makeClient('objects', { accessKeyId: 'AKIANOSUCHKEY000000' }).get('anything'), 'InvalidAccessKeyId', 403);
+    const unknown = await s3Error(
+      makeClient('objects', { accessKeyId: 'AKIANOSUCHKEY000000' }).get('anything'),
+      'InvalidAccessKeyId',
+      403,
+    );
     assert.match(unknown.hint ?? '', `access_key is not known to ${rgw.endpoint}`);
   });
 
@@ -657,7 +966,10 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     proxy.inject({ kind: 'flip' }, { match: (method) => method === 'PUT' });
     await s3Error(client.put('tampered/buffer', randomBytes(10_000)), 'XAmzContentSHA256Mismatch', 400);
     proxy.inject({ kind: 'flip' }, { match: (method) => method === 'PUT' });
-    const streamed = await rejects(client.put('tampered/stream', Readable.from([randomBytes(100_000)]), { contentLength: 100_000 }), S3Error);
+    const streamed = await rejects(
+      client.put('tampered/stream', Readable.from([randomBytes(100_000)]), { contentLength: 100_000 }),
+      S3Error,
+    );
     assert.is(streamed.status, 403, streamed.message);
     assert.is(streamed.code, 'SignatureDoesNotMatch');
     assert.is(proxy.seen.filter((r) => r.fault === 'flip').length, 2);
@@ -667,17 +979,30 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
 
   test('hints for provider refusals: wrong region, path-style forbidden, access denied; replies without a usable body', async () => {
     const client = proxied('faults', { maxAttempts: 1 });
-    const canned = (status: number, body: string, headers: Record<string, string> = {}) => proxy.inject({ kind: 'reply', status, body, headers });
+    const canned = (status: number, body: string, headers: Record<string, string> = {}) =>
+      proxy.inject({ kind: 'reply', status, body, headers });
     canned(301, errorXml('PermanentRedirect', 'use the right endpoint', '<Region>eu-west-1</Region>'));
-    assert.match((await s3Error(client.get('k'), 'PermanentRedirect', 301)).hint ?? '', 'the bucket is in eu-west-1; set region = "eu-west-1"');
+    assert.match(
+      (await s3Error(client.get('k'), 'PermanentRedirect', 301)).hint ?? '',
+      'the bucket is in eu-west-1; set region = "eu-west-1"',
+    );
     canned(400, errorXml('AuthorizationHeaderMalformed', 'region is wrong'), { 'x-amz-bucket-region': 'ap-south-1' });
-    assert.match((await s3Error(client.get('k'), 'AuthorizationHeaderMalformed', 400)).hint ?? '', 'set region = "ap-south-1"');
+    assert.match(
+      (await s3Error(client.get('k'), 'AuthorizationHeaderMalformed', 400)).hint ?? '',
+      'set region = "ap-south-1"',
+    );
     canned(400, errorXml('AuthorizationHeaderMalformed', 'region is wrong', `<Region>${rgw.region}</Region>`));
     assert.is((await s3Error(client.get('k'), 'AuthorizationHeaderMalformed', 400)).hint, 'check region and endpoint');
     canned(400, errorXml('IllegalLocationConstraintException'));
-    assert.is((await s3Error(client.get('k'), 'IllegalLocationConstraintException', 400)).hint, 'check region and endpoint');
+    assert.is(
+      (await s3Error(client.get('k'), 'IllegalLocationConstraintException', 400)).hint,
+      'check region and endpoint',
+    );
     canned(403, errorXml('PathStyleDomainForbidden'));
-    assert.match((await s3Error(client.get('k'), 'PathStyleDomainForbidden', 403)).hint ?? '', 'force_path_style = false');
+    assert.match(
+      (await s3Error(client.get('k'), 'PathStyleDomainForbidden', 403)).hint ?? '',
+      'force_path_style = false',
+    );
     canned(403, errorXml('AccessDenied', 'Access Denied'));
     const denied = await s3Error(client.put('k', 'x'), 'AccessDenied', 403);
     assert.match(denied.hint ?? '', 'arn:aws:s3:::faults/*');
@@ -709,13 +1034,20 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     const total = 64 * MiB + 1000;
     const { source, digest } = randomSource(total);
     const progress: number[] = [];
-    const result = await client.put('big/64MiB.bin', source, { contentType: 'application/octet-stream', metadata: { size: String(total) }, onProgress: (p) => {
-      assert.is(p.total, undefined);
-      progress.push(p.loaded);
-    } });
+    const result = await client.put('big/64MiB.bin', source, {
+      contentType: 'application/octet-stream',
+      metadata: { size: String(total) },
+      onProgress: (p) => {
+        assert.is(p.total, undefined);
+        progress.push(p.loaded);
+      },
+    });
     const uploaded = digest();
     const parts = recorder.log.filter((r) => r.method === 'PUT' && r.path.includes('partNumber='));
-    assert.equal(parts.map((r) => Number(r.headers['content-length'])), [...Array(8).fill(8 * MiB), 1000]);
+    assert.equal(
+      parts.map((r) => Number(r.headers['content-length'])),
+      [...Array(8).fill(8 * MiB), 1000],
+    );
     assert.is(progress.at(-1), total);
     assert.is(progress.length, 9);
     assert.match(result.etag, /^[0-9a-f]{32}-9$/);
@@ -736,11 +1068,17 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
   test('multipart: partSize and concurrency are honoured', async () => {
     const client = proxied('uploads', { partSize: 5 * MiB, concurrency: 2 });
     // Each part waits at the proxy, so parts overlap whenever the client lets them.
-    proxy.inject({ kind: 'delay', ms: 150 }, { times: 100, match: (method, url) => method === 'PUT' && url.includes('partNumber=') });
+    proxy.inject(
+      { kind: 'delay', ms: 150 },
+      { times: 100, match: (method, url) => method === 'PUT' && url.includes('partNumber=') },
+    );
     const { source, digest } = randomSource(21 * MiB);
     await client.put('options/21MiB', source);
     const parts = proxy.seen.filter((r) => r.url.includes('partNumber='));
-    assert.equal(parts.map((r) => Number(r.headers['content-length'])), [5 * MiB, 5 * MiB, 5 * MiB, 5 * MiB, MiB]);
+    assert.equal(
+      parts.map((r) => Number(r.headers['content-length'])),
+      [5 * MiB, 5 * MiB, 5 * MiB, 5 * MiB, MiB],
+    );
     assert.is(proxy.maxInFlight, 2);
     const got = await (await client.get('options/21MiB')).bytes();
     assert.is(sha256(got), digest());
@@ -756,15 +1094,21 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
       for (;;) yield randomBytes(MiB);
     }
     const started = Date.now();
-    const error = await rejects(client.put('aborted/endless', endless(), {
-      signal: controller.signal,
-      onProgress: ({ loaded }) => {
-        if (loaded >= 10 * MiB) controller.abort(new Error('enough'));
-      },
-    }), AbortError);
+    const error = await rejects(
+      client.put('aborted/endless', endless(), {
+        signal: controller.signal,
+        onProgress: ({ loaded }) => {
+          if (loaded >= 10 * MiB) controller.abort(new Error('enough'));
+        },
+      }),
+      AbortError,
+    );
     assert.is(error.code, 'ABORT_ERR');
     assert.ok(Date.now() - started < 10_000);
-    assert.ok(recorder.log.some((r) => r.method === 'DELETE' && r.path.includes('uploadId=')), 'the upload was aborted');
+    assert.ok(
+      recorder.log.some((r) => r.method === 'DELETE' && r.path.includes('uploadId=')),
+      'the upload was aborted',
+    );
     assert.equal(await uploadsIn(rgw, 'uploads'), []);
     assert.equal(await client.abortStaleUploads(new Date(Date.now() + 60_000)), []);
     assert.is(await client.exists('aborted/endless'), false);
@@ -772,14 +1116,23 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
 
   test('multipart: a failing part aborts the upload; a part that meets a 503 is retried', async () => {
     const client = proxied('uploads', { partSize: 5 * MiB });
-    proxy.inject({ kind: 'reply', status: 403, code: 'AccessDenied' }, { match: (method, url) => method === 'PUT' && url.includes('partNumber=2&') });
+    proxy.inject(
+      { kind: 'reply', status: 403, code: 'AccessDenied' },
+      { match: (method, url) => method === 'PUT' && url.includes('partNumber=2&') },
+    );
     await s3Error(client.put('failing/part', randomSource(12 * MiB).source), 'AccessDenied', 403);
-    assert.ok(proxy.seen.some((r) => r.method === 'DELETE' && r.url.includes('uploadId=')), 'the upload was aborted');
+    assert.ok(
+      proxy.seen.some((r) => r.method === 'DELETE' && r.url.includes('uploadId=')),
+      'the upload was aborted',
+    );
     assert.equal(await uploadsIn(rgw, 'uploads'), []);
     assert.is(await client.exists('failing/part'), false);
 
     proxy.reset();
-    proxy.inject({ kind: 'reply', status: 503, code: 'SlowDown' }, { match: (method, url) => method === 'PUT' && url.includes('partNumber=2&') });
+    proxy.inject(
+      { kind: 'reply', status: 503, code: 'SlowDown' },
+      { match: (method, url) => method === 'PUT' && url.includes('partNumber=2&') },
+    );
     const { source, digest } = randomSource(12 * MiB);
     await client.put('retried/part', source);
     assert.is(proxy.seen.filter((r) => r.url.includes('partNumber=2&')).length, 2);
@@ -789,16 +1142,36 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
 
   test('multipart: CompleteMultipartUpload failing after its 200, or replies without an UploadId or ETag, abort the upload', async () => {
     const client = proxied('uploads', { partSize: 5 * MiB, maxAttempts: 1 });
-    proxy.inject({ kind: 'reply', status: 200, body: errorXml('InternalError', 'We encountered an internal error. Please try again.') }, { match: (method, url) => method === 'POST' && url.includes('uploadId=') });
+    proxy.inject(
+      {
+        kind: 'reply',
+        status: 200,
+        body: errorXml('InternalError', 'We encountered an internal error. Please try again.'),
+      },
+      { match: (method, url) => method === 'POST' && url.includes('uploadId=') },
+    );
     const error = await s3Error(client.put('complete/fails', randomSource(6 * MiB).source), 'InternalError', 200);
     assert.match(error.message, 'internal error');
-    assert.ok(proxy.seen.some((r) => r.method === 'DELETE' && r.url.includes('uploadId=')), 'the upload was aborted');
+    assert.ok(
+      proxy.seen.some((r) => r.method === 'DELETE' && r.url.includes('uploadId=')),
+      'the upload was aborted',
+    );
     assert.equal(await uploadsIn(rgw, 'uploads'), []);
 
-    proxy.inject({ kind: 'reply', status: 200, body: '<InitiateMultipartUploadResult><Bucket>uploads</Bucket></InitiateMultipartUploadResult>' }, { match: (method, url) => method === 'POST' && url.endsWith('?uploads') });
+    proxy.inject(
+      {
+        kind: 'reply',
+        status: 200,
+        body: '<InitiateMultipartUploadResult><Bucket>uploads</Bucket></InitiateMultipartUploadResult>',
+      },
+      { match: (method, url) => method === 'POST' && url.endsWith('?uploads') },
+    );
     await rejects(client.put('complete/no-id', randomSource(MiB).source), Error, 'no UploadId');
 
-    proxy.inject({ kind: 'reply', status: 200, body: '' }, { match: (method, url) => method === 'PUT' && url.includes('partNumber=1&') });
+    proxy.inject(
+      { kind: 'reply', status: 200, body: '' },
+      { match: (method, url) => method === 'PUT' && url.includes('partNumber=1&') },
+    );
     const noEtag = await rejects(client.put('complete/no-etag', randomSource(MiB).source), Error, 'no ETag');
     assert.match(noEtag.message, 'UploadPart 1 reply has no ETag');
     assert.equal(await uploadsIn(rgw, 'uploads'), []);
@@ -810,17 +1183,30 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     assert.is(created.status, 200, created.text);
     const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(created.text)![1]!;
     assert.equal(await client.abortStaleUploads(new Date(Date.now() - 3600_000)), []);
-    assert.equal((await uploadsIn(rgw, 'uploads')).map(({ key, uploadId }) => ({ key, uploadId })), [{ key: 'orphan/part file', uploadId }]);
+    assert.equal(
+      (await uploadsIn(rgw, 'uploads')).map(({ key, uploadId }) => ({ key, uploadId })),
+      [{ key: 'orphan/part file', uploadId }],
+    );
     // A first page that says more follow: the client asks for the next one with its markers.
-    proxy.inject({
-      kind: 'reply',
-      status: 200,
-      body: '<ListMultipartUploadsResult><IsTruncated>true</IsTruncated><NextKeyMarker>fake key</NextKeyMarker><NextUploadIdMarker>2~fake</NextUploadIdMarker>'
-        + '<Upload><Key>fake key</Key><UploadId>2~fake</UploadId><Initiated>2001-01-01T00:00:00.000Z</Initiated></Upload></ListMultipartUploadsResult>',
-    }, { match: (method, url) => method === 'GET' && url.includes('uploads') });
+    proxy.inject(
+      {
+        kind: 'reply',
+        status: 200,
+        body:
+          '<ListMultipartUploadsResult><IsTruncated>true</IsTruncated><NextKeyMarker>fake key</NextKeyMarker><NextUploadIdMarker>2~fake</NextUploadIdMarker>' +
+          '<Upload><Key>fake key</Key><UploadId>2~fake</UploadId><Initiated>2001-01-01T00:00:00.000Z</Initiated></Upload></ListMultipartUploadsResult>',
+      },
+      { match: (method, url) => method === 'GET' && url.includes('uploads') },
+    );
     const aborted = await client.abortStaleUploads(new Date(Date.now() + 60_000));
-    assert.equal(aborted, [{ key: 'fake key', uploadId: '2~fake' }, { key: 'orphan/part file', uploadId }]);
-    assert.ok(proxy.seen.some((r) => r.url.includes('key-marker=fake%20key&upload-id-marker=2~fake')), proxy.seen.map((r) => r.url).join('\n'));
+    assert.equal(aborted, [
+      { key: 'fake key', uploadId: '2~fake' },
+      { key: 'orphan/part file', uploadId },
+    ]);
+    assert.ok(
+      proxy.seen.some((r) => r.url.includes('key-marker=fake%20key&upload-id-marker=2~fake')),
+      proxy.seen.map((r) => r.url).join('\n'),
+    );
     assert.equal(await uploadsIn(rgw, 'uploads'), []);
   });
 
@@ -828,8 +1214,22 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
   // Load
 
   test('load: 2000 small objects put and read back with 64 in flight, intact, on at most `connections` sockets', async () => {
-    throwsArgument(() => new S3Client({ endpoint: rgw.endpoint, accessKeyId: 'a', secretAccessKey: 'b', bucket: 'load', region: rgw.region }, { connections: 0 }), 'connections');
-    throwsArgument(() => new S3Client({ endpoint: rgw.endpoint, accessKeyId: 'a', secretAccessKey: 'b', bucket: 'load', region: rgw.region }, { connections: 8, dispatcher: vhostAgent }), 'connections');
+    throwsArgument(
+      () =>
+        new S3Client(
+          { endpoint: rgw.endpoint, accessKeyId: 'a', secretAccessKey: 'b', bucket: 'load', region: rgw.region },
+          { connections: 0 },
+        ),
+      'connections',
+    );
+    throwsArgument(
+      () =>
+        new S3Client(
+          { endpoint: rgw.endpoint, accessKeyId: 'a', secretAccessKey: 'b', bucket: 'load', region: rgw.region },
+          { connections: 8, dispatcher: vhostAgent },
+        ),
+      'connections',
+    );
     const client = makeClient('load', { endpoint: proxy.endpoint }, { connections: 16 });
     proxy.reset();
     const keys = Array.from({ length: 2000 }, (_, i) => `load/${String(i).padStart(4, '0')}`);
@@ -837,9 +1237,11 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     /** Runs `task` over every index with `width` in flight. */
     const inFlight = async (width: number, task: (i: number) => Promise<void>) => {
       let next = 0;
-      await Promise.all(Array.from({ length: width }, async () => {
-        while (next < keys.length) await task(next++);
-      }));
+      await Promise.all(
+        Array.from({ length: width }, async () => {
+          while (next < keys.length) await task(next++);
+        }),
+      );
     };
     await inFlight(64, async (i) => void (await client.put(keys[i]!, bodies[i]!)));
     let intact = 0;
@@ -864,30 +1266,55 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     dispatchers.push(recorder.dispatcher);
     const client = makeClient('many', {}, { dispatcher: recorder.dispatcher });
     const keys: string[] = [];
-    for (let d = 0; d < 25; d++) for (let k = 0; k < 100; k++) keys.push(`d${String(d).padStart(2, '0')}/k${String(k).padStart(3, '0')}`);
+    for (let d = 0; d < 25; d++)
+      for (let k = 0; k < 100; k++) keys.push(`d${String(d).padStart(2, '0')}/k${String(k).padStart(3, '0')}`);
     await pool(keys, 64, async (key) => {
       await client.put(key, key);
     });
     recorder.log.length = 0;
     const pages = await allPages(client.list());
-    assert.equal(pages.map((p) => p.objects.length), [1000, 1000, 500]);
-    assert.equal(pages.flatMap((p) => p.objects.map((o) => o.key)), keys);
+    assert.equal(
+      pages.map((p) => p.objects.length),
+      [1000, 1000, 500],
+    );
+    assert.equal(
+      pages.flatMap((p) => p.objects.map((o) => o.key)),
+      keys,
+    );
     assert.is(recorder.log.length, 3);
     const first = pages[0]!.objects[0]!;
     assert.equal([first.size, first.etag], [8, md5('d00/k000')]);
     assert.ok(first.lastModified instanceof Date && !Number.isNaN(first.lastModified.getTime()));
 
     const small = await allPages(client.list({ prefix: 'd03/', pageSize: 7 }));
-    assert.equal(small.map((p) => p.objects.length), [...Array(14).fill(7), 2]);
-    assert.equal(small.flatMap((p) => p.objects.map((o) => o.key)), keys.slice(300, 400));
+    assert.equal(
+      small.map((p) => p.objects.length),
+      [...Array(14).fill(7), 2],
+    );
+    assert.equal(
+      small.flatMap((p) => p.objects.map((o) => o.key)),
+      keys.slice(300, 400),
+    );
 
     const grouped = await allPages(client.list({ delimiter: '/', pageSize: 10 }));
-    assert.equal(grouped.map((p) => p.prefixes.length), [10, 10, 5]);
-    assert.equal(grouped.flatMap((p) => p.prefixes), Array.from({ length: 25 }, (_, d) => `d${String(d).padStart(2, '0')}/`));
-    assert.equal(grouped.flatMap((p) => p.objects), []);
+    assert.equal(
+      grouped.map((p) => p.prefixes.length),
+      [10, 10, 5],
+    );
+    assert.equal(
+      grouped.flatMap((p) => p.prefixes),
+      Array.from({ length: 25 }, (_, d) => `d${String(d).padStart(2, '0')}/`),
+    );
+    assert.equal(
+      grouped.flatMap((p) => p.objects),
+      [],
+    );
 
     assert.equal(await listKeys(client, { startAfter: 'd24/k049' }), keys.slice(2450));
-    assert.equal(await listKeys(client, { prefix: 'd01/', startAfter: 'd01/k097', pageSize: 1 }), ['d01/k098', 'd01/k099']);
+    assert.equal(await listKeys(client, { prefix: 'd01/', startAfter: 'd01/k097', pageSize: 1 }), [
+      'd01/k098',
+      'd01/k099',
+    ]);
     assert.equal(await listKeys(client, { prefix: 'nothing/' }), []);
 
     recorder.log.length = 0;
@@ -902,19 +1329,41 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
 
   test('deleteMany returns per-key errors; list without encoding-type keeps keys as sent; a listing that never ends is refused', async () => {
     const client = proxied('faults');
-    proxy.inject({ kind: 'reply', status: 200, body: '<DeleteResult><Error><Key>b &amp; c</Key><Code>AccessDenied</Code><Message>Access Denied</Message></Error></DeleteResult>' }, { match: (method) => method === 'POST' });
-    assert.equal(await client.deleteMany(['a', 'b & c', 'd']), { deleted: ['a', 'd'], errors: [{ key: 'b & c', code: 'AccessDenied', message: 'Access Denied' }] });
+    proxy.inject(
+      {
+        kind: 'reply',
+        status: 200,
+        body: '<DeleteResult><Error><Key>b &amp; c</Key><Code>AccessDenied</Code><Message>Access Denied</Message></Error></DeleteResult>',
+      },
+      { match: (method) => method === 'POST' },
+    );
+    assert.equal(await client.deleteMany(['a', 'b & c', 'd']), {
+      deleted: ['a', 'd'],
+      errors: [{ key: 'b & c', code: 'AccessDenied', message: 'Access Denied' }],
+    });
     assert.match(seenFor('delete')[0]!.url, /\?delete=$/);
 
-    proxy.inject({ kind: 'reply', status: 200, body: '<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>a%20b</Key><Size>1</Size></Contents></ListBucketResult>' });
+    proxy.inject({
+      kind: 'reply',
+      status: 200,
+      body: '<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>a%20b</Key><Size>1</Size></Contents></ListBucketResult>',
+    });
     assert.equal(await listKeys(client), ['a%20b']);
 
-    const truncated = '<ListBucketResult><EncodingType>url</EncodingType><IsTruncated>true</IsTruncated><Contents><Key>a</Key></Contents>';
+    const truncated =
+      '<ListBucketResult><EncodingType>url</EncodingType><IsTruncated>true</IsTruncated><Contents><Key>a</Key></Contents>';
     proxy.inject({ kind: 'reply', status: 200, body: `${truncated}</ListBucketResult>` });
     const missing = await rejects(listKeys(client), ProtocolError);
     assert.equal([missing.code, missing.status], ['ERR_S3V4_PROTOCOL', 200]);
     assert.match(missing.message, 'no NextContinuationToken');
-    proxy.inject({ kind: 'reply', status: 200, body: `${truncated}<NextContinuationToken>same</NextContinuationToken></ListBucketResult>` }, { times: 2 });
+    proxy.inject(
+      {
+        kind: 'reply',
+        status: 200,
+        body: `${truncated}<NextContinuationToken>same</NextContinuationToken></ListBucketResult>`,
+      },
+      { times: 2 },
+    );
     const repeated = await rejects(listKeys(client), ProtocolError);
     assert.equal([repeated.code, repeated.status], ['ERR_S3V4_PROTOCOL', 200]);
     assert.match(repeated.message, 'repeated a continuation token');
@@ -927,7 +1376,10 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     await client.copy('copy/from ü+%?.txt', 'copy/to ü+%?.txt');
     assert.is(await (await client.get('copy/to ü+%?.txt')).text(), 'source');
     assert.equal((await client.head('copy/to ü+%?.txt')).metadata, { a: '1' });
-    proxy.inject({ kind: 'reply', status: 200, body: errorXml('InternalError', 'copy failed midway') }, { match: (method) => method === 'PUT' });
+    proxy.inject(
+      { kind: 'reply', status: 200, body: errorXml('InternalError', 'copy failed midway') },
+      { match: (method) => method === 'PUT' },
+    );
     const error = await s3Error(client.copy('copy/from ü+%?.txt', 'copy/again'), 'InternalError', 200);
     assert.is(error.request, 'COPY copy/from ü+%?.txt to copy/again');
     await client.deleteMany(['copy/from ü+%?.txt', 'copy/to ü+%?.txt']);
@@ -940,12 +1392,22 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     const client = proxied('faults');
     await client.put('retry/object', 'retried');
     const faults = [
-      { name: '503', fault: { kind: 'reply', status: 503, code: 'ServiceUnavailable' }, times: 2, methods: ['GET', 'PUT'] },
+      {
+        name: '503',
+        fault: { kind: 'reply', status: 503, code: 'ServiceUnavailable' },
+        times: 2,
+        methods: ['GET', 'PUT'],
+      },
       { name: '500', fault: { kind: 'reply', status: 500, code: 'InternalError' }, times: 1, methods: ['GET'] },
       { name: '502', fault: { kind: 'reply', status: 502, body: 'bad gateway' }, times: 1, methods: ['GET'] },
       { name: 'SlowDown', fault: { kind: 'reply', status: 503, code: 'SlowDown' }, times: 2, methods: ['GET', 'PUT'] },
       { name: '429', fault: { kind: 'reply', status: 429, body: '' }, times: 1, methods: ['GET'] },
-      { name: 'RequestTimeout (a 400)', fault: { kind: 'reply', status: 400, code: 'RequestTimeout' }, times: 1, methods: ['PUT'] },
+      {
+        name: 'RequestTimeout (a 400)',
+        fault: { kind: 'reply', status: 400, code: 'RequestTimeout' },
+        times: 1,
+        methods: ['PUT'],
+      },
       { name: 'reset', fault: { kind: 'reset' }, times: 2, methods: ['GET', 'PUT'] },
     ] as const;
     for (const { name, fault, times, methods } of faults) {
@@ -974,7 +1436,12 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     assert.ok(reset.cause instanceof Error);
     assert.is(proxy.seen.length, 2);
     const client = proxied('faults');
-    for (const [status, code] of [[400, 'InvalidArgument'], [403, 'AccessDenied'], [409, 'BucketNotEmpty'], [412, 'PreconditionFailed']] as const) {
+    for (const [status, code] of [
+      [400, 'InvalidArgument'],
+      [403, 'AccessDenied'],
+      [409, 'BucketNotEmpty'],
+      [412, 'PreconditionFailed'],
+    ] as const) {
       proxy.reset();
       proxy.inject({ kind: 'reply', status, code }, { times: 10 });
       await s3Error(client.put('k', 'x'), code, status);
@@ -988,16 +1455,27 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
   test('a stream that cannot be replayed is not retried; buffers, Blobs and files are', async () => {
     const client = proxied('faults');
     proxy.inject({ kind: 'reply', status: 503, code: 'SlowDown' }, { times: 10 });
-    await s3Error(client.put('replay/stream', Readable.from([Buffer.from('once')]), { contentLength: 4 }), 'SlowDown', 503);
+    await s3Error(
+      client.put('replay/stream', Readable.from([Buffer.from('once')]), { contentLength: 4 }),
+      'SlowDown',
+      503,
+    );
     assert.is(proxy.seen.length, 1);
     proxy.reset();
     proxy.inject({ kind: 'reset' }, { times: 10 });
-    await rejects(client.put('replay/stream', Readable.from([Buffer.from('once')]), { contentLength: 4 }), NetworkError);
+    await rejects(
+      client.put('replay/stream', Readable.from([Buffer.from('once')]), { contentLength: 4 }),
+      NetworkError,
+    );
     assert.is(proxy.seen.length, 1);
 
     const file = join(workDir, 'replay.txt');
     writeFileSync(file, 'from a file');
-    const bodies = [['buffer', Buffer.from('from a buffer')], ['blob', new Blob(['from a blob'])], ['file', fromFile(file)]] as const;
+    const bodies = [
+      ['buffer', Buffer.from('from a buffer')],
+      ['blob', new Blob(['from a blob'])],
+      ['file', fromFile(file)],
+    ] as const;
     for (const [name, body] of bodies) {
       proxy.reset();
       proxy.inject({ kind: 'reply', status: 503, code: 'SlowDown' });
@@ -1014,7 +1492,9 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     const client = makeClient('objects', {}, { dispatcher: recorder.dispatcher, clock: () => Date.now() + 3600_000 });
     await client.put('skew/object', 'on time');
     assert.is(recorder.log.length, 2);
-    const dates = recorder.log.map((r) => Date.parse(r.headers['x-amz-date']!.replace(/^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/, '$1-$2-$3T$4:$5:$6Z')));
+    const dates = recorder.log.map((r) =>
+      Date.parse(r.headers['x-amz-date']!.replace(/^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/, '$1-$2-$3T$4:$5:$6Z')),
+    );
     assert.ok(dates[0]! - Date.now() > 3500_000, 'the first attempt used the skewed clock');
     assert.ok(Math.abs(dates[1]! - Date.now()) < 60_000, 'the retry used the server time');
     assert.is(await (await client.get('skew/object')).text(), 'on time');
@@ -1022,13 +1502,21 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     const viaUrl = await request(client.presign('skew/object'));
     assert.is(viaUrl.statusCode, 200);
     assert.is(await viaUrl.body.text(), 'on time');
-    const link = await request(makeClient('objects', { presignedExpirySecs: 60 }, { clock: () => Date.now() - 7200_000 }).downloadUrl('skew/object'));
+    const link = await request(
+      makeClient('objects', { presignedExpirySecs: 60 }, { clock: () => Date.now() - 7200_000 }).downloadUrl(
+        'skew/object',
+      ),
+    );
     assert.is(link.statusCode, 403, 'a link signed two hours ago with a one-minute expiry is refused');
     await link.body.dump();
 
     // A stream cannot be sent twice: the skew is learnt, the error thrown, and the next call is on time.
     const streaming = makeClient('objects', {}, { clock: () => Date.now() - 3600_000 });
-    const skewed = await s3Error(streaming.put('skew/stream', Readable.from([Buffer.from('stream')]), { contentLength: 6 }), 'RequestTimeTooSkewed', 403);
+    const skewed = await s3Error(
+      streaming.put('skew/stream', Readable.from([Buffer.from('stream')]), { contentLength: 6 }),
+      'RequestTimeTooSkewed',
+      403,
+    );
     assert.match(skewed.hint ?? '', 'clock');
     await streaming.put('skew/stream', Readable.from([Buffer.from('stream')]), { contentLength: 6 });
     assert.is(await (await streaming.get('skew/stream')).text(), 'stream');
@@ -1057,7 +1545,10 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     proxy.reset();
     proxy.inject({ kind: 'stall-body' });
     assert.equal(await listKeys(client, { prefix: 'timeout/' }), ['timeout/object']);
-    assert.equal(proxy.seen.map((r) => r.fault), ['stall-body', undefined]);
+    assert.equal(
+      proxy.seen.map((r) => r.fault),
+      ['stall-body', undefined],
+    );
   });
 
   test('retries leave no listener behind on a long-lived AbortSignal', async () => {
@@ -1070,7 +1561,10 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     }
     assert.is(proxy.seen.filter((r) => r.fault === 'reply').length, 6);
     // At most undici's own, for the request just finished; one per wait would be 6 and growing.
-    assert.ok(getEventListeners(controller.signal, 'abort').length <= 1, `${getEventListeners(controller.signal, 'abort').length} abort listeners`);
+    assert.ok(
+      getEventListeners(controller.signal, 'abort').length <= 1,
+      `${getEventListeners(controller.signal, 'abort').length} abort listeners`,
+    );
   });
 
   test('connection refused gives NetworkError with its cause', async () => {
@@ -1105,7 +1599,10 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     proxy.reset();
     proxy.inject({ kind: 'reply', status: 503, code: 'SlowDown', stallBody: true }, { times: 10 });
     const started = Date.now();
-    const waiting = await rejects(proxied('faults', { maxAttempts: 10 }).get('k', { signal: AbortSignal.timeout(100) }), AbortError);
+    const waiting = await rejects(
+      proxied('faults', { maxAttempts: 10 }).get('k', { signal: AbortSignal.timeout(100) }),
+      AbortError,
+    );
     assert.is(waiting.message, 'aborted while waiting to retry');
     assert.ok(Date.now() - started < 1000);
     assert.is(proxy.seen.length, 1, 'no attempt after the abort');
@@ -1116,7 +1613,10 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     const random = Math.random;
     Math.random = () => 0.999;
     try {
-      const pending = rejects(proxied('faults', { maxAttempts: 10 }).get('k', { signal: controller.signal }), AbortError);
+      const pending = rejects(
+        proxied('faults', { maxAttempts: 10 }).get('k', { signal: controller.signal }),
+        AbortError,
+      );
       assert.ok(await until(() => proxy.seen.length === 1));
       await new Promise((resolve) => setTimeout(resolve, 50));
       const abortedAt = Date.now();
@@ -1132,12 +1632,21 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
   test('close() releases the sockets of the own dispatcher; a user dispatcher is used and left open', async () => {
     const own = await startFaultProxy(rgw.port);
     try {
-      const client = new S3Client({ endpoint: own.endpoint, accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey, region: rgw.region, bucket: 'objects' });
+      const client = new S3Client({
+        endpoint: own.endpoint,
+        accessKeyId: rgw.accessKeyId,
+        secretAccessKey: rgw.secretAccessKey,
+        region: rgw.region,
+        bucket: 'objects',
+      });
       await client.put('close/object', 'x');
       await Promise.all(Array.from({ length: 4 }, () => client.head('close/object')));
       assert.ok(own.openConnections() >= 1);
       await client.close();
-      assert.ok(await until(() => own.openConnections() === 0), `${own.openConnections()} connections still open after close()`);
+      assert.ok(
+        await until(() => own.openConnections() === 0),
+        `${own.openConnections()} connections still open after close()`,
+      );
       const closed = await rejects(client.head('close/object'), NetworkError);
       assert.match(String((closed.cause as { code?: string }).code), /^UND_ERR_(CLOSED|DESTROYED)$/);
       assert.is(own.seen.length, 5, 'a closed client sends nothing');
@@ -1148,7 +1657,16 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
         dispatched++;
         return dispatch(options, handler);
       });
-      const user = new S3Client({ endpoint: own.endpoint, accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey, region: rgw.region, bucket: 'objects' }, { dispatcher: counting });
+      const user = new S3Client(
+        {
+          endpoint: own.endpoint,
+          accessKeyId: rgw.accessKeyId,
+          secretAccessKey: rgw.secretAccessKey,
+          region: rgw.region,
+          bucket: 'objects',
+        },
+        { dispatcher: counting },
+      );
       assert.is(await (await user.get('close/object')).text(), 'x');
       assert.is(dispatched, 1);
       await user.close();
@@ -1167,14 +1685,21 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
   // Arguments
 
   test('arguments are checked before any request', async () => {
-    const options = { endpoint: rgw.endpoint, accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey, region: rgw.region, bucket: 'objects' };
+    const options = {
+      endpoint: rgw.endpoint,
+      accessKeyId: rgw.accessKeyId,
+      secretAccessKey: rgw.secretAccessKey,
+      region: rgw.region,
+      bucket: 'objects',
+    };
     throwsArgument(() => new S3Client(options, { maxAttempts: 0 }), 'maxAttempts', [rgw.secretAccessKey]);
     throwsArgument(() => new S3Client(options, { timeouts: { headers: 1.5 } }), 'timeouts.headers');
     throwsArgument(() => new S3Client(options, { checksum: 'crc64' as 'md5' }), 'checksum');
     throwsArgument(() => new S3Client(options, { partSize: MiB }), 'partSize');
     throwsArgument(() => new S3Client(options, { partSize: 6 * 1024 * MiB }), 'partSize');
     const client = makeClient('objects');
-    const argument = async (work: () => Promise<unknown>, name: string) => assert.is((await rejects(work, InvalidArgumentError, name)).argument, name);
+    const argument = async (work: () => Promise<unknown>, name: string) =>
+      assert.is((await rejects(work, InvalidArgumentError, name)).argument, name);
     await argument(() => client.put('k', 'x', { ifNoneMatch: 'etag' as '*' }), 'ifNoneMatch');
     await argument(() => client.put('k', 'x', { metadata: { 'bad name': 'x' } }), 'metadata["bad name"]');
     await argument(() => client.put('k', 42 as unknown as string), 'body');

@@ -12,7 +12,14 @@ import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { StorageConfig, loadConfig, parseConfig, storageConfig, type Environment, type StorageOptions } from '../lib/config.js';
+import {
+  StorageConfig,
+  loadConfig,
+  parseConfig,
+  storageConfig,
+  type Environment,
+  type StorageOptions,
+} from '../lib/config.js';
 import { ConfigError, S3v4Error } from '../lib/errors.js';
 import * as index from '../lib/index.js';
 import { awsHost, providerOf } from '../lib/providers.js';
@@ -47,11 +54,14 @@ function configError(fn: () => unknown, file: string): ConfigError {
 function assertMessage(error: ConfigError, expected: string): void {
   const text = expected.replace(/^\n/, '').replace(/^FILE/, error.file);
   assert.fixture(error.message, text);
-  const problems = text.split('\n').slice(1).map((line) => {
-    assert.ok(line.startsWith('  '), line);
-    const colon = line.indexOf(': ');
-    return { key: line.slice(2, colon), problem: line.slice(colon + 2) };
-  });
+  const problems = text
+    .split('\n')
+    .slice(1)
+    .map((line) => {
+      assert.ok(line.startsWith('  '), line);
+      const colon = line.indexOf(': ');
+      return { key: line.slice(2, colon), problem: line.slice(colon + 2) };
+    });
   assert.equal(error.problems, problems);
 }
 
@@ -59,7 +69,10 @@ function assertMessage(error: ConfigError, expected: string): void {
 function secretsIn(text: string): string[] {
   const secrets: string[] = [];
   for (const match of text.matchAll(/^\s*(?:secret_key|session_token)\s*=\s*(.*)$/gm)) {
-    const value = match[1]!.replace(/#.*$/, '').trim().replace(/^\[?"?|"?\]?$/g, '');
+    const value = match[1]!
+      .replace(/#.*$/, '')
+      .trim()
+      .replace(/^\[?"?|"?\]?$/g, '');
     if (value !== '') secrets.push(value);
   }
   return secrets;
@@ -67,7 +80,13 @@ function secretsIn(text: string): string[] {
 
 /** Asserts that none of `secrets` shows anywhere in `error`: message, problems, inspect and String. */
 function assertNoSecret(error: ConfigError, secrets: readonly string[]): void {
-  const views = [error.message, String(error), inspect(error, { depth: 5 }), JSON.stringify(error.problems), error.stack ?? ''];
+  const views = [
+    error.message,
+    String(error),
+    inspect(error, { depth: 5 }),
+    JSON.stringify(error.problems),
+    error.stack ?? '',
+  ];
   for (const secret of secrets) {
     for (const view of views) assert.not.ok(view.includes(secret), `the secret ${secret.slice(0, 3)}... leaked`);
   }
@@ -90,9 +109,11 @@ function settingsOf(config: StorageConfig): Record<string, unknown> {
   };
 }
 
-
 const MINIO_CREDENTIALS = ['access_key = "minioadmin"', 'secret_key = "minioadmin123"'];
-const AWS_CREDENTIALS = ['access_key = "AKIAIOSFODNN7EXAMPLE"', 'secret_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"'];
+const AWS_CREDENTIALS = [
+  'access_key = "AKIAIOSFODNN7EXAMPLE"',
+  'secret_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"',
+];
 
 // ---------------------------------------------------------------------------
 // The documentation's examples
@@ -136,7 +157,11 @@ test('aws.toml: no endpoint, AWS S3 us-east-1', () => {
     presignedExpirySecs: 0,
     publicUrlBase: undefined,
     warnings: [],
-    credentials: { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', sessionToken: undefined },
+    credentials: {
+      accessKeyId: 'AKIAIOSFODNN7EXAMPLE',
+      secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+      sessionToken: undefined,
+    },
   });
 });
 
@@ -153,7 +178,11 @@ test('cos.toml: Tencent Cloud COS in ap-guangzhou, hour-long presigned links', (
     presignedExpirySecs: 3600,
     publicUrlBase: undefined,
     warnings: [],
-    credentials: { accessKeyId: 'AKIDxxxxxxxxxxxxxxxx', secretAccessKey: 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx', sessionToken: undefined },
+    credentials: {
+      accessKeyId: 'AKIDxxxxxxxxxxxxxxxx',
+      secretAccessKey: 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx',
+      sessionToken: undefined,
+    },
   });
 });
 
@@ -187,7 +216,11 @@ test('r2-account.toml: the R2 example with an account id, CDN base and hour-long
     presignedExpirySecs: 3600,
     publicUrlBase: 'https://packages.example.com',
     warnings: [],
-    credentials: { accessKeyId: 'your-r2-access-key-id', secretAccessKey: 'your-r2-secret-access-key', sessionToken: undefined },
+    credentials: {
+      accessKeyId: 'your-r2-access-key-id',
+      secretAccessKey: 'your-r2-secret-access-key',
+      sessionToken: undefined,
+    },
   });
 });
 
@@ -202,17 +235,36 @@ test('r2-account.toml is r2.toml with only <ACCOUNT_ID> replaced by a 32-hex acc
 test('r2.toml, verbatim, is refused: the endpoint still holds the documentation placeholder', () => {
   const file = join(CONFIGS, 'r2.toml');
   const error = configError(() => loadConfig(file, NO_ENV), file);
-  assertMessage(error, `
+  assertMessage(
+    error,
+    `
 FILE: the storage configuration has 1 problem:
-  [object_store.s3] endpoint: still holds the placeholder <ACCOUNT_ID> from the documentation example; put your own value there`);
+  [object_store.s3] endpoint: still holds the placeholder <ACCOUNT_ID> from the documentation example; put your own value there`,
+  );
   assertNoSecret(error, ['your-r2-secret-access-key']);
 });
 
 test('a placeholder in public_url_base is refused the same way', () => {
-  const error = configError(() => parseConfig(toml(...MINIO_CREDENTIALS, 'bucket = "agentverse"', 'endpoint = "http://localhost:9000"', 'public_url_base = "https://<CDN_HOST>/files"'), 'cdn.toml', NO_ENV), 'cdn.toml');
-  assertMessage(error, `
+  const error = configError(
+    () =>
+      parseConfig(
+        toml(
+          ...MINIO_CREDENTIALS,
+          'bucket = "agentverse"',
+          'endpoint = "http://localhost:9000"',
+          'public_url_base = "https://<CDN_HOST>/files"',
+        ),
+        'cdn.toml',
+        NO_ENV,
+      ),
+    'cdn.toml',
+  );
+  assertMessage(
+    error,
+    `
 FILE: the storage configuration has 1 problem:
-  [object_store.s3] public_url_base: still holds the placeholder <CDN_HOST> from the documentation example; put your own value there`);
+  [object_store.s3] public_url_base: still holds the placeholder <CDN_HOST> from the documentation example; put your own value there`,
+  );
 });
 
 // ---------------------------------------------------------------------------
@@ -318,7 +370,11 @@ FILE: the storage configuration has 5 problems:
 };
 
 /** Broken files without a secret key: the rest check that theirs never shows. */
-const WITHOUT_SECRETS: ReadonlySet<string> = new Set(['backend-local.toml', 'missing-credentials.toml', 'missing-s3-table.toml']);
+const WITHOUT_SECRETS: ReadonlySet<string> = new Set([
+  'backend-local.toml',
+  'missing-credentials.toml',
+  'missing-s3-table.toml',
+]);
 
 test('every file in fixtures/configs/broken has a pinned message, and every pinned message a file', () => {
   assert.equal(readdirSync(BROKEN).sort(), Object.keys(BROKEN_MESSAGES).sort());
@@ -348,8 +404,15 @@ test('the syntax error is reported without the source line, which here holds the
 });
 
 test('missing credentials are not an error when the environment holds them', () => {
-  const config = loadConfig(join(BROKEN, 'missing-credentials.toml'), { AWS_ACCESS_KEY_ID: 'AKIAENVEXAMPLE', AWS_SECRET_ACCESS_KEY: 'env/secret+key' });
-  assert.equal(config.credentials(), { accessKeyId: 'AKIAENVEXAMPLE', secretAccessKey: 'env/secret+key', sessionToken: undefined });
+  const config = loadConfig(join(BROKEN, 'missing-credentials.toml'), {
+    AWS_ACCESS_KEY_ID: 'AKIAENVEXAMPLE',
+    AWS_SECRET_ACCESS_KEY: 'env/secret+key',
+  });
+  assert.equal(config.credentials(), {
+    accessKeyId: 'AKIAENVEXAMPLE',
+    secretAccessKey: 'env/secret+key',
+    sessionToken: undefined,
+  });
 });
 
 test('a secret key or session token of the wrong type is described by its kind only', () => {
@@ -363,11 +426,20 @@ test('a secret key or session token of the wrong type is described by its kind o
     ['session_token = ["FwoGZXIvYXdzEBYaDGhAjExample"]', 'session_token', 'an array'],
   ];
   for (const [line, key, kind] of cases) {
-    const text = toml('access_key = "AKIAIOSFODNN7EXAMPLE"', ...(key === 'secret_key' ? [] : ['secret_key = "wJalrXUtnFEMI/K7MDENG"']), 'bucket = "agentverse"', 'region = "us-east-1"', line);
+    const text = toml(
+      'access_key = "AKIAIOSFODNN7EXAMPLE"',
+      ...(key === 'secret_key' ? [] : ['secret_key = "wJalrXUtnFEMI/K7MDENG"']),
+      'bucket = "agentverse"',
+      'region = "us-east-1"',
+      line,
+    );
     const error = configError(() => parseConfig(text, 'typed.toml', NO_ENV), 'typed.toml');
-    assertMessage(error, `
+    assertMessage(
+      error,
+      `
 FILE: the storage configuration has 1 problem:
-  [object_store.s3] ${key}: must be a string, got ${kind}`);
+  [object_store.s3] ${key}: must be a string, got ${kind}`,
+    );
     assertNoSecret(error, ['wJalrXUtnFEMI', 'FwoGZXIvYXdz', '3.14159', '314159265358979', '2024-05-06']);
   }
 });
@@ -376,28 +448,58 @@ test('the secret key in other broken values (a URL with user info) never shows',
   const secret = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCY';
   const cases: Array<[string, string]> = [
     // Parses: the user-info problem is reported without the URL.
-    [`https://AKIAIOSFODNN7EXAMPLE:${encodeURIComponent(secret)}@s3.example.net/?x=1`, 'must not carry user:password@; put credentials in access_key and secret_key'],
+    [
+      `https://AKIAIOSFODNN7EXAMPLE:${encodeURIComponent(secret)}@s3.example.net/?x=1`,
+      'must not carry user:password@; put credentials in access_key and secret_key',
+    ],
     // Does not parse ("/" ends the authority early): the URL is shown with its user info redacted.
-    [`https://AKIAIOSFODNN7EXAMPLE:${secret}@s3.example.net`, 'must be an absolute URL starting with http:// or https://, such as https://s3.us-east-1.amazonaws.com, got the string "https://[redacted]@s3.example.net"'],
-    [`s3://AKIAIOSFODNN7EXAMPLE:${secret}@s3.example.net/x`, 'must be an absolute URL starting with http:// or https://, such as https://s3.us-east-1.amazonaws.com, got the string "s3://[redacted]@s3.example.net/x"'],
-    [`AKIAIOSFODNN7EXAMPLE:${secret}@s3.example.net`, 'must be an absolute URL starting with http:// or https://, such as https://s3.us-east-1.amazonaws.com, got the string "[redacted]@s3.example.net"'],
+    [
+      `https://AKIAIOSFODNN7EXAMPLE:${secret}@s3.example.net`,
+      'must be an absolute URL starting with http:// or https://, such as https://s3.us-east-1.amazonaws.com, got the string "https://[redacted]@s3.example.net"',
+    ],
+    [
+      `s3://AKIAIOSFODNN7EXAMPLE:${secret}@s3.example.net/x`,
+      'must be an absolute URL starting with http:// or https://, such as https://s3.us-east-1.amazonaws.com, got the string "s3://[redacted]@s3.example.net/x"',
+    ],
+    [
+      `AKIAIOSFODNN7EXAMPLE:${secret}@s3.example.net`,
+      'must be an absolute URL starting with http:// or https://, such as https://s3.us-east-1.amazonaws.com, got the string "[redacted]@s3.example.net"',
+    ],
   ];
   for (const [endpoint, problem] of cases) {
-    const text = toml('access_key = "AKIAIOSFODNN7EXAMPLE"', `secret_key = "${secret}"`, 'bucket = "agentverse"', `endpoint = "${endpoint}"`);
+    const text = toml(
+      'access_key = "AKIAIOSFODNN7EXAMPLE"',
+      `secret_key = "${secret}"`,
+      'bucket = "agentverse"',
+      `endpoint = "${endpoint}"`,
+    );
     const error = configError(() => parseConfig(text, 'userinfo.toml', NO_ENV), 'userinfo.toml');
-    assertMessage(error, `
+    assertMessage(
+      error,
+      `
 FILE: the storage configuration has 1 problem:
-  [object_store.s3] endpoint: ${problem}`);
+  [object_store.s3] endpoint: ${problem}`,
+    );
     assertNoSecret(error, [secret, encodeURIComponent(secret), 'wJalrXUtnFEMI']);
   }
 });
 
 test('secrets from the environment never show in a ConfigError either', () => {
-  const env = { AWS_SECRET_ACCESS_KEY: 'envSecretKeyValue/1234', AWS_SESSION_TOKEN: 'envSessionTokenValue+5678', AWS_REGION: 'us west' };
-  const error = configError(() => parseConfig(toml('access_key = "AKIAIOSFODNN7EXAMPLE"', 'bucket = "agentverse"'), 'env.toml', env), 'env.toml');
-  assertMessage(error, `
+  const env = {
+    AWS_SECRET_ACCESS_KEY: 'envSecretKeyValue/1234',
+    AWS_SESSION_TOKEN: 'envSessionTokenValue+5678',
+    AWS_REGION: 'us west',
+  };
+  const error = configError(
+    () => parseConfig(toml('access_key = "AKIAIOSFODNN7EXAMPLE"', 'bucket = "agentverse"'), 'env.toml', env),
+    'env.toml',
+  );
+  assertMessage(
+    error,
+    `
 FILE: the storage configuration has 1 problem:
-  [object_store.s3] region (from AWS_REGION): must be a region name such as us-east-1, got the string "us west"`);
+  [object_store.s3] region (from AWS_REGION): must be a region name such as us-east-1, got the string "us west"`,
+  );
   assertNoSecret(error, ['envSecretKeyValue/1234', 'envSessionTokenValue+5678']);
 });
 
@@ -405,32 +507,62 @@ FILE: the storage configuration has 1 problem:
 // Other problems, each with its exact text
 
 test('[object_store] and [object_store.s3] of the wrong shape', () => {
-  assertMessage(configError(() => parseConfig('object_store = "s3"\n', 'a.toml', NO_ENV), 'a.toml'), `
+  assertMessage(
+    configError(() => parseConfig('object_store = "s3"\n', 'a.toml', NO_ENV), 'a.toml'),
+    `
 FILE: the storage configuration has 1 problem:
-  [object_store]: must be a table, got the string "s3"`);
-  assertMessage(configError(() => parseConfig('[object_store]\nbackend = "s3"\ns3 = "minio"\n', 'b.toml', NO_ENV), 'b.toml'), `
+  [object_store]: must be a table, got the string "s3"`,
+  );
+  assertMessage(
+    configError(() => parseConfig('[object_store]\nbackend = "s3"\ns3 = "minio"\n', 'b.toml', NO_ENV), 'b.toml'),
+    `
 FILE: the storage configuration has 1 problem:
-  [object_store.s3]: must be a table, got the string "minio"`);
-  assertMessage(configError(() => parseConfig('[object_store]\n\n[object_store.s3]\nbucket = "agentverse"\n', 'c.toml', NO_ENV), 'c.toml'), `
+  [object_store.s3]: must be a table, got the string "minio"`,
+  );
+  assertMessage(
+    configError(
+      () => parseConfig('[object_store]\n\n[object_store.s3]\nbucket = "agentverse"\n', 'c.toml', NO_ENV),
+      'c.toml',
+    ),
+    `
 FILE: the storage configuration has 1 problem:
-  [object_store] backend: is missing; set backend = "s3"`);
-  assertMessage(configError(() => parseConfig('[object_store]\nbakend = "s3"\ntimeout = 30\n', 'd.toml', NO_ENV), 'd.toml'), `
+  [object_store] backend: is missing; set backend = "s3"`,
+  );
+  assertMessage(
+    configError(() => parseConfig('[object_store]\nbakend = "s3"\ntimeout = 30\n', 'd.toml', NO_ENV), 'd.toml'),
+    `
 FILE: the storage configuration has 4 problems:
   [object_store] backend: is missing; set backend = "s3"
   [object_store] bakend: is not a known key; did you mean backend?
   [object_store] timeout: is not a known key; the keys are backend
-  [object_store.s3]: is missing; add an [object_store.s3] table with bucket, region and credentials`);
-  assertMessage(configError(() => parseConfig('[object_store]\nbackend = 1\n[object_store.s3]\nbucket = "agentverse"\n', 'e.toml', NO_ENV), 'e.toml'), `
+  [object_store.s3]: is missing; add an [object_store.s3] table with bucket, region and credentials`,
+  );
+  assertMessage(
+    configError(
+      () => parseConfig('[object_store]\nbackend = 1\n[object_store.s3]\nbucket = "agentverse"\n', 'e.toml', NO_ENV),
+      'e.toml',
+    ),
+    `
 FILE: the storage configuration has 1 problem:
-  [object_store] backend: must be "s3", the backend s3v4 serves, got the integer 1`);
+  [object_store] backend: must be "s3", the backend s3v4 serves, got the integer 1`,
+  );
 });
 
 test('other tables (other backends, the rest of the application) are left alone', () => {
   const text = [
-    '[server]', 'listen = "0.0.0.0:8080"', '',
-    '[object_store]', 'backend = "s3"', '',
-    '[object_store.local]', 'root = "/var/lib/packages"', '',
-    '[object_store.s3]', ...MINIO_CREDENTIALS, 'endpoint = "http://localhost:9000"', 'bucket = "agentverse"',
+    '[server]',
+    'listen = "0.0.0.0:8080"',
+    '',
+    '[object_store]',
+    'backend = "s3"',
+    '',
+    '[object_store.local]',
+    'root = "/var/lib/packages"',
+    '',
+    '[object_store.s3]',
+    ...MINIO_CREDENTIALS,
+    'endpoint = "http://localhost:9000"',
+    'bucket = "agentverse"',
   ].join('\n');
   const config = parseConfig(text, 'app.toml', NO_ENV);
   assert.is(config.bucket, 'agentverse');
@@ -438,17 +570,54 @@ test('other tables (other backends, the rest of the application) are left alone'
 });
 
 test('unknown keys of [object_store.s3]: the nearest key when one is close, else the list', () => {
-  const error = configError(() => parseConfig(toml(...MINIO_CREDENTIALS, 'bucket = "agentverse"', 'endpoint = "http://localhost:9000"', 'acess_key = "x"', 'presigned_expiry = 60', 'cdn = "https://cdn.example.com"'), 'keys.toml', NO_ENV), 'keys.toml');
-  assertMessage(error, `
+  const error = configError(
+    () =>
+      parseConfig(
+        toml(
+          ...MINIO_CREDENTIALS,
+          'bucket = "agentverse"',
+          'endpoint = "http://localhost:9000"',
+          'acess_key = "x"',
+          'presigned_expiry = 60',
+          'cdn = "https://cdn.example.com"',
+        ),
+        'keys.toml',
+        NO_ENV,
+      ),
+    'keys.toml',
+  );
+  assertMessage(
+    error,
+    `
 FILE: the storage configuration has 3 problems:
   [object_store.s3] acess_key: is not a known key; did you mean access_key?
   [object_store.s3] presigned_expiry: is not a known key; did you mean presigned_expiry_secs?
-  [object_store.s3] cdn: is not a known key; the keys are endpoint, access_key, secret_key, session_token, bucket, region, force_path_style, presigned_expiry_secs, public_url_base`);
+  [object_store.s3] cdn: is not a known key; the keys are endpoint, access_key, secret_key, session_token, bucket, region, force_path_style, presigned_expiry_secs, public_url_base`,
+  );
 });
 
 test('wrong types of the plain keys show the value', () => {
-  const error = configError(() => parseConfig(toml('access_key = 12345', 'secret_key = "s3cr3t-value"', 'bucket = ["agentverse"]', 'region = 1', 'endpoint = true', 'force_path_style = 1', 'presigned_expiry_secs = "3600"', 'public_url_base = 2024-01-01T00:00:00Z'), 'types.toml', NO_ENV), 'types.toml');
-  assertMessage(error, `
+  const error = configError(
+    () =>
+      parseConfig(
+        toml(
+          'access_key = 12345',
+          'secret_key = "s3cr3t-value"',
+          'bucket = ["agentverse"]',
+          'region = 1',
+          'endpoint = true',
+          'force_path_style = 1',
+          'presigned_expiry_secs = "3600"',
+          'public_url_base = 2024-01-01T00:00:00Z',
+        ),
+        'types.toml',
+        NO_ENV,
+      ),
+    'types.toml',
+  );
+  assertMessage(
+    error,
+    `
 FILE: the storage configuration has 7 problems:
   [object_store.s3] access_key: must be a string, got the integer 12345
   [object_store.s3] bucket: must be a string, got an array
@@ -456,7 +625,8 @@ FILE: the storage configuration has 7 problems:
   [object_store.s3] endpoint: must be a string, got true
   [object_store.s3] force_path_style: must be true or false, got the integer 1
   [object_store.s3] presigned_expiry_secs: must be a whole number of seconds, got the string "3600"
-  [object_store.s3] public_url_base: must be a string, got a date`);
+  [object_store.s3] public_url_base: must be a string, got a date`,
+  );
 });
 
 test('presigned_expiry_secs: floats, infinities and huge integers are shown as written', () => {
@@ -464,17 +634,52 @@ test('presigned_expiry_secs: floats, infinities and huge integers are shown as w
     ['3600.0', 'must be a whole number of seconds, got the number 3600.0'],
     ['1e3', 'must be a whole number of seconds, got the number 1000.0'],
     ['inf', 'must be a whole number of seconds, got the number Infinity'],
-    ['9223372036854775807', 'must be from 0 (plain public URLs) to 604800 (7 days, the longest S3 allows), got 9223372036854775807'],
-    ['-9223372036854775808', 'must be from 0 (plain public URLs) to 604800 (7 days, the longest S3 allows), got -9223372036854775808'],
+    [
+      '9223372036854775807',
+      'must be from 0 (plain public URLs) to 604800 (7 days, the longest S3 allows), got 9223372036854775807',
+    ],
+    [
+      '-9223372036854775808',
+      'must be from 0 (plain public URLs) to 604800 (7 days, the longest S3 allows), got -9223372036854775808',
+    ],
   ];
   for (const [value, problem] of cases) {
-    const error = configError(() => parseConfig(toml(...MINIO_CREDENTIALS, 'endpoint = "http://localhost:9000"', 'bucket = "agentverse"', `presigned_expiry_secs = ${value}`), 'x.toml', NO_ENV), 'x.toml');
-    assertMessage(error, `
+    const error = configError(
+      () =>
+        parseConfig(
+          toml(
+            ...MINIO_CREDENTIALS,
+            'endpoint = "http://localhost:9000"',
+            'bucket = "agentverse"',
+            `presigned_expiry_secs = ${value}`,
+          ),
+          'x.toml',
+          NO_ENV,
+        ),
+      'x.toml',
+    );
+    assertMessage(
+      error,
+      `
 FILE: the storage configuration has 1 problem:
-  [object_store.s3] presigned_expiry_secs: ${problem}`);
+  [object_store.s3] presigned_expiry_secs: ${problem}`,
+    );
   }
-  for (const [value, seconds] of [['0', 0], ['1', 1], ['604800', 604800]] as const) {
-    const config = parseConfig(toml(...MINIO_CREDENTIALS, 'endpoint = "http://localhost:9000"', 'bucket = "agentverse"', `presigned_expiry_secs = ${value}`), 'x.toml', NO_ENV);
+  for (const [value, seconds] of [
+    ['0', 0],
+    ['1', 1],
+    ['604800', 604800],
+  ] as const) {
+    const config = parseConfig(
+      toml(
+        ...MINIO_CREDENTIALS,
+        'endpoint = "http://localhost:9000"',
+        'bucket = "agentverse"',
+        `presigned_expiry_secs = ${value}`,
+      ),
+      'x.toml',
+      NO_ENV,
+    );
     assert.is(config.presignedExpirySecs, seconds);
   }
 });
@@ -495,131 +700,329 @@ test('bucket names: every S3 naming rule, and an empty bucket', () => {
     ['bucket--table-s3', '"bucket--table-s3" must not end with --table-s3 (S3 bucket naming rules)'],
   ];
   for (const [bucket, problem] of cases) {
-    const error = configError(() => parseConfig(toml(...AWS_CREDENTIALS, 'region = "us-east-1"', `bucket = "${bucket}"`), 'b.toml', NO_ENV), 'b.toml');
-    assertMessage(error, `
+    const error = configError(
+      () => parseConfig(toml(...AWS_CREDENTIALS, 'region = "us-east-1"', `bucket = "${bucket}"`), 'b.toml', NO_ENV),
+      'b.toml',
+    );
+    assertMessage(
+      error,
+      `
 FILE: the storage configuration has 1 problem:
-  [object_store.s3] bucket: ${problem}`);
+  [object_store.s3] bucket: ${problem}`,
+    );
   }
   for (const bucket of ['abc', 'a'.repeat(63), 'my.bucket.name', '1-2-3', '192.168.1.300']) {
-    assert.is(parseConfig(toml(...AWS_CREDENTIALS, 'region = "us-east-1"', `bucket = "${bucket}"`), 'b.toml', NO_ENV).bucket, bucket);
+    assert.is(
+      parseConfig(toml(...AWS_CREDENTIALS, 'region = "us-east-1"', `bucket = "${bucket}"`), 'b.toml', NO_ENV).bucket,
+      bucket,
+    );
   }
 });
 
 test('access key and session token must be printable ASCII; region a region name', () => {
-  const error = configError(() => parseConfig(toml('access_key = "AKIA IOSFODNN7"', 'secret_key = "s"', 'session_token = "tok\\u00e9n"', 'bucket = "agentverse"', 'region = "us east 1"'), 'p.toml', NO_ENV), 'p.toml');
-  assertMessage(error, `
+  const error = configError(
+    () =>
+      parseConfig(
+        toml(
+          'access_key = "AKIA IOSFODNN7"',
+          'secret_key = "s"',
+          'session_token = "tok\\u00e9n"',
+          'bucket = "agentverse"',
+          'region = "us east 1"',
+        ),
+        'p.toml',
+        NO_ENV,
+      ),
+    'p.toml',
+  );
+  assertMessage(
+    error,
+    `
 FILE: the storage configuration has 3 problems:
   [object_store.s3] access_key: must be printable ASCII without spaces
   [object_store.s3] session_token: must be printable ASCII without spaces
-  [object_store.s3] region: must be a region name such as us-east-1, got the string "us east 1"`);
+  [object_store.s3] region: must be a region name such as us-east-1, got the string "us east 1"`,
+  );
   assertNoSecret(error, ['tok\u00e9n']);
 });
 
 test('endpoint and public_url_base: user info is refused without showing it', () => {
-  const error = configError(() => parseConfig(toml(...MINIO_CREDENTIALS, 'bucket = "agentverse"', 'endpoint = "http://minioadmin:minioadmin123@localhost:9000"', 'public_url_base = "https://user:pa55word@cdn.example.com"'), 'u.toml', NO_ENV), 'u.toml');
-  assertMessage(error, `
+  const error = configError(
+    () =>
+      parseConfig(
+        toml(
+          ...MINIO_CREDENTIALS,
+          'bucket = "agentverse"',
+          'endpoint = "http://minioadmin:minioadmin123@localhost:9000"',
+          'public_url_base = "https://user:pa55word@cdn.example.com"',
+        ),
+        'u.toml',
+        NO_ENV,
+      ),
+    'u.toml',
+  );
+  assertMessage(
+    error,
+    `
 FILE: the storage configuration has 2 problems:
   [object_store.s3] endpoint: must not carry user:password@; put credentials in access_key and secret_key
-  [object_store.s3] public_url_base: must not carry user:password@; put credentials in access_key and secret_key`);
+  [object_store.s3] public_url_base: must not carry user:password@; put credentials in access_key and secret_key`,
+  );
   assertNoSecret(error, ['minioadmin123', 'pa55word']);
 });
 
 test('a "?" or "#" with nothing after it is still a query or fragment', () => {
-  const error = configError(() => parseConfig(toml(...MINIO_CREDENTIALS, 'bucket = "agentverse"', 'endpoint = "http://localhost:9000/?"', 'public_url_base = "https://cdn.example.com/#"'), 'q.toml', NO_ENV), 'q.toml');
-  assertMessage(error, `
+  const error = configError(
+    () =>
+      parseConfig(
+        toml(
+          ...MINIO_CREDENTIALS,
+          'bucket = "agentverse"',
+          'endpoint = "http://localhost:9000/?"',
+          'public_url_base = "https://cdn.example.com/#"',
+        ),
+        'q.toml',
+        NO_ENV,
+      ),
+    'q.toml',
+  );
+  assertMessage(
+    error,
+    `
 FILE: the storage configuration has 2 problems:
   [object_store.s3] endpoint: must not carry a query (?...), got the string "http://localhost:9000/?"
-  [object_store.s3] public_url_base: must not carry a fragment (#...), got the string "https://cdn.example.com/#"`);
+  [object_store.s3] public_url_base: must not carry a fragment (#...), got the string "https://cdn.example.com/#"`,
+  );
 });
 
 test('an endpoint that does not parse at all', () => {
-  const error = configError(() => parseConfig(toml(...MINIO_CREDENTIALS, 'bucket = "agentverse"', 'endpoint = "http://minio host:9000"', 'public_url_base = "cdn.example.com"'), 'n.toml', NO_ENV), 'n.toml');
-  assertMessage(error, `
+  const error = configError(
+    () =>
+      parseConfig(
+        toml(
+          ...MINIO_CREDENTIALS,
+          'bucket = "agentverse"',
+          'endpoint = "http://minio host:9000"',
+          'public_url_base = "cdn.example.com"',
+        ),
+        'n.toml',
+        NO_ENV,
+      ),
+    'n.toml',
+  );
+  assertMessage(
+    error,
+    `
 FILE: the storage configuration has 2 problems:
   [object_store.s3] endpoint: must be an absolute URL starting with http:// or https://, such as https://s3.us-east-1.amazonaws.com, got the string "http://minio host:9000"
-  [object_store.s3] public_url_base: must be an absolute URL starting with http:// or https://, such as https://cdn.example.com, got the string "cdn.example.com"`);
+  [object_store.s3] public_url_base: must be an absolute URL starting with http:// or https://, such as https://cdn.example.com, got the string "cdn.example.com"`,
+  );
 });
 
 test('AWS S3 needs a region when neither the file, AWS_REGION nor the endpoint host gives one', () => {
-  const noRegion = configError(() => parseConfig(toml(...AWS_CREDENTIALS, 'bucket = "agentverse"'), 'r.toml', NO_ENV), 'r.toml');
-  assertMessage(noRegion, `
+  const noRegion = configError(
+    () => parseConfig(toml(...AWS_CREDENTIALS, 'bucket = "agentverse"'), 'r.toml', NO_ENV),
+    'r.toml',
+  );
+  assertMessage(
+    noRegion,
+    `
 FILE: the storage configuration has 1 problem:
-  [object_store.s3] region: is missing and AWS_REGION is not set; set the bucket's region, such as us-east-1`);
-  const global = configError(() => parseConfig(toml(...AWS_CREDENTIALS, 'bucket = "agentverse"', 'endpoint = "https://s3.amazonaws.com"', 'region = ""'), 'g.toml', NO_ENV), 'g.toml');
-  assertMessage(global, `
+  [object_store.s3] region: is missing and AWS_REGION is not set; set the bucket's region, such as us-east-1`,
+  );
+  const global = configError(
+    () =>
+      parseConfig(
+        toml(...AWS_CREDENTIALS, 'bucket = "agentverse"', 'endpoint = "https://s3.amazonaws.com"', 'region = ""'),
+        'g.toml',
+        NO_ENV,
+      ),
+    'g.toml',
+  );
+  assertMessage(
+    global,
+    `
 FILE: the storage configuration has 1 problem:
-  [object_store.s3] region: is empty and AWS_REGION is not set; set the bucket's region, such as us-east-1`);
-  const accelerate = configError(() => parseConfig(toml(...AWS_CREDENTIALS, 'bucket = "agentverse"', 'endpoint = "https://s3-accelerate.amazonaws.com"'), 'a.toml', NO_ENV), 'a.toml');
+  [object_store.s3] region: is empty and AWS_REGION is not set; set the bucket's region, such as us-east-1`,
+  );
+  const accelerate = configError(
+    () =>
+      parseConfig(
+        toml(...AWS_CREDENTIALS, 'bucket = "agentverse"', 'endpoint = "https://s3-accelerate.amazonaws.com"'),
+        'a.toml',
+        NO_ENV,
+      ),
+    'a.toml',
+  );
   assert.is(accelerate.problems[0]!.key, '[object_store.s3] region');
-  const cosAccelerate = configError(() => parseConfig(toml(...AWS_CREDENTIALS, 'bucket = "agentverse-1250000000"', 'endpoint = "https://cos.accelerate.myqcloud.com"'), 'c.toml', NO_ENV), 'c.toml');
+  const cosAccelerate = configError(
+    () =>
+      parseConfig(
+        toml(
+          ...AWS_CREDENTIALS,
+          'bucket = "agentverse-1250000000"',
+          'endpoint = "https://cos.accelerate.myqcloud.com"',
+        ),
+        'c.toml',
+        NO_ENV,
+      ),
+    'c.toml',
+  );
   assert.is(cosAccelerate.problems[0]!.key, '[object_store.s3] region');
 });
 
 test('a wrong-typed region is reported once, and no AWS endpoint is built from it', () => {
-  const error = configError(() => parseConfig(toml(...AWS_CREDENTIALS, 'bucket = "agentverse"', 'region = ["us-east-1"]'), 'r.toml', NO_ENV), 'r.toml');
-  assertMessage(error, `
+  const error = configError(
+    () => parseConfig(toml(...AWS_CREDENTIALS, 'bucket = "agentverse"', 'region = ["us-east-1"]'), 'r.toml', NO_ENV),
+    'r.toml',
+  );
+  assertMessage(
+    error,
+    `
 FILE: the storage configuration has 1 problem:
-  [object_store.s3] region: must be a string, got an array`);
+  [object_store.s3] region: must be a string, got an array`,
+  );
 });
 
 test('a region that is no host name label is a ConfigError, not a TypeError from new URL()', () => {
-  const error = configError(() => parseConfig(toml(...AWS_CREDENTIALS, 'bucket = "agentverse"', 'region = "us-east-1/"'), 'r.toml', NO_ENV), 'r.toml');
-  assertMessage(error, `
+  const error = configError(
+    () => parseConfig(toml(...AWS_CREDENTIALS, 'bucket = "agentverse"', 'region = "us-east-1/"'), 'r.toml', NO_ENV),
+    'r.toml',
+  );
+  assertMessage(
+    error,
+    `
 FILE: the storage configuration has 1 problem:
-  [object_store.s3] region: must be a region name such as us-east-1, got the string "us-east-1/"`);
+  [object_store.s3] region: must be a region name such as us-east-1, got the string "us-east-1/"`,
+  );
 });
 
 test('loadConfig of a missing file or a directory names the file', () => {
   const missing = join(CONFIGS, 'no-such-config.toml');
-  assertMessage(configError(() => loadConfig(missing, NO_ENV), missing), `
+  assertMessage(
+    configError(() => loadConfig(missing, NO_ENV), missing),
+    `
 FILE: the storage configuration has 1 problem:
-  file: does not exist; pass the path of a TOML file with an [object_store] table`);
+  file: does not exist; pass the path of a TOML file with an [object_store] table`,
+  );
   const directory = configError(() => loadConfig(BROKEN, NO_ENV), BROKEN);
   assert.is(directory.problems.length, 1);
   assert.is(directory.problems[0]!.key, 'file');
-  assert.match(directory.problems[0]!.problem, /^cannot be read \(EISDIR: .*\); pass the path of a TOML file with an \[object_store\] table$/);
-  assert.ok(directory.message.startsWith(`${BROKEN}: the storage configuration has 1 problem:\n  file: cannot be read (EISDIR`));
+  assert.match(
+    directory.problems[0]!.problem,
+    /^cannot be read \(EISDIR: .*\); pass the path of a TOML file with an \[object_store\] table$/,
+  );
+  assert.ok(
+    directory.message.startsWith(`${BROKEN}: the storage configuration has 1 problem:\n  file: cannot be read (EISDIR`),
+  );
 });
 
 test('parseConfig names its text "config" unless told otherwise', () => {
   const error = configError(() => parseConfig('[object_store\n', undefined, NO_ENV), 'config');
-  assertMessage(error, `
+  assertMessage(
+    error,
+    `
 FILE: the storage configuration has 1 problem:
-  line 1, column 14: TOML syntax error: illegal character in key`);
+  line 1, column 14: TOML syntax error: illegal character in key`,
+  );
 });
 
 // ---------------------------------------------------------------------------
 // Warnings
 
 test('COS with force_path_style = true loads with a warning', () => {
-  const text = readFileSync(join(CONFIGS, 'cos.toml'), 'utf8').replace('force_path_style      = false', 'force_path_style      = true');
+  const text = readFileSync(join(CONFIGS, 'cos.toml'), 'utf8').replace(
+    'force_path_style      = false',
+    'force_path_style      = true',
+  );
   const config = parseConfig(text, 'cos-path.toml', NO_ENV);
   assert.is(config.forcePathStyle, true);
-  assert.equal(config.warnings, ['[object_store.s3] force_path_style: COS refuses path-style requests for buckets created since 2024; set force_path_style = false']);
+  assert.equal(config.warnings, [
+    '[object_store.s3] force_path_style: COS refuses path-style requests for buckets created since 2024; set force_path_style = false',
+  ]);
 });
 
 test('an http:// endpoint warns unless it is loopback or a private network', () => {
-  const warnings = (endpoint: string) => parseConfig(toml(...MINIO_CREDENTIALS, 'bucket = "agentverse"', `endpoint = "${endpoint}"`, 'force_path_style = true'), 'h.toml', NO_ENV).warnings;
-  assert.equal(warnings('http://minio.example.com:9000'), ['[object_store.s3] endpoint: http:// sends requests to minio.example.com unencrypted; use https:// unless it is on a private network']);
-  assert.equal(warnings('http://8.8.8.8:9000'), ['[object_store.s3] endpoint: http:// sends requests to 8.8.8.8 unencrypted; use https:// unless it is on a private network']);
+  const warnings = (endpoint: string) =>
+    parseConfig(
+      toml(...MINIO_CREDENTIALS, 'bucket = "agentverse"', `endpoint = "${endpoint}"`, 'force_path_style = true'),
+      'h.toml',
+      NO_ENV,
+    ).warnings;
+  assert.equal(warnings('http://minio.example.com:9000'), [
+    '[object_store.s3] endpoint: http:// sends requests to minio.example.com unencrypted; use https:// unless it is on a private network',
+  ]);
+  assert.equal(warnings('http://8.8.8.8:9000'), [
+    '[object_store.s3] endpoint: http:// sends requests to 8.8.8.8 unencrypted; use https:// unless it is on a private network',
+  ]);
   assert.equal(warnings('http://[2001:db8::1]:9000').length, 1);
   assert.equal(warnings('http://172.32.0.1').length, 1);
-  const quiet = ['http://localhost:9000', 'http://127.0.0.1:9000', 'http://10.1.2.3', 'http://172.16.0.9', 'http://172.31.255.1', 'http://192.168.1.20:9000', 'http://169.254.1.1', 'http://[::1]:9000', 'http://[fd00::5]', 'http://[fe80::1]', 'http://minio:9000', 'http://s3.localhost:9000', 'http://nas.local', 'http://store.internal', 'https://minio.example.com'];
+  const quiet = [
+    'http://localhost:9000',
+    'http://127.0.0.1:9000',
+    'http://10.1.2.3',
+    'http://172.16.0.9',
+    'http://172.31.255.1',
+    'http://192.168.1.20:9000',
+    'http://169.254.1.1',
+    'http://[::1]:9000',
+    'http://[fd00::5]',
+    'http://[fe80::1]',
+    'http://minio:9000',
+    'http://s3.localhost:9000',
+    'http://nas.local',
+    'http://store.internal',
+    'https://minio.example.com',
+  ];
   for (const endpoint of quiet) assert.equal(warnings(endpoint), [], endpoint);
   // The environment's endpoint is named as such.
-  const fromEnv = parseConfig(toml(...MINIO_CREDENTIALS, 'bucket = "agentverse"', 'force_path_style = true'), 'e.toml', { AWS_ENDPOINT_URL_S3: 'http://s3.example.org' });
-  assert.equal(fromEnv.warnings, ['[object_store.s3] endpoint (from AWS_ENDPOINT_URL_S3): http:// sends requests to s3.example.org unencrypted; use https:// unless it is on a private network']);
+  const fromEnv = parseConfig(
+    toml(...MINIO_CREDENTIALS, 'bucket = "agentverse"', 'force_path_style = true'),
+    'e.toml',
+    { AWS_ENDPOINT_URL_S3: 'http://s3.example.org' },
+  );
+  assert.equal(fromEnv.warnings, [
+    '[object_store.s3] endpoint (from AWS_ENDPOINT_URL_S3): http:// sends requests to s3.example.org unencrypted; use https:// unless it is on a private network',
+  ]);
 });
 
 test('an endpoint that is not AWS, COS or R2 with force_path_style = false warns; IP and localhost hosts do not', () => {
-  const warned = parseConfig(toml(...MINIO_CREDENTIALS, 'bucket = "agentverse"', 'endpoint = "https://s3.example.net"', 'force_path_style = false'), 'w.toml', NO_ENV);
-  assert.equal(warned.warnings, ['[object_store.s3] force_path_style: s3.example.net is not AWS, COS or R2; MinIO and most self-hosted servers need force_path_style = true']);
+  const warned = parseConfig(
+    toml(
+      ...MINIO_CREDENTIALS,
+      'bucket = "agentverse"',
+      'endpoint = "https://s3.example.net"',
+      'force_path_style = false',
+    ),
+    'w.toml',
+    NO_ENV,
+  );
+  assert.equal(warned.warnings, [
+    '[object_store.s3] force_path_style: s3.example.net is not AWS, COS or R2; MinIO and most self-hosted servers need force_path_style = true',
+  ]);
   assert.is(warned.provider, 'other');
   assert.is(warned.region, 'us-east-1');
   for (const endpoint of ['http://localhost:9000', 'http://127.0.0.1:7480', 'http://[::1]:9000']) {
-    assert.equal(parseConfig(toml(...MINIO_CREDENTIALS, 'bucket = "agentverse"', `endpoint = "${endpoint}"`), 'l.toml', NO_ENV).warnings, [], endpoint);
+    assert.equal(
+      parseConfig(toml(...MINIO_CREDENTIALS, 'bucket = "agentverse"', `endpoint = "${endpoint}"`), 'l.toml', NO_ENV)
+        .warnings,
+      [],
+      endpoint,
+    );
   }
-  assert.equal(parseConfig(toml(...MINIO_CREDENTIALS, 'bucket = "agentverse"', 'endpoint = "https://s3.example.net"', 'force_path_style = true'), 'p.toml', NO_ENV).warnings, []);
+  assert.equal(
+    parseConfig(
+      toml(
+        ...MINIO_CREDENTIALS,
+        'bucket = "agentverse"',
+        'endpoint = "https://s3.example.net"',
+        'force_path_style = true',
+      ),
+      'p.toml',
+      NO_ENV,
+    ).warnings,
+    [],
+  );
 });
 
 test('warnings are frozen and never printed', () => {
@@ -628,11 +1031,17 @@ test('warnings are frozen and never printed', () => {
   const printed: unknown[] = [];
   for (const method of methods) console[method] = (...args: unknown[]) => printed.push(args);
   try {
-    const config = parseConfig(toml(...MINIO_CREDENTIALS, 'bucket = "agentverse"', 'endpoint = "https://s3.example.net"'), 'w.toml', NO_ENV);
+    const config = parseConfig(
+      toml(...MINIO_CREDENTIALS, 'bucket = "agentverse"', 'endpoint = "https://s3.example.net"'),
+      'w.toml',
+      NO_ENV,
+    );
     assert.is(config.warnings.length, 1);
     assert.ok(Object.isFrozen(config.warnings));
   } finally {
-    methods.forEach((method, i) => (console[method] = originals[i]!));
+    methods.forEach((method, i) => {
+      console[method] = originals[i]!;
+    });
   }
   assert.equal(printed, []);
 });
@@ -653,15 +1062,44 @@ test('the file wins over the environment wherever both are set', () => {
   const config = loadConfig(join(CONFIGS, 'cos.toml'), FULL_ENV);
   assert.is(config.endpoint, 'https://cos.ap-guangzhou.myqcloud.com');
   assert.is(config.region, 'ap-guangzhou');
-  assert.equal(config.credentials(), { accessKeyId: 'AKIDxxxxxxxxxxxxxxxx', secretAccessKey: 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx', sessionToken: 'envSessionToken==' });
-  const withToken = parseConfig(toml(...AWS_CREDENTIALS, 'session_token = "fileToken"', 'bucket = "agentverse"', 'region = "us-west-2"', 'endpoint = "https://s3.us-west-2.amazonaws.com"'), 't.toml', FULL_ENV);
-  assert.equal(withToken.credentials(), { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', sessionToken: 'fileToken' });
+  assert.equal(config.credentials(), {
+    accessKeyId: 'AKIDxxxxxxxxxxxxxxxx',
+    secretAccessKey: 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx',
+    sessionToken: 'envSessionToken==',
+  });
+  const withToken = parseConfig(
+    toml(
+      ...AWS_CREDENTIALS,
+      'session_token = "fileToken"',
+      'bucket = "agentverse"',
+      'region = "us-west-2"',
+      'endpoint = "https://s3.us-west-2.amazonaws.com"',
+    ),
+    't.toml',
+    FULL_ENV,
+  );
+  assert.equal(withToken.credentials(), {
+    accessKeyId: 'AKIAIOSFODNN7EXAMPLE',
+    secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+    sessionToken: 'fileToken',
+  });
   assert.is(withToken.region, 'us-west-2');
   assert.is(withToken.endpoint, 'https://s3.us-west-2.amazonaws.com');
 });
 
 test('empty or missing keys are filled from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION', () => {
-  const empty = parseConfig(toml('endpoint = ""', 'access_key = ""', 'secret_key = ""', 'session_token = ""', 'region = ""', 'bucket = "agentverse"'), 'e.toml', { ...FULL_ENV, AWS_ENDPOINT_URL_S3: undefined, AWS_ENDPOINT_URL: undefined });
+  const empty = parseConfig(
+    toml(
+      'endpoint = ""',
+      'access_key = ""',
+      'secret_key = ""',
+      'session_token = ""',
+      'region = ""',
+      'bucket = "agentverse"',
+    ),
+    'e.toml',
+    { ...FULL_ENV, AWS_ENDPOINT_URL_S3: undefined, AWS_ENDPOINT_URL: undefined },
+  );
   assert.equal(settingsOf(empty), {
     source: 'e.toml',
     endpoint: 'https://s3.eu-central-1.amazonaws.com',
@@ -673,44 +1111,121 @@ test('empty or missing keys are filled from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS
     presignedExpirySecs: 0,
     publicUrlBase: undefined,
     warnings: [],
-    credentials: { accessKeyId: 'AKIAENVEXAMPLE', secretAccessKey: 'envSecret/Key+1', sessionToken: 'envSessionToken==' },
+    credentials: {
+      accessKeyId: 'AKIAENVEXAMPLE',
+      secretAccessKey: 'envSecret/Key+1',
+      sessionToken: 'envSessionToken==',
+    },
   });
-  const missing = parseConfig(toml('bucket = "agentverse"'), 'm.toml', { AWS_ACCESS_KEY_ID: 'AKIAENVEXAMPLE', AWS_SECRET_ACCESS_KEY: 'envSecret/Key+1', AWS_REGION: 'ap-south-1' });
+  const missing = parseConfig(toml('bucket = "agentverse"'), 'm.toml', {
+    AWS_ACCESS_KEY_ID: 'AKIAENVEXAMPLE',
+    AWS_SECRET_ACCESS_KEY: 'envSecret/Key+1',
+    AWS_REGION: 'ap-south-1',
+  });
   assert.is(missing.endpoint, 'https://s3.ap-south-1.amazonaws.com');
-  assert.equal(missing.credentials(), { accessKeyId: 'AKIAENVEXAMPLE', secretAccessKey: 'envSecret/Key+1', sessionToken: undefined });
+  assert.equal(missing.credentials(), {
+    accessKeyId: 'AKIAENVEXAMPLE',
+    secretAccessKey: 'envSecret/Key+1',
+    sessionToken: undefined,
+  });
 });
 
 test('endpoint: AWS_ENDPOINT_URL_S3 beats AWS_ENDPOINT_URL, which is used alone; empty variables count as unset', () => {
   const text = toml(...MINIO_CREDENTIALS, 'bucket = "agentverse"', 'force_path_style = true');
-  assert.is(parseConfig(text, 'x', { AWS_ENDPOINT_URL_S3: 'http://s3-only.example.net:9000', AWS_ENDPOINT_URL: 'http://all.example.net:9000' }).endpoint, 'http://s3-only.example.net:9000');
-  assert.is(parseConfig(text, 'x', { AWS_ENDPOINT_URL: 'http://all.example.net:9000' }).endpoint, 'http://all.example.net:9000');
-  assert.is(parseConfig(text, 'x', { AWS_ENDPOINT_URL_S3: '', AWS_ENDPOINT_URL: 'http://all.example.net:9000' }).endpoint, 'http://all.example.net:9000');
-  const none = configError(() => parseConfig(text, 'x', { AWS_ENDPOINT_URL_S3: '', AWS_ENDPOINT_URL: '', AWS_REGION: '' }), 'x');
-  assert.equal(none.problems, [{ key: '[object_store.s3] region', problem: 'is missing and AWS_REGION is not set; set the bucket\'s region, such as us-east-1' }]);
+  assert.is(
+    parseConfig(text, 'x', {
+      AWS_ENDPOINT_URL_S3: 'http://s3-only.example.net:9000',
+      AWS_ENDPOINT_URL: 'http://all.example.net:9000',
+    }).endpoint,
+    'http://s3-only.example.net:9000',
+  );
+  assert.is(
+    parseConfig(text, 'x', { AWS_ENDPOINT_URL: 'http://all.example.net:9000' }).endpoint,
+    'http://all.example.net:9000',
+  );
+  assert.is(
+    parseConfig(text, 'x', { AWS_ENDPOINT_URL_S3: '', AWS_ENDPOINT_URL: 'http://all.example.net:9000' }).endpoint,
+    'http://all.example.net:9000',
+  );
+  const none = configError(
+    () => parseConfig(text, 'x', { AWS_ENDPOINT_URL_S3: '', AWS_ENDPOINT_URL: '', AWS_REGION: '' }),
+    'x',
+  );
+  assert.equal(none.problems, [
+    {
+      key: '[object_store.s3] region',
+      problem: "is missing and AWS_REGION is not set; set the bucket's region, such as us-east-1",
+    },
+  ]);
 });
 
 test('a bad value from the environment is reported under its variable, since the file does not hold it', () => {
   const text = toml('bucket = "agentverse"', 'endpoint = ""');
-  const error = configError(() => parseConfig(text, 'env.toml', { AWS_ENDPOINT_URL_S3: 'minio:9000', AWS_ACCESS_KEY_ID: 'AKIA ENV', AWS_SECRET_ACCESS_KEY: 'x', AWS_SESSION_TOKEN: 'tok en' }), 'env.toml');
-  assertMessage(error, `
+  const error = configError(
+    () =>
+      parseConfig(text, 'env.toml', {
+        AWS_ENDPOINT_URL_S3: 'minio:9000',
+        AWS_ACCESS_KEY_ID: 'AKIA ENV',
+        AWS_SECRET_ACCESS_KEY: 'x',
+        AWS_SESSION_TOKEN: 'tok en',
+      }),
+    'env.toml',
+  );
+  assertMessage(
+    error,
+    `
 FILE: the storage configuration has 3 problems:
   [object_store.s3] access_key (from AWS_ACCESS_KEY_ID): must be printable ASCII without spaces
   [object_store.s3] session_token (from AWS_SESSION_TOKEN): must be printable ASCII without spaces
-  [object_store.s3] endpoint (from AWS_ENDPOINT_URL_S3): must be an absolute URL starting with http:// or https://, such as https://s3.us-east-1.amazonaws.com, got the string "minio:9000"`);
+  [object_store.s3] endpoint (from AWS_ENDPOINT_URL_S3): must be an absolute URL starting with http:// or https://, such as https://s3.us-east-1.amazonaws.com, got the string "minio:9000"`,
+  );
   assertNoSecret(error, ['tok en']);
-  const mismatch = configError(() => parseConfig(toml(...AWS_CREDENTIALS, 'bucket = "agentverse"', 'endpoint = "https://s3.us-west-2.amazonaws.com"'), 'm.toml', { AWS_REGION: 'eu-west-1' }), 'm.toml');
-  assertMessage(mismatch, `
+  const mismatch = configError(
+    () =>
+      parseConfig(
+        toml(...AWS_CREDENTIALS, 'bucket = "agentverse"', 'endpoint = "https://s3.us-west-2.amazonaws.com"'),
+        'm.toml',
+        { AWS_REGION: 'eu-west-1' },
+      ),
+    'm.toml',
+  );
+  assertMessage(
+    mismatch,
+    `
 FILE: the storage configuration has 1 problem:
-  [object_store.s3] region (from AWS_REGION): is "eu-west-1" but the endpoint s3.us-west-2.amazonaws.com serves us-west-2; set region = "us-west-2" in the file`);
+  [object_store.s3] region (from AWS_REGION): is "eu-west-1" but the endpoint s3.us-west-2.amazonaws.com serves us-west-2; set region = "us-west-2" in the file`,
+  );
   // AWS_REGION set for AWS work must not send a COS user to cos.us-east-1.myqcloud.com.
-  const cos = configError(() => parseConfig(readFileSync(join(CONFIGS, 'cos.toml'), 'utf8').replace('region     = "ap-guangzhou"', 'region     = ""'), 'cos.toml', { AWS_REGION: 'us-east-1' }), 'cos.toml');
-  assertMessage(cos, `
+  const cos = configError(
+    () =>
+      parseConfig(
+        readFileSync(join(CONFIGS, 'cos.toml'), 'utf8').replace('region     = "ap-guangzhou"', 'region     = ""'),
+        'cos.toml',
+        { AWS_REGION: 'us-east-1' },
+      ),
+    'cos.toml',
+  );
+  assertMessage(
+    cos,
+    `
 FILE: the storage configuration has 1 problem:
-  [object_store.s3] region (from AWS_REGION): is "us-east-1" but the endpoint cos.ap-guangzhou.myqcloud.com serves ap-guangzhou; set region = "ap-guangzhou" in the file`);
-  const r2 = configError(() => parseConfig(readFileSync(join(CONFIGS, 'r2-account.toml'), 'utf8').replace('region     = "auto"', 'region     = ""'), 'r2.toml', { AWS_REGION: 'us-west-2' }), 'r2.toml');
-  assertMessage(r2, `
+  [object_store.s3] region (from AWS_REGION): is "us-east-1" but the endpoint cos.ap-guangzhou.myqcloud.com serves ap-guangzhou; set region = "ap-guangzhou" in the file`,
+  );
+  const r2 = configError(
+    () =>
+      parseConfig(
+        readFileSync(join(CONFIGS, 'r2-account.toml'), 'utf8').replace('region     = "auto"', 'region     = ""'),
+        'r2.toml',
+        { AWS_REGION: 'us-west-2' },
+      ),
+    'r2.toml',
+  );
+  assertMessage(
+    r2,
+    `
 FILE: the storage configuration has 1 problem:
-  [object_store.s3] region (from AWS_REGION): must be "auto" for Cloudflare R2, got the string "us-west-2"`);
+  [object_store.s3] region (from AWS_REGION): must be "auto" for Cloudflare R2, got the string "us-west-2"`,
+  );
 });
 
 test('region from the endpoint host: AWS regional, dual-stack and legacy hosts, COS', () => {
@@ -723,7 +1238,11 @@ test('region from the endpoint host: AWS regional, dual-stack and legacy hosts, 
   ];
   for (const [endpoint, provider, region] of cases) {
     const bucket = provider === 'cos' ? 'agentverse-1250000000' : 'agentverse';
-    const config = parseConfig(toml(...AWS_CREDENTIALS, `bucket = "${bucket}"`, `endpoint = "${endpoint}"`, 'region = ""'), 'h.toml', NO_ENV);
+    const config = parseConfig(
+      toml(...AWS_CREDENTIALS, `bucket = "${bucket}"`, `endpoint = "${endpoint}"`, 'region = ""'),
+      'h.toml',
+      NO_ENV,
+    );
     assert.is(config.provider, provider, endpoint);
     assert.is(config.region, region, endpoint);
     assert.is(config.endpoint, endpoint);
@@ -732,13 +1251,30 @@ test('region from the endpoint host: AWS regional, dual-stack and legacy hosts, 
 });
 
 test('R2: region defaults to auto, us-east-1 is its alias; eu and fedramp jurisdictions are R2 too', () => {
-  for (const host of ['8c1a4f7e2b9d03a6e5f41c7b2d8a9e30.r2.cloudflarestorage.com', '8c1a4f7e2b9d03a6e5f41c7b2d8a9e30.eu.r2.cloudflarestorage.com', '8c1a4f7e2b9d03a6e5f41c7b2d8a9e30.fedramp.r2.cloudflarestorage.com']) {
-    const config = parseConfig(toml(...MINIO_CREDENTIALS, 'bucket = "agentverse"', `endpoint = "https://${host}"`), 'r2.toml', NO_ENV);
+  for (const host of [
+    '8c1a4f7e2b9d03a6e5f41c7b2d8a9e30.r2.cloudflarestorage.com',
+    '8c1a4f7e2b9d03a6e5f41c7b2d8a9e30.eu.r2.cloudflarestorage.com',
+    '8c1a4f7e2b9d03a6e5f41c7b2d8a9e30.fedramp.r2.cloudflarestorage.com',
+  ]) {
+    const config = parseConfig(
+      toml(...MINIO_CREDENTIALS, 'bucket = "agentverse"', `endpoint = "https://${host}"`),
+      'r2.toml',
+      NO_ENV,
+    );
     assert.is(config.provider, 'r2', host);
     assert.is(config.region, 'auto', host);
     assert.equal(config.warnings, [], host);
   }
-  const alias = parseConfig(toml(...MINIO_CREDENTIALS, 'bucket = "agentverse"', 'endpoint = "https://acc.r2.cloudflarestorage.com"', 'region = "us-east-1"'), 'r2.toml', NO_ENV);
+  const alias = parseConfig(
+    toml(
+      ...MINIO_CREDENTIALS,
+      'bucket = "agentverse"',
+      'endpoint = "https://acc.r2.cloudflarestorage.com"',
+      'region = "us-east-1"',
+    ),
+    'r2.toml',
+    NO_ENV,
+  );
   assert.is(alias.region, 'us-east-1');
 });
 
@@ -749,7 +1285,11 @@ test('empty endpoint: https://s3.<region>.amazonaws.com, .amazonaws.com.cn for C
     ['cn-north-1', 'https://s3.cn-north-1.amazonaws.com.cn'],
     ['cn-northwest-1', 'https://s3.cn-northwest-1.amazonaws.com.cn'],
   ] as const) {
-    const config = parseConfig(toml(...AWS_CREDENTIALS, 'bucket = "agentverse"', 'endpoint = ""', `region = "${region}"`), 'e.toml', NO_ENV);
+    const config = parseConfig(
+      toml(...AWS_CREDENTIALS, 'bucket = "agentverse"', 'endpoint = ""', `region = "${region}"`),
+      'e.toml',
+      NO_ENV,
+    );
     assert.is(config.endpoint, endpoint);
     assert.is(config.provider, 'aws');
     assert.is(awsHost(region), endpoint.slice('https://'.length));
@@ -774,7 +1314,17 @@ test('providerOf recognises AWS, COS and R2 hosts, and nothing else', () => {
 });
 
 test('endpoint and public_url_base keep a base path without its trailing slashes', () => {
-  const config = parseConfig(toml(...MINIO_CREDENTIALS, 'bucket = "agentverse"', 'endpoint = "http://GW.Example.NET:80/s3/"', 'force_path_style = true', 'public_url_base = "https://cdn.example.com/packages//"'), 'p.toml', NO_ENV);
+  const config = parseConfig(
+    toml(
+      ...MINIO_CREDENTIALS,
+      'bucket = "agentverse"',
+      'endpoint = "http://GW.Example.NET:80/s3/"',
+      'force_path_style = true',
+      'public_url_base = "https://cdn.example.com/packages//"',
+    ),
+    'p.toml',
+    NO_ENV,
+  );
   assert.is(config.endpoint, 'http://gw.example.net/s3');
   assert.is(config.publicUrlBase, 'https://cdn.example.com/packages');
 });
@@ -786,7 +1336,17 @@ const SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRETVALUE';
 const TOKEN = 'FwoGZXIvYXdzEBYaDTOKENVALUE+abc/def==';
 
 function secretConfig(): StorageConfig {
-  return parseConfig(toml('access_key = "AKIAIOSFODNN7EXAMPLE"', `secret_key = "${SECRET}"`, `session_token = "${TOKEN}"`, 'bucket = "agentverse"', 'region = "us-east-1"'), 'secret.toml', NO_ENV);
+  return parseConfig(
+    toml(
+      'access_key = "AKIAIOSFODNN7EXAMPLE"',
+      `secret_key = "${SECRET}"`,
+      `session_token = "${TOKEN}"`,
+      'bucket = "agentverse"',
+      'region = "us-east-1"',
+    ),
+    'secret.toml',
+    NO_ENV,
+  );
 }
 
 test('the secret key and session token never show in inspect, JSON, String or a template', () => {
@@ -800,7 +1360,9 @@ test('the secret key and session token never show in inspect, JSON, String or a 
     String(config),
     `${config}`,
     Object.values(config).map(String).join(' '),
-    JSON.stringify(Object.getOwnPropertyNames(config).map((name) => (config as unknown as Record<string, unknown>)[name])),
+    JSON.stringify(
+      Object.getOwnPropertyNames(config).map((name) => (config as unknown as Record<string, unknown>)[name]),
+    ),
   ];
   for (const view of views) {
     assert.not.ok(view.includes(SECRET), `secret key in: ${view.slice(0, 60)}`);
@@ -827,37 +1389,104 @@ test('the secret key and session token never show in inspect, JSON, String or a 
 });
 
 test('credentials() returns the secret key and session token', () => {
-  assert.equal(secretConfig().credentials(), { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: SECRET, sessionToken: TOKEN });
+  assert.equal(secretConfig().credentials(), {
+    accessKeyId: 'AKIAIOSFODNN7EXAMPLE',
+    secretAccessKey: SECRET,
+    sessionToken: TOKEN,
+  });
 });
 
 test('an endpoint that already names the bucket is refused with the endpoint to use instead', () => {
-  const error = configError(() => parseConfig(toml(...AWS_CREDENTIALS, 'bucket = "my-bucket"', 'region = "us-east-1"', 'endpoint = "https://my-bucket.s3.us-east-1.amazonaws.com"'), 'v.toml', {}), 'v.toml');
+  const error = configError(
+    () =>
+      parseConfig(
+        toml(
+          ...AWS_CREDENTIALS,
+          'bucket = "my-bucket"',
+          'region = "us-east-1"',
+          'endpoint = "https://my-bucket.s3.us-east-1.amazonaws.com"',
+        ),
+        'v.toml',
+        {},
+      ),
+    'v.toml',
+  );
   assert.equal(error.problems, [
-    { key: '[object_store.s3] endpoint', problem: 'already starts with the bucket name; set endpoint = "https://s3.us-east-1.amazonaws.com" and keep bucket = "my-bucket"' },
+    {
+      key: '[object_store.s3] endpoint',
+      problem:
+        'already starts with the bucket name; set endpoint = "https://s3.us-east-1.amazonaws.com" and keep bucket = "my-bucket"',
+    },
   ]);
   // A bucket name that is only a prefix of the first label is fine.
-  assert.is(parseConfig(toml(...MINIO_CREDENTIALS, 'bucket = "my-bucket"', 'endpoint = "http://my-bucket-gateway.example.net"', 'force_path_style = true'), 'ok.toml', {}).bucket, 'my-bucket');
+  assert.is(
+    parseConfig(
+      toml(
+        ...MINIO_CREDENTIALS,
+        'bucket = "my-bucket"',
+        'endpoint = "http://my-bucket-gateway.example.net"',
+        'force_path_style = true',
+      ),
+      'ok.toml',
+      {},
+    ).bucket,
+    'my-bucket',
+  );
 });
 
 test('storageConfig: plain options follow the same rules, with problems named after the options', () => {
-  const config = storageConfig({ bucket: 'agentverse', endpoint: 'http://localhost:9000', accessKeyId: 'minioadmin', secretAccessKey: 'minioadmin123', forcePathStyle: true, presignedExpirySecs: 600 }, {});
+  const config = storageConfig(
+    {
+      bucket: 'agentverse',
+      endpoint: 'http://localhost:9000',
+      accessKeyId: 'minioadmin',
+      secretAccessKey: 'minioadmin123',
+      forcePathStyle: true,
+      presignedExpirySecs: 600,
+    },
+    {},
+  );
   assert.is(config.source, 'options');
   assert.is(config.endpoint, 'http://localhost:9000');
   assert.is(config.region, 'us-east-1');
   assert.is(config.presignedExpirySecs, 600);
   assert.is(config.credentials().secretAccessKey, 'minioadmin123');
-  assert.is(storageConfig({ bucket: 'agentverse', region: 'eu-west-1' }, { AWS_ACCESS_KEY_ID: 'AKENV', AWS_SECRET_ACCESS_KEY: 'envSecret' }).accessKeyId, 'AKENV');
-  const error = configError(() => storageConfig({ bucket: 'B', forcePathStyle: 'yes', presignedExpirySecs: 1.5, forcePathStyles: true, secretAccessKey: 'hidden/secret' } as unknown as StorageOptions, {}), 'options');
-  assert.is(error.message, `options: the storage configuration has 6 problems:
+  assert.is(
+    storageConfig(
+      { bucket: 'agentverse', region: 'eu-west-1' },
+      { AWS_ACCESS_KEY_ID: 'AKENV', AWS_SECRET_ACCESS_KEY: 'envSecret' },
+    ).accessKeyId,
+    'AKENV',
+  );
+  const error = configError(
+    () =>
+      storageConfig(
+        {
+          bucket: 'B',
+          forcePathStyle: 'yes',
+          presignedExpirySecs: 1.5,
+          forcePathStyles: true,
+          secretAccessKey: 'hidden/secret',
+        } as unknown as StorageOptions,
+        {},
+      ),
+    'options',
+  );
+  assert.is(
+    error.message,
+    `options: the storage configuration has 6 problems:
   options.forcePathStyles: is not a known key; did you mean forcePathStyle?
   options.forcePathStyle: must be true or false, got the string "yes"
   options.presignedExpirySecs: must be a whole number of seconds, got the number 1.5
   options.accessKeyId: is missing and AWS_ACCESS_KEY_ID is not set; set one of them
   options.bucket: "B" is 1 character long; bucket names have 3 to 63 (S3 bucket naming rules)
-  options.region: is missing and AWS_REGION is not set; set the bucket's region, such as us-east-1`);
+  options.region: is missing and AWS_REGION is not set; set the bucket's region, such as us-east-1`,
+  );
   assert.not.ok(error.message.includes('hidden/secret'));
   const notObject = configError(() => storageConfig(null as unknown as StorageOptions, {}), 'options');
-  assert.equal(notObject.problems, [{ key: 'options', problem: 'must be an object with bucket, region and credentials' }]);
+  assert.equal(notObject.problems, [
+    { key: 'options', problem: 'must be an object with bucket, region and credentials' },
+  ]);
 });
 
 test('StorageConfig is frozen', () => {

@@ -18,7 +18,7 @@ function referenceEncode(text: string, keepSlash: boolean): string {
   for (const byte of Buffer.from(text, 'utf8')) {
     const ch = String.fromCharCode(byte);
     if (UNRESERVED.includes(ch) || (keepSlash && ch === '/')) out += ch;
-    else out += '%' + byte.toString(16).toUpperCase().padStart(2, '0');
+    else out += `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
   }
   return out;
 }
@@ -40,19 +40,67 @@ function referenceRecode(text: string, keepSlash: boolean): string {
   for (const byte of bytes) {
     const ch = String.fromCharCode(byte);
     if (UNRESERVED.includes(ch) || (keepSlash && ch === '/')) out += ch;
-    else out += '%' + byte.toString(16).toUpperCase().padStart(2, '0');
+    else out += `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
   }
   return out;
 }
 
 const KEY_POOL = [
   ...'abcXYZ019-._~',
-  '/', '/', '.', '..', '%', '%2F', '%41', '+', ' ', '!', "'", '(', ')', '*', '&', '=', '?', '#', '@', ':', ';', ',', '$', '[', ']', '"', '<', '>', '\\', '^', '`', '{', '|', '}',
-  '\t', '\n', '\x00', '\x7f',
-  'é', 'ß', 'ÿ', '\u00a0', '€',
-  '中', '文', '鍵', 'ｶ',
-  '😀', '🪣', '𝄞',
-  'e\u0301', '\u0301', '\u0308', 'a\u030a',
+  '/',
+  '/',
+  '.',
+  '..',
+  '%',
+  '%2F',
+  '%41',
+  '+',
+  ' ',
+  '!',
+  "'",
+  '(',
+  ')',
+  '*',
+  '&',
+  '=',
+  '?',
+  '#',
+  '@',
+  ':',
+  ';',
+  ',',
+  '$',
+  '[',
+  ']',
+  '"',
+  '<',
+  '>',
+  '\\',
+  '^',
+  '`',
+  '{',
+  '|',
+  '}',
+  '\t',
+  '\n',
+  '\x00',
+  '\x7f',
+  'é',
+  'ß',
+  'ÿ',
+  '\u00a0',
+  '€',
+  '中',
+  '文',
+  '鍵',
+  'ｶ',
+  '😀',
+  '🪣',
+  '𝄞',
+  'e\u0301',
+  '\u0301',
+  '\u0308',
+  'a\u030a',
 ];
 
 function randomKey(random: () => number): string {
@@ -84,7 +132,7 @@ test('RFC 3986 unreserved characters are kept by both encoders', () => {
 test('every other ASCII character is %XY with upper-case hex; "/" kept only by encodeKey', () => {
   for (let code = 0; code < 128; code++) {
     const ch = String.fromCharCode(code);
-    const escaped = '%' + code.toString(16).toUpperCase().padStart(2, '0');
+    const escaped = `%${code.toString(16).toUpperCase().padStart(2, '0')}`;
     const unreserved = UNRESERVED.includes(ch);
     assert.is(encodeComponent(ch), unreserved ? ch : escaped, `encodeComponent(0x${code.toString(16)})`);
     assert.is(encodeKey(ch), unreserved || ch === '/' ? ch : escaped, `encodeKey(0x${code.toString(16)})`);
@@ -159,9 +207,25 @@ test('encodeKey rejects a non-string key, naming the argument and the type', () 
 });
 
 test('encodeKey never normalises: dot segments, empty segments and trailing slashes survive byte for byte', () => {
-  for (const key of ['a//b', './x', '../x', 'a/./b', 'a/../b', 'dir/', '//', '/leading', '.', '..', '...', 'a/b/../../..', '.hidden/', 'a/.', 'a/..']) {
+  for (const key of [
+    'a//b',
+    './x',
+    '../x',
+    'a/./b',
+    'a/../b',
+    'dir/',
+    '//',
+    '/leading',
+    '.',
+    '..',
+    '...',
+    'a/b/../../..',
+    '.hidden/',
+    'a/.',
+    'a/..',
+  ]) {
     assert.is(encodeKey(key), key, key);
-    assert.is(canonicalPath('/' + encodeKey(key)), '/' + key, `canonicalPath of ${key}`);
+    assert.is(canonicalPath(`/${encodeKey(key)}`), `/${key}`, `canonicalPath of ${key}`);
   }
   assert.is(encodeKey('a b//./c/../'), 'a%20b//./c/../');
 });
@@ -175,7 +239,7 @@ test('property: encodeKey over 5000 random keys decodes back, stays canonical an
     assert.is(decodeURIComponent(encoded), key, `round trip of ${JSON.stringify(key)}`);
     assert.is(encoded, referenceEncode(key, true), `reference of ${JSON.stringify(key)}`);
     assert.is(canonicalPath(encoded), encoded, `canonicalPath of ${JSON.stringify(key)}`);
-    assert.is(canonicalPath('/' + encoded), '/' + encoded);
+    assert.is(canonicalPath(`/${encoded}`), `/${encoded}`);
 
     const component = encodeComponent(key);
     assert.ok(ENCODED_COMPONENT.test(component), `component not canonical: ${JSON.stringify(key)} -> ${component}`);
@@ -251,7 +315,25 @@ test('canonicalPath: escapes of reserved bytes stay escaped (upper case)', () =>
 
 test('property: canonicalPath agrees with a slow reference and is idempotent on 4000 random encoded-ish paths', () => {
   const random = prng(20240506);
-  const pool = [...KEY_POOL, '%', '%2', '%2f', '%2F', '%7e', '%7E', '%41', '%4a', '%C3%A9', '%c3%a9', '%25', '%zz', '%G0', 'f', 'F', '0'];
+  const pool = [
+    ...KEY_POOL,
+    '%',
+    '%2',
+    '%2f',
+    '%2F',
+    '%7e',
+    '%7E',
+    '%41',
+    '%4a',
+    '%C3%A9',
+    '%c3%a9',
+    '%25',
+    '%zz',
+    '%G0',
+    'f',
+    'F',
+    '0',
+  ];
   for (let i = 0; i < 4000; i++) {
     let path = '/';
     const length = Math.floor(random() * 16);

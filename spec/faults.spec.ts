@@ -46,11 +46,20 @@ let proxy: FaultProxy;
 /** Straight to the server, to check what a faulty operation left behind. */
 let truth: S3Client;
 const clients: S3Client[] = [];
-let unhandled: unknown[] = [];
+const unhandled: unknown[] = [];
 const onUnhandled = (reason: unknown) => unhandled.push(reason);
 
 function client(options: ClientOptions = {}, endpoint = proxy.endpoint): S3Client {
-  const made = new S3Client({ endpoint, accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey, region: rgw.region, bucket: BUCKET }, { timeouts: TIMEOUTS, ...options });
+  const made = new S3Client(
+    {
+      endpoint,
+      accessKeyId: rgw.accessKeyId,
+      secretAccessKey: rgw.secretAccessKey,
+      region: rgw.region,
+      bucket: BUCKET,
+    },
+    { timeouts: TIMEOUTS, ...options },
+  );
   clients.push(made);
   return made;
 }
@@ -83,7 +92,11 @@ function lost(expected: Buffer, actual: Buffer | Uint8Array | undefined): number
 function record(row: Row): void {
   rows.push(row);
   assert.is(row.bytesLost, 0, `${row.fault}: bytes were lost`);
-  assert.is(row.survived + row.failedTyped, row.operations, `${row.fault}: an operation neither succeeded nor failed with a typed error`);
+  assert.is(
+    row.survived + row.failedTyped,
+    row.operations,
+    `${row.fault}: an operation neither succeeded nor failed with a typed error`,
+  );
 }
 
 const injected = (kind: Fault['kind']) => proxy.seen.filter((s) => s.fault === kind).length;
@@ -96,7 +109,13 @@ if (cephForSpecs(test, 'fault handling', 'spec/faults.spec.ts')) {
     assert.is(created.status, 200, created.text);
     // Without keep-alive to the server, the proxy holds no socket between requests: what stays open is the client's.
     proxy = await startFaultProxy(rgw.port, { upstreamKeepAlive: false });
-    truth = new S3Client({ endpoint: rgw.endpoint, accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey, region: rgw.region, bucket: BUCKET });
+    truth = new S3Client({
+      endpoint: rgw.endpoint,
+      accessKeyId: rgw.accessKeyId,
+      secretAccessKey: rgw.secretAccessKey,
+      region: rgw.region,
+      bucket: BUCKET,
+    });
   });
 
   test.after.each(() => proxy.reset());
@@ -107,8 +126,13 @@ if (cephForSpecs(test, 'fault handling', 'spec/faults.spec.ts')) {
     await truth?.close();
     await proxy?.close();
     if (rows.length > 0) {
-      console.log('\n| fault | injected | operations | survived | failed with a typed error | bytes lost |\n|---|---:|---:|---:|---:|---:|');
-      for (const r of rows) console.log(`| ${r.fault} | ${r.injected} | ${r.operations} | ${r.survived} | ${r.failedTyped} | ${r.bytesLost} |`);
+      console.log(
+        '\n| fault | injected | operations | survived | failed with a typed error | bytes lost |\n|---|---:|---:|---:|---:|---:|',
+      );
+      for (const r of rows)
+        console.log(
+          `| ${r.fault} | ${r.injected} | ${r.operations} | ${r.survived} | ${r.failedTyped} | ${r.bytesLost} |`,
+        );
     }
   });
 
@@ -117,14 +141,23 @@ if (cephForSpecs(test, 'fault handling', 'spec/faults.spec.ts')) {
     const refused = client({}, `http://127.0.0.1:${port}`);
     let failed = 0;
     for (let i = 0; i < 4; i++) {
-      const result = await outcome<unknown>(() => (i % 2 === 0 ? refused.put(`refused/${i}`, 'x') : refused.get(`refused/${i}`)));
+      const result = await outcome<unknown>(() =>
+        i % 2 === 0 ? refused.put(`refused/${i}`, 'x') : refused.get(`refused/${i}`),
+      );
       assert.instance(result.error, NetworkError);
       assert.is(result.error!.code, 'ERR_S3V4_NETWORK');
       assert.match(result.error!.message, /no reply from .* \(ECONNREFUSED\)/);
       failed++;
       assert.is(await stored(`refused/${i}`), undefined);
     }
-    record({ fault: 'connection refused (3 attempts each)', injected: 4 * 3, operations: 4, survived: 0, failedTyped: failed, bytesLost: 0 });
+    record({
+      fault: 'connection refused (3 attempts each)',
+      injected: 4 * 3,
+      operations: 4,
+      survived: 0,
+      failedTyped: failed,
+      bytesLost: 0,
+    });
   });
 
   test('reset before the reply: retried within the budget, a typed error beyond it', async () => {
@@ -155,7 +188,14 @@ if (cephForSpecs(test, 'fault handling', 'spec/faults.spec.ts')) {
     assert.instance(beyond.error, NetworkError);
     assert.match(beyond.error!.message, /GET reset\/a: no reply/);
     failedTyped++;
-    record({ fault: 'TCP reset before the reply (2 per operation; 3 for the last)', injected: injected('reset'), operations: operations.length + 1, survived, failedTyped, bytesLost });
+    record({
+      fault: 'TCP reset before the reply (2 per operation; 3 for the last)',
+      injected: injected('reset'),
+      operations: operations.length + 1,
+      survived,
+      failedTyped,
+      bytesLost,
+    });
   });
 
   test('reset in the middle of an upload: buffers and parts are sent again; a stream fails and the old object stays', async () => {
@@ -171,8 +211,15 @@ if (cephForSpecs(test, 'fault handling', 'spec/faults.spec.ts')) {
 
     // A stream of unknown length: multipart, two parts cut in the middle and sent again from their buffers.
     const big = randomBytes(12 * MiB);
-    proxy.inject({ kind: 'reset-request', after: MiB }, { times: 2, match: (method, url) => method === 'PUT' && url.includes('partNumber=') });
-    assert.is((await outcome(() => c.put('cut/multipart', Readable.from([big.subarray(0, 7 * MiB), big.subarray(7 * MiB)])))).error, undefined);
+    proxy.inject(
+      { kind: 'reset-request', after: MiB },
+      { times: 2, match: (method, url) => method === 'PUT' && url.includes('partNumber=') },
+    );
+    assert.is(
+      (await outcome(() => c.put('cut/multipart', Readable.from([big.subarray(0, 7 * MiB), big.subarray(7 * MiB)]))))
+        .error,
+      undefined,
+    );
     survived++;
     bytesLost += lost(big, await stored('cut/multipart'));
 
@@ -180,20 +227,32 @@ if (cephForSpecs(test, 'fault handling', 'spec/faults.spec.ts')) {
     const old = randomBytes(1000);
     await truth.put('cut/stream', old);
     proxy.inject({ kind: 'reset-request', after: 64 * 1024 }, { times: 1 });
-    const streamed = await outcome(() => c.put('cut/stream', Readable.from([randomBytes(256 * 1024)]), { contentLength: 256 * 1024 }));
+    const streamed = await outcome(() =>
+      c.put('cut/stream', Readable.from([randomBytes(256 * 1024)]), { contentLength: 256 * 1024 }),
+    );
     assert.instance(streamed.error, NetworkError);
     failedTyped++;
     bytesLost += lost(old, await stored('cut/stream'));
 
     // Every attempt of every part cut: the upload is aborted, the old object stays, no upload is left open.
     await truth.put('cut/always', old);
-    proxy.inject({ kind: 'reset-request', after: MiB }, { times: 1000, match: (method, url) => method === 'PUT' && url.includes('partNumber=') });
+    proxy.inject(
+      { kind: 'reset-request', after: MiB },
+      { times: 1000, match: (method, url) => method === 'PUT' && url.includes('partNumber=') },
+    );
     const always = await outcome(() => c.put('cut/always', Readable.from([big])));
     assert.instance(always.error, NetworkError);
     failedTyped++;
     bytesLost += lost(old, await stored('cut/always'));
     assert.is(await openUploads(), 0);
-    record({ fault: 'TCP reset in the middle of an upload', injected: injected('reset-request'), operations: 4, survived, failedTyped, bytesLost });
+    record({
+      fault: 'TCP reset in the middle of an upload',
+      injected: injected('reset-request'),
+      operations: 4,
+      survived,
+      failedTyped,
+      bytesLost,
+    });
   });
 
   test('reset or truncation in the middle of a download: never a success with missing bytes', async () => {
@@ -202,10 +261,18 @@ if (cephForSpecs(test, 'fault handling', 'spec/faults.spec.ts')) {
     await truth.put('cut/download', body);
     let failedTyped = 0;
     let survived = 0;
-    for (const fault of [{ kind: 'reset-response', after: 300_000 }, { kind: 'truncate', after: 300_000 }, { kind: 'truncate', after: 0 }] as const) {
+    for (const fault of [
+      { kind: 'reset-response', after: 300_000 },
+      { kind: 'truncate', after: 300_000 },
+      { kind: 'truncate', after: 0 },
+    ] as const) {
       proxy.inject(fault);
       const viaBytes = await outcome(async () => Buffer.from(await (await c.get('cut/download')).bytes()));
-      assert.instance(viaBytes.error, NetworkError, `${fault.kind} after ${fault.after}: ${String(viaBytes.value?.length)} bytes reported`);
+      assert.instance(
+        viaBytes.error,
+        NetworkError,
+        `${fault.kind} after ${fault.after}: ${String(viaBytes.value?.length)} bytes reported`,
+      );
       assert.match(viaBytes.error!.message, /GET cut\/download: the body broke off/);
       failedTyped++;
       // Read as a stream, the body errors rather than ending short.
@@ -223,7 +290,14 @@ if (cephForSpecs(test, 'fault handling', 'spec/faults.spec.ts')) {
     assert.ok(Buffer.from(await (await c.get('cut/download')).bytes()).equals(body));
     survived++;
     const cutShort = injected('reset-response') + injected('truncate');
-    record({ fault: 'reset or truncation in the middle of a download (then one clean read)', injected: cutShort, operations: 7, survived, failedTyped, bytesLost: 0 });
+    record({
+      fault: 'reset or truncation in the middle of a download (then one clean read)',
+      injected: cutShort,
+      operations: 7,
+      survived,
+      failedTyped,
+      bytesLost: 0,
+    });
   });
 
   test('replies delayed past each timeout: a typed ERR_S3V4_TIMEOUT; shorter delays are waited out', async () => {
@@ -248,7 +322,9 @@ if (cephForSpecs(test, 'fault handling', 'spec/faults.spec.ts')) {
     failedTyped++;
     // Connect: a TLS endpoint whose handshake never completes.
     const silent: Server = createServer(() => undefined);
-    const port = await new Promise<number>((resolve) => silent.listen(0, '127.0.0.1', () => resolve((silent.address() as { port: number }).port)));
+    const port = await new Promise<number>((resolve) =>
+      silent.listen(0, '127.0.0.1', () => resolve((silent.address() as { port: number }).port)),
+    );
     try {
       const connect = await outcome(() => client({}, `https://127.0.0.1:${port}`).get('slow/a'));
       assert.is(connect.error?.code, 'ERR_S3V4_TIMEOUT', `connect: ${String(connect.error ?? 'no error')}`);
@@ -258,7 +334,14 @@ if (cephForSpecs(test, 'fault handling', 'spec/faults.spec.ts')) {
       silent.close();
     }
     const delays = injected('stall') + injected('delay') + injected('stall-body') + 3;
-    record({ fault: 'reply delayed past the connect, headers or body timeout', injected: delays, operations: 4, survived, failedTyped, bytesLost: 0 });
+    record({
+      fault: 'reply delayed past the connect, headers or body timeout',
+      injected: delays,
+      operations: 4,
+      survived,
+      failedTyped,
+      bytesLost: 0,
+    });
   });
 
   test('503 SlowDown and 500 InternalError N times in a row: N < attempts succeed, N >= attempts name the code', async () => {
@@ -293,7 +376,14 @@ if (cephForSpecs(test, 'fault handling', 'spec/faults.spec.ts')) {
       }
     }
     assert.is(replies, 2 * (1 + 2 + 3 + 3));
-    record({ fault: '503 SlowDown / 500 InternalError, 1, 2, 3 and 5 in a row', injected: replies, operations: 8, survived, failedTyped, bytesLost });
+    record({
+      fault: '503 SlowDown / 500 InternalError, 1, 2, 3 and 5 in a row',
+      injected: replies,
+      operations: 8,
+      survived,
+      failedTyped,
+      bytesLost,
+    });
   });
 
   test('a server Date hours off: requests still succeed and links are still signed with the true time', async () => {
@@ -303,7 +393,10 @@ if (cephForSpecs(test, 'fault handling', 'spec/faults.spec.ts')) {
     assert.is((await outcome(() => c.put('date/a', body))).error, undefined);
     const read = Buffer.from(await (await c.get('date/a')).bytes());
     const listed = (await c.list({ prefix: 'date/' }).next()).value;
-    assert.equal(listed?.objects.map((o: { key: string }) => o.key), ['date/a']);
+    assert.equal(
+      listed?.objects.map((o: { key: string }) => o.key),
+      ['date/a'],
+    );
     // The client learns the server's clock only from RequestTimeTooSkewed, never from a Date alone.
     const link = c.presign('date/a', { expiresIn: 60 });
     assert.match(link, new RegExp(`X-Amz-Date=${new Date().toISOString().slice(0, 13).replace(/-/g, '')}`));
@@ -313,7 +406,14 @@ if (cephForSpecs(test, 'fault handling', 'spec/faults.spec.ts')) {
     assert.is(fetched.statusCode, 200);
     const viaLink = Buffer.from(await fetched.body.arrayBuffer());
     await agent.close();
-    record({ fault: 'server Date 5 hours ahead', injected: injected('date'), operations: 4, survived: 4, failedTyped: 0, bytesLost: lost(body, read) + lost(body, viaLink) + lost(body, await stored('date/a')) });
+    record({
+      fault: 'server Date 5 hours ahead',
+      injected: injected('date'),
+      operations: 4,
+      survived: 4,
+      failedTyped: 0,
+      bytesLost: lost(body, read) + lost(body, viaLink) + lost(body, await stored('date/a')),
+    });
   });
 
   test('nothing is left behind: no unhandled rejection, and no socket or timer once the clients are closed', async () => {

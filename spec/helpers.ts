@@ -13,7 +13,11 @@ import { ensureCeph } from './support/rgw.js';
  * Runs `fn`, which must throw an InvalidArgumentError about `argument` whose
  * message never shows any of `secrets`; returns the error.
  */
-export function throwsArgument(fn: () => unknown, argument: string, secrets: readonly string[] = []): InvalidArgumentError {
+export function throwsArgument(
+  fn: () => unknown,
+  argument: string,
+  secrets: readonly string[] = [],
+): InvalidArgumentError {
   let caught: unknown;
   try {
     fn();
@@ -37,7 +41,7 @@ export function throwsArgument(fn: () => unknown, argument: string, secrets: rea
 
 /** A configuration's TOML: the [object_store] header and the given [object_store.s3] lines. */
 export function storageToml(...lines: string[]): string {
-  return ['[object_store]', 'backend = "s3"', '', '[object_store.s3]', ...lines].join('\n') + '\n';
+  return `${['[object_store]', 'backend = "s3"', '', '[object_store.s3]', ...lines].join('\n')}\n`;
 }
 
 /** Deterministic PRNG (mulberry32), so property tests are reproducible. */
@@ -61,11 +65,15 @@ export function cephForSpecs(test: Test, what: string, file: string): boolean {
   if (ensureCeph((line) => console.error(line))) return true;
   if (process.env.CI === 'true') {
     test(`Ceph is installed, so ${what} is tested against a real S3 server`, () => {
-      assert.unreachable('Ceph (radosgw, ceph-mon, ceph-osd, ceph-common) is not installed and ensureCeph() could not install it; .ci/run installs it with apt-get');
+      assert.unreachable(
+        'Ceph (radosgw, ceph-mon, ceph-osd, ceph-common) is not installed and ensureCeph() could not install it; .ci/run installs it with apt-get',
+      );
     });
   } else {
     const line = '!'.repeat(78);
-    console.warn(`\n${line}\n!! ${what.toUpperCase()} WAS NOT TESTED AGAINST A SERVER: Ceph is not installed,\n!! and it cannot be installed here (apt-get as root is needed).\n!! Install radosgw ceph-mon ceph-osd ceph-common to run ${file}.\n${line}\n`);
+    console.warn(
+      `\n${line}\n!! ${what.toUpperCase()} WAS NOT TESTED AGAINST A SERVER: Ceph is not installed,\n!! and it cannot be installed here (apt-get as root is needed).\n!! Install radosgw ceph-mon ceph-osd ceph-common to run ${file}.\n${line}\n`,
+    );
   }
   return false;
 }
@@ -84,6 +92,6 @@ export function builtCli(): string {
   const build = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { encoding: 'utf8' });
   assert.is(build.status, 0, `the build failed: ${build.stdout}${build.stderr}`);
   const { bin } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { bin: Record<string, string> };
-  built = join(root, bin['s3v4']!);
+  built = join(root, bin.s3v4!);
   return built;
 }

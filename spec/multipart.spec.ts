@@ -9,7 +9,15 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { InvalidArgumentError, ProtocolError, S3Error } from '../lib/errors.js';
 import { parseUploads } from '../lib/documents.js';
-import { DEFAULT_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, partSizeFor, uploadMultipart, type PartRequest, type UploadTransport } from '../lib/multipart.js';
+import {
+  DEFAULT_PART_SIZE,
+  MAX_PARTS,
+  MIN_PART_SIZE,
+  partSizeFor,
+  uploadMultipart,
+  type PartRequest,
+  type UploadTransport,
+} from '../lib/multipart.js';
 import { parseXml, childrenNamed, textOf } from '../lib/xml.js';
 
 const MiB = 1024 * 1024;
@@ -21,7 +29,9 @@ interface Sent {
 }
 
 /** A transport that answers like S3, records requests, and lets a test fail or delay any of them. */
-function fakeTransport(behaviour: { part?: (n: number) => Promise<void> | void; complete?: string; create?: string } = {}) {
+function fakeTransport(
+  behaviour: { part?: (n: number) => Promise<void> | void; complete?: string; create?: string } = {},
+) {
   const sent: Sent[] = [];
   let inFlight = 0;
   let maxInFlight = 0;
@@ -30,17 +40,31 @@ function fakeTransport(behaviour: { part?: (n: number) => Promise<void> | void; 
       inFlight++;
       maxInFlight = Math.max(maxInFlight, inFlight);
       // Record what went on the wire: the uploader reuses a part's buffer once its request is done.
-      sent.push({ request: request.body === undefined ? request : { ...request, body: Uint8Array.from(request.body) }, inFlight });
+      sent.push({
+        request: request.body === undefined ? request : { ...request, body: Uint8Array.from(request.body) },
+        inFlight,
+      });
       try {
         if (request.method === 'POST' && request.query === 'uploads') {
-          return { headers: {}, text: behaviour.create ?? '<InitiateMultipartUploadResult><UploadId>id/with+odd=chars</UploadId></InitiateMultipartUploadResult>' };
+          return {
+            headers: {},
+            text:
+              behaviour.create ??
+              '<InitiateMultipartUploadResult><UploadId>id/with+odd=chars</UploadId></InitiateMultipartUploadResult>',
+          };
         }
         if (request.method === 'PUT') {
           const n = Number(/partNumber=(\d+)/.exec(request.query)![1]);
           await behaviour.part?.(n);
           return { headers: { etag: `"etag-${n}"` }, text: '' };
         }
-        if (request.method === 'POST') return { headers: {}, text: behaviour.complete ?? '<CompleteMultipartUploadResult><ETag>"final-3"</ETag></CompleteMultipartUploadResult>' };
+        if (request.method === 'POST')
+          return {
+            headers: {},
+            text:
+              behaviour.complete ??
+              '<CompleteMultipartUploadResult><ETag>"final-3"</ETag></CompleteMultipartUploadResult>',
+          };
         return { headers: {}, text: '' };
       } finally {
         inFlight--;
@@ -87,22 +111,45 @@ test('partSizeFor: the requested size, grown in whole MiB to stay within 10,000 
 test('a source is cut into parts of exactly partSize, the last shorter, whatever its chunks', async () => {
   for (const sizes of [[1], [7, 3], [1000], [4096], [12_345, 1]]) {
     const { transport, sent } = fakeTransport();
-    const etag = await uploadMultipart(transport, chunks(10_000, sizes), { partSize: 4096, concurrency: 3, headers: { 'content-type': 'x/y' } });
+    const etag = await uploadMultipart(transport, chunks(10_000, sizes), {
+      partSize: 4096,
+      concurrency: 3,
+      headers: { 'content-type': 'x/y' },
+    });
     assert.is(etag, '"final-3"');
     const parts = sent.filter((s) => s.request.method === 'PUT');
-    assert.equal(parts.map((s) => s.request.body!.length), [4096, 4096, 1808], String(sizes));
-    assert.equal(parts.map((s) => s.request.headers), [{ 'x-part-length': '4096' }, { 'x-part-length': '4096' }, { 'x-part-length': '1808' }]);
+    assert.equal(
+      parts.map((s) => s.request.body!.length),
+      [4096, 4096, 1808],
+      String(sizes),
+    );
+    assert.equal(
+      parts.map((s) => s.request.headers),
+      [{ 'x-part-length': '4096' }, { 'x-part-length': '4096' }, { 'x-part-length': '1808' }],
+    );
     const joined = Buffer.concat(parts.map((s) => s.request.body!));
-    assert.ok(joined.every((byte, i) => byte === i % 251), 'bytes in order');
+    assert.ok(
+      joined.every((byte, i) => byte === i % 251),
+      'bytes in order',
+    );
     assert.equal(sent[0]!.request, { method: 'POST', query: 'uploads', headers: { 'content-type': 'x/y' } });
-    assert.equal(parts.map((s) => s.request.query), [1, 2, 3].map((n) => `partNumber=${n}&uploadId=id%2Fwith%2Bodd%3Dchars`));
+    assert.equal(
+      parts.map((s) => s.request.query),
+      [1, 2, 3].map((n) => `partNumber=${n}&uploadId=id%2Fwith%2Bodd%3Dchars`),
+    );
   }
 });
 
 test('part buffers are reused: no more than concurrency + 1 are ever allocated', async () => {
   const { transport } = fakeTransport({ part: async () => void (await tick()) });
   const buffers = new Set<ArrayBufferLike>();
-  const recording: UploadTransport = { ...transport, send: (request) => (request.body !== undefined && request.body.length > 0 && buffers.add(request.body.buffer), transport.send(request)) };
+  const recording: UploadTransport = {
+    ...transport,
+    send: (request) => {
+      if (request.body !== undefined && request.body.length > 0) buffers.add(request.body.buffer);
+      return transport.send(request);
+    },
+  };
   await uploadMultipart(recording, chunks(40 * 4096, [1000]), { partSize: 4096, concurrency: 3, headers: {} });
   assert.ok(buffers.size <= 4, `${buffers.size} part buffers for 40 parts`);
   assert.ok(buffers.size >= 2);
@@ -110,25 +157,47 @@ test('part buffers are reused: no more than concurrency + 1 are ever allocated',
 
 test('an exact multiple of partSize makes no empty last part; a synchronous iterable works too', async () => {
   const { transport, sent } = fakeTransport();
-  await uploadMultipart(transport, [new Uint8Array(100), new Uint8Array(100)], { partSize: 100, concurrency: 4, headers: {} });
-  assert.equal(sent.filter((s) => s.request.method === 'PUT').map((s) => s.request.body!.length), [100, 100]);
+  await uploadMultipart(transport, [new Uint8Array(100), new Uint8Array(100)], {
+    partSize: 100,
+    concurrency: 4,
+    headers: {},
+  });
+  assert.equal(
+    sent.filter((s) => s.request.method === 'PUT').map((s) => s.request.body!.length),
+    [100, 100],
+  );
 });
 
 test('CompleteMultipartUpload lists every part in order with its ETag escaped', async () => {
-  const { transport, sent } = fakeTransport({ part: async (n) => {
-    // Later parts finish first: the list is still in part order.
-    await new Promise((resolve) => setTimeout(resolve, (4 - n) * 5));
-  } });
+  const { transport, sent } = fakeTransport({
+    part: async (n) => {
+      // Later parts finish first: the list is still in part order.
+      await new Promise((resolve) => setTimeout(resolve, (4 - n) * 5));
+    },
+  });
   const progress: number[] = [];
-  await uploadMultipart(transport, chunks(35, [35]), { partSize: 10, concurrency: 4, headers: {}, onPart: (bytes) => progress.push(bytes) });
+  await uploadMultipart(transport, chunks(35, [35]), {
+    partSize: 10,
+    concurrency: 4,
+    headers: {},
+    onPart: (bytes) => progress.push(bytes),
+  });
   const complete = sent.at(-1)!.request;
   assert.is(complete.method, 'POST');
   assert.is(complete.query, 'uploadId=id%2Fwith%2Bodd%3Dchars');
   assert.equal(complete.headers, { 'content-type': 'application/xml' });
   const body = new TextDecoder().decode(complete.body);
-  assert.match(body, /^<CompleteMultipartUpload><Part><PartNumber>1<\/PartNumber><ETag>&quot;etag-1&quot;<\/ETag><\/Part>/);
+  assert.match(
+    body,
+    /^<CompleteMultipartUpload><Part><PartNumber>1<\/PartNumber><ETag>&quot;etag-1&quot;<\/ETag><\/Part>/,
+  );
   const parts = childrenNamed(parseXml(body), 'Part').map((p) => [textOf(p, 'PartNumber'), textOf(p, 'ETag')]);
-  assert.equal(parts, [['1', '"etag-1"'], ['2', '"etag-2"'], ['3', '"etag-3"'], ['4', '"etag-4"']]);
+  assert.equal(parts, [
+    ['1', '"etag-1"'],
+    ['2', '"etag-2"'],
+    ['3', '"etag-3"'],
+    ['4', '"etag-4"'],
+  ]);
   assert.equal(progress.sort(), [10, 10, 10, 5].sort());
 });
 
@@ -167,13 +236,18 @@ test('a failing part aborts the upload once the parts in flight have settled, an
     if (request.method === 'DELETE') abortSentAfterSlowPart = slowDone;
     return send(request);
   };
-  const error = await rejection(uploadMultipart(transport, chunks(100, [10]), { partSize: 10, concurrency: 2, headers: {} }));
+  const error = await rejection(
+    uploadMultipart(transport, chunks(100, [10]), { partSize: 10, concurrency: 2, headers: {} }),
+  );
   assert.is((error as Error).message, 'part 2 failed');
   assert.is(abortSentAfterSlowPart, true, 'the abort waited for part 1');
   const abort = sent.at(-1)!.request;
   assert.equal(abort, { method: 'DELETE', query: 'uploadId=id%2Fwith%2Bodd%3Dchars', cleanup: true });
   assert.ok(sent.filter((s) => s.request.method === 'PUT').length <= 4, 'reading stopped soon after the failure');
-  assert.not.ok(sent.some((s) => s.request.method === 'POST' && s.request.query.startsWith('uploadId=')), 'never completed');
+  assert.not.ok(
+    sent.some((s) => s.request.method === 'POST' && s.request.query.startsWith('uploadId=')),
+    'never completed',
+  );
 });
 
 test('a source that throws, an abort signal, and a failing abort: the first error is thrown', async () => {
@@ -182,14 +256,27 @@ test('a source that throws, an abort signal, and a failing abort: the first erro
     yield new Uint8Array(10);
     throw new Error('disk read failed');
   }
-  assert.is((await rejection(uploadMultipart(transport, broken(), { partSize: 10, concurrency: 2, headers: {} })) as Error).message, 'disk read failed');
+  assert.is(
+    ((await rejection(uploadMultipart(transport, broken(), { partSize: 10, concurrency: 2, headers: {} }))) as Error)
+      .message,
+    'disk read failed',
+  );
   assert.is(sent.at(-1)!.request.method, 'DELETE');
 
   const controller = new AbortController();
-  const aborting = fakeTransport({ part: (n) => {
-    if (n === 2) controller.abort(new Error('stop'));
-  } });
-  const aborted = await rejection(uploadMultipart(aborting.transport, chunks(100, [10]), { partSize: 10, concurrency: 1, headers: {}, signal: controller.signal }));
+  const aborting = fakeTransport({
+    part: (n) => {
+      if (n === 2) controller.abort(new Error('stop'));
+    },
+  });
+  const aborted = await rejection(
+    uploadMultipart(aborting.transport, chunks(100, [10]), {
+      partSize: 10,
+      concurrency: 1,
+      headers: {},
+      signal: controller.signal,
+    }),
+  );
   assert.is((aborted as Error).message, 'stop');
   assert.is(aborting.sent.at(-1)!.request.method, 'DELETE');
   assert.is(aborting.sent.filter((s) => s.request.method === 'PUT').length, 2);
@@ -197,50 +284,109 @@ test('a source that throws, an abort signal, and a failing abort: the first erro
   // Aborted after the last part: the upload is not completed.
   const late = new AbortController();
   const lateTransport = fakeTransport({ part: () => late.abort(new Error('late')) });
-  assert.is((await rejection(uploadMultipart(lateTransport.transport, [new Uint8Array(5)], { partSize: 10, concurrency: 2, headers: {}, signal: late.signal })) as Error).message, 'late');
-  assert.equal(lateTransport.sent.map((s) => s.request.method), ['POST', 'PUT', 'DELETE']);
+  assert.is(
+    (
+      (await rejection(
+        uploadMultipart(lateTransport.transport, [new Uint8Array(5)], {
+          partSize: 10,
+          concurrency: 2,
+          headers: {},
+          signal: late.signal,
+        }),
+      )) as Error
+    ).message,
+    'late',
+  );
+  assert.equal(
+    lateTransport.sent.map((s) => s.request.method),
+    ['POST', 'PUT', 'DELETE'],
+  );
 
-  const failingAbort = fakeTransport({ part: () => {
-    throw new Error('part failed');
-  } });
+  const failingAbort = fakeTransport({
+    part: () => {
+      throw new Error('part failed');
+    },
+  });
   const send = failingAbort.transport.send.bind(failingAbort.transport);
-  failingAbort.transport.send = (request) => (request.method === 'DELETE' ? Promise.reject(new Error('abort failed too')) : send(request));
-  assert.is((await rejection(uploadMultipart(failingAbort.transport, [new Uint8Array(5)], { partSize: 10, concurrency: 2, headers: {} })) as Error).message, 'part failed');
+  failingAbort.transport.send = (request) =>
+    request.method === 'DELETE' ? Promise.reject(new Error('abort failed too')) : send(request);
+  assert.is(
+    (
+      (await rejection(
+        uploadMultipart(failingAbort.transport, [new Uint8Array(5)], { partSize: 10, concurrency: 2, headers: {} }),
+      )) as Error
+    ).message,
+    'part failed',
+  );
 });
 
 test('replies that break the protocol: no UploadId, no ETag, an error inside the 200 of CompleteMultipartUpload', async () => {
-  const noId = fakeTransport({ create: '<InitiateMultipartUploadResult><Bucket>b</Bucket></InitiateMultipartUploadResult>' });
-  assert.match((await rejection(uploadMultipart(noId.transport, [new Uint8Array(1)], { partSize: 10, concurrency: 1, headers: {} })) as Error).message, 'no UploadId');
+  const noId = fakeTransport({
+    create: '<InitiateMultipartUploadResult><Bucket>b</Bucket></InitiateMultipartUploadResult>',
+  });
+  assert.match(
+    (
+      (await rejection(
+        uploadMultipart(noId.transport, [new Uint8Array(1)], { partSize: 10, concurrency: 1, headers: {} }),
+      )) as Error
+    ).message,
+    'no UploadId',
+  );
   assert.is(noId.sent.length, 1, 'nothing to abort');
 
   const noEtag = fakeTransport();
   const send = noEtag.transport.send.bind(noEtag.transport);
   noEtag.transport.send = async (request) => (request.method === 'PUT' ? { headers: {}, text: '' } : send(request));
-  assert.is((await rejection(uploadMultipart(noEtag.transport, [new Uint8Array(1)], { partSize: 10, concurrency: 1, headers: {} })) as Error).message, 'UploadPart 1 reply has no ETag');
+  assert.is(
+    (
+      (await rejection(
+        uploadMultipart(noEtag.transport, [new Uint8Array(1)], { partSize: 10, concurrency: 1, headers: {} }),
+      )) as Error
+    ).message,
+    'UploadPart 1 reply has no ETag',
+  );
   assert.is(noEtag.sent.at(-1)!.request.method, 'DELETE');
 
-  const failed = fakeTransport({ complete: '<Error><Code>InternalError</Code><Message>We encountered an internal error.</Message><RequestId>r1</RequestId><HostId>h1</HostId></Error>' });
-  const error = await rejection(uploadMultipart(failed.transport, [new Uint8Array(1)], { partSize: 10, concurrency: 1, headers: {} }));
+  const failed = fakeTransport({
+    complete:
+      '<Error><Code>InternalError</Code><Message>We encountered an internal error.</Message><RequestId>r1</RequestId><HostId>h1</HostId></Error>',
+  });
+  const error = await rejection(
+    uploadMultipart(failed.transport, [new Uint8Array(1)], { partSize: 10, concurrency: 1, headers: {} }),
+  );
   assert.instance(error, S3Error);
   const s3 = error as S3Error;
-  assert.equal([s3.code, s3.status, s3.requestId, s3.hostId, s3.request], ['InternalError', 200, 'r1', 'h1', 'CompleteMultipartUpload']);
+  assert.equal(
+    [s3.code, s3.status, s3.requestId, s3.hostId, s3.request],
+    ['InternalError', 200, 'r1', 'h1', 'CompleteMultipartUpload'],
+  );
   assert.is(s3.message, 'CompleteMultipartUpload: 200 InternalError: We encountered an internal error.');
   assert.is(failed.sent.at(-1)!.request.method, 'DELETE');
 
   const bare = fakeTransport({ complete: '<Error></Error>' });
   // An <Error> without a Code is no S3 refusal: a ProtocolError (issue 10's error model), and the upload is aborted.
-  const bareError = (await rejection(uploadMultipart(bare.transport, [new Uint8Array(1)], { partSize: 10, concurrency: 1, headers: {} }))) as ProtocolError;
+  const bareError = (await rejection(
+    uploadMultipart(bare.transport, [new Uint8Array(1)], { partSize: 10, concurrency: 1, headers: {} }),
+  )) as ProtocolError;
   assert.instance(bareError, ProtocolError);
-  assert.equal([bareError.code, bareError.message], ['ERR_S3V4_PROTOCOL', 'CompleteMultipartUpload: HTTP 200 without an S3 error code']);
+  assert.equal(
+    [bareError.code, bareError.message],
+    ['ERR_S3V4_PROTOCOL', 'CompleteMultipartUpload: HTTP 200 without an S3 error code'],
+  );
   assert.is(bare.sent.at(-1)!.request.method, 'DELETE');
 
   const noEtagInResult = fakeTransport({ complete: '<CompleteMultipartUploadResult></CompleteMultipartUploadResult>' });
-  assert.is(await uploadMultipart(noEtagInResult.transport, [new Uint8Array(1)], { partSize: 10, concurrency: 1, headers: {} }), '');
+  assert.is(
+    await uploadMultipart(noEtagInResult.transport, [new Uint8Array(1)], { partSize: 10, concurrency: 1, headers: {} }),
+    '',
+  );
 });
 
 test('more than 10,000 parts is refused, and the upload aborted', async () => {
   const { transport, sent } = fakeTransport();
-  const error = await rejection(uploadMultipart(transport, [new Uint8Array(MAX_PARTS + 1)], { partSize: 1, concurrency: 64, headers: {} }));
+  const error = await rejection(
+    uploadMultipart(transport, [new Uint8Array(MAX_PARTS + 1)], { partSize: 1, concurrency: 64, headers: {} }),
+  );
   assert.instance(error, InvalidArgumentError);
   assert.is((error as InvalidArgumentError).argument, 'partSize');
   assert.match((error as Error).message, 'more than 10000 parts of 1 bytes; raise partSize');
@@ -249,7 +395,8 @@ test('more than 10,000 parts is refused, and the upload aborted', async () => {
 });
 
 test('parseUploads: uploads with their dates, and the markers of the next page', () => {
-  const last = parseUploads(`<?xml version="1.0" encoding="UTF-8"?><ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Bucket>b</Bucket>
+  const last =
+    parseUploads(`<?xml version="1.0" encoding="UTF-8"?><ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Bucket>b</Bucket>
     <IsTruncated>false</IsTruncated>
     <Upload><Key>a &amp; b</Key><UploadId>2~x</UploadId><Initiated>2026-11-25T23:20:49.984Z</Initiated></Upload>
     <Upload><Key>c</Key><UploadId>2~y</UploadId><Initiated>2001-01-01T00:00:00Z</Initiated></Upload>
@@ -260,11 +407,19 @@ test('parseUploads: uploads with their dates, and the markers of the next page',
       { key: 'c', uploadId: '2~y', initiated: new Date('2001-01-01T00:00:00Z') },
     ],
   });
-  const truncated = parseUploads('<ListMultipartUploadsResult><IsTruncated>true</IsTruncated><NextKeyMarker>c</NextKeyMarker><NextUploadIdMarker>2~y</NextUploadIdMarker></ListMultipartUploadsResult>');
+  const truncated = parseUploads(
+    '<ListMultipartUploadsResult><IsTruncated>true</IsTruncated><NextKeyMarker>c</NextKeyMarker><NextUploadIdMarker>2~y</NextUploadIdMarker></ListMultipartUploadsResult>',
+  );
   assert.equal(truncated, { uploads: [], next: { keyMarker: 'c', uploadIdMarker: '2~y' } });
-  assert.equal(parseUploads('<ListMultipartUploadsResult><IsTruncated>true</IsTruncated></ListMultipartUploadsResult>').next, { keyMarker: '', uploadIdMarker: '' });
+  assert.equal(
+    parseUploads('<ListMultipartUploadsResult><IsTruncated>true</IsTruncated></ListMultipartUploadsResult>').next,
+    { keyMarker: '', uploadIdMarker: '' },
+  );
   const sparse = parseUploads('<ListMultipartUploadsResult><Upload></Upload></ListMultipartUploadsResult>');
-  assert.equal(sparse.uploads.map((u) => [u.key, u.uploadId, u.initiated.getTime()]), [['', '', 0]]);
+  assert.equal(
+    sparse.uploads.map((u) => [u.key, u.uploadId, u.initiated.getTime()]),
+    [['', '', 0]],
+  );
 });
 
 test.run();

@@ -16,7 +16,7 @@ const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
 function blockAfter(marker: string, language: string): string {
   const at = readme.indexOf(marker);
   assert.ok(at >= 0, `README has no ${marker}`);
-  const open = readme.indexOf('```' + language + '\n', at);
+  const open = readme.indexOf(`\`\`\`${language}\n`, at);
   const close = readme.indexOf('\n```', open + 4 + language.length);
   assert.ok(open >= 0 && close > open, `no ${language} block after ${marker}`);
   return readme.slice(open + 4 + language.length, close);
@@ -50,7 +50,10 @@ test('README: the configuration error shown is the one such a file gets', () => 
     'force_path_styles = true',
     'presigned_expiry_secs = 1.5',
   ].join('\n');
-  assert.throws(() => s3v4.parseConfig(text, 'config.toml', {}), (error: Error) => error.message === expected);
+  assert.throws(
+    () => s3v4.parseConfig(text, 'config.toml', {}),
+    (error: Error) => error.message === expected,
+  );
 });
 
 test.run();

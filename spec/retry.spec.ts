@@ -14,14 +14,32 @@ import { type AttemptOutcome, BACKOFF_BASE_MS, BACKOFF_CAP_MS, backoffDelay, ret
 const NOW = Date.parse('2026-01-02T03:04:05Z');
 
 function outcome(failure: AttemptOutcome['failure'], overrides: Partial<AttemptOutcome> = {}): AttemptOutcome {
-  return { attempt: 1, maxAttempts: 3, replayable: true, skewRetried: false, failure, now: NOW, jitter: 0.5, ...overrides };
+  return {
+    attempt: 1,
+    maxAttempts: 3,
+    replayable: true,
+    skewRetried: false,
+    failure,
+    now: NOW,
+    jitter: 0.5,
+    ...overrides,
+  };
 }
 
 const reply = (status: number, code?: string, date?: string) => ({ kind: 'reply', status, code, date }) as const;
 const network = (code: string) => ({ kind: 'network', code }) as const;
 
 test('network failures that may not have reached the server are retried with backoff', () => {
-  for (const code of ['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']) {
+  for (const code of [
+    'ECONNRESET',
+    'ECONNREFUSED',
+    'EPIPE',
+    'ETIMEDOUT',
+    'EAI_AGAIN',
+    'UND_ERR_SOCKET',
+    'UND_ERR_HEADERS_TIMEOUT',
+    'UND_ERR_BODY_TIMEOUT',
+  ]) {
     const decision = retryDecision(outcome(network(code)));
     assert.is(decision.retry, true, code);
     assert.is(decision.delayMs, 0.5 * BACKOFF_BASE_MS * 2, code);
@@ -34,11 +52,26 @@ test('network failures that may not have reached the server are retried with bac
 });
 
 test('statuses and S3 codes worth another attempt are retried; other refusals are not', () => {
-  for (const status of [429, 500, 502, 503, 504]) assert.is(retryDecision(outcome(reply(status))).retry, true, String(status));
-  for (const code of ['SlowDown', 'InternalError', 'RequestTimeout', 'ServiceUnavailable', 'Throttling', 'ThrottlingException']) {
+  for (const status of [429, 500, 502, 503, 504])
+    assert.is(retryDecision(outcome(reply(status))).retry, true, String(status));
+  for (const code of [
+    'SlowDown',
+    'InternalError',
+    'RequestTimeout',
+    'ServiceUnavailable',
+    'Throttling',
+    'ThrottlingException',
+  ]) {
     assert.is(retryDecision(outcome(reply(400, code))).retry, true, code);
   }
-  for (const [status, code] of [[400, 'InvalidArgument'], [403, 'AccessDenied'], [403, 'SignatureDoesNotMatch'], [404, 'NoSuchKey'], [412, 'PreconditionFailed'], [418, undefined]] as const) {
+  for (const [status, code] of [
+    [400, 'InvalidArgument'],
+    [403, 'AccessDenied'],
+    [403, 'SignatureDoesNotMatch'],
+    [404, 'NoSuchKey'],
+    [412, 'PreconditionFailed'],
+    [418, undefined],
+  ] as const) {
     assert.is(retryDecision(outcome(reply(status, code))).retry, false, `${status} ${code}`);
   }
 });
@@ -58,10 +91,18 @@ test('backoff is full jitter below min(cap, base x 2^attempt)', () => {
   assert.is(backoffDelay(3, 0.5), 400);
   assert.is(backoffDelay(20, 0.5), BACKOFF_CAP_MS / 2);
   fc.assert(
-    fc.property(fc.integer({ min: 1, max: 60 }), fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), (attempt, jitter) => {
-      const delay = retryDecision(outcome(reply(503), { attempt, maxAttempts: attempt + 1, jitter })).delayMs;
-      return delay >= 0 && delay < Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt) + 1e-9 && delay === backoffDelay(attempt, jitter);
-    }),
+    fc.property(
+      fc.integer({ min: 1, max: 60 }),
+      fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+      (attempt, jitter) => {
+        const delay = retryDecision(outcome(reply(503), { attempt, maxAttempts: attempt + 1, jitter })).delayMs;
+        return (
+          delay >= 0 &&
+          delay < Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt) + 1e-9 &&
+          delay === backoffDelay(attempt, jitter)
+        );
+      },
+    ),
     { seed: 10, numRuns: 2000 },
   );
 });
@@ -75,7 +116,11 @@ test('RequestTimeTooSkewed teaches the server clock and is retried once, at once
   // Once retried, a second skew is thrown, and teaches nothing more.
   assert.equal(retryDecision(outcome(skewed, { attempt: 2, skewRetried: true })), { retry: false, delayMs: 0 });
   // A one-shot body is not sent again, but later requests still learn the offset.
-  assert.equal(retryDecision(outcome(skewed, { replayable: false })), { retry: false, delayMs: 0, clockOffsetMs: 20 * 60_000 });
+  assert.equal(retryDecision(outcome(skewed, { replayable: false })), {
+    retry: false,
+    delayMs: 0,
+    clockOffsetMs: 20 * 60_000,
+  });
   // Without a usable Date there is nothing to learn: a plain 403.
   assert.equal(retryDecision(outcome(reply(403, 'RequestTimeTooSkewed', 'not a date'))), { retry: false, delayMs: 0 });
   assert.equal(retryDecision(outcome(reply(403, 'RequestTimeTooSkewed'))), { retry: false, delayMs: 0 });
@@ -94,15 +139,22 @@ test('the policy is a function of its input alone', () => {
     }),
   );
   fc.assert(
-    fc.property(failures, fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 5 }), fc.boolean(), fc.boolean(), (failure, attempt, maxAttempts, replayable, skewRetried) => {
-      const input = outcome(failure, { attempt, maxAttempts, replayable, skewRetried });
-      const decision = retryDecision(input);
-      assert.equal(retryDecision(input), decision);
-      // Never a retry for a body that cannot be read again.
-      if (!replayable) assert.is(decision.retry, false);
-      // Past the budget only the one skew retry is allowed.
-      if (attempt >= maxAttempts && decision.retry) assert.is(decision.skew, true);
-    }),
+    fc.property(
+      failures,
+      fc.integer({ min: 1, max: 5 }),
+      fc.integer({ min: 1, max: 5 }),
+      fc.boolean(),
+      fc.boolean(),
+      (failure, attempt, maxAttempts, replayable, skewRetried) => {
+        const input = outcome(failure, { attempt, maxAttempts, replayable, skewRetried });
+        const decision = retryDecision(input);
+        assert.equal(retryDecision(input), decision);
+        // Never a retry for a body that cannot be read again.
+        if (!replayable) assert.is(decision.retry, false);
+        // Past the budget only the one skew retry is allowed.
+        if (attempt >= maxAttempts && decision.retry) assert.is(decision.skew, true);
+      },
+    ),
     { seed: 11, numRuns: 3000 },
   );
 });

@@ -12,7 +12,15 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { InvalidArgumentError, NetworkError, parseConfig, S3Client, S3Error, SigV4Signer, storageConfig } from '../lib/index.js';
+import {
+  InvalidArgumentError,
+  NetworkError,
+  parseConfig,
+  S3Client,
+  S3Error,
+  SigV4Signer,
+  storageConfig,
+} from '../lib/index.js';
 import { builtCli, cephForSpecs, storageToml } from './helpers.js';
 import { freePort, sharedRgw, type Rgw } from './support/rgw.js';
 
@@ -38,7 +46,11 @@ function renderings(value: unknown): string[] {
 
 function clean(what: string, value: unknown): void {
   for (const text of renderings(value)) {
-    for (const marker of MARKERS) assert.not.ok(text.includes(marker), `${what}: the marker ${marker.slice(0, 12)}… appeared in ${text.slice(0, 400)}`);
+    for (const marker of MARKERS)
+      assert.not.ok(
+        text.includes(marker),
+        `${what}: the marker ${marker.slice(0, 12)}… appeared in ${text.slice(0, 400)}`,
+      );
   }
 }
 
@@ -60,15 +72,51 @@ test('configuration and argument errors never show the secret or the token', asy
     [`secret_key = "${SECRET}`, 'access_key = "AKID"'],
     [`secret_key = ${SECRET}`],
     [`secrt_key = "${SECRET}"`, 'secret_key = 5', `session_token = "${TOKEN}"`],
-    [`access_key = "${SECRET}"`, `secret_key = "${SECRET}"`, `session_token = "${TOKEN}"`, 'bucket = "x"', 'region = "bad region"', 'endpoint = "ftp://x"'],
-    [`access_key = "AKID"`, `secret_key = "${SECRET}"`, 'bucket = "bucket-b"', 'region = "us-east-1"', 'endpoint = "https://<ACCOUNT_ID>.r2.cloudflarestorage.com"', 'presigned_expiry_secs = 999999999'],
+    [
+      `access_key = "${SECRET}"`,
+      `secret_key = "${SECRET}"`,
+      `session_token = "${TOKEN}"`,
+      'bucket = "x"',
+      'region = "bad region"',
+      'endpoint = "ftp://x"',
+    ],
+    [
+      `access_key = "AKID"`,
+      `secret_key = "${SECRET}"`,
+      'bucket = "bucket-b"',
+      'region = "us-east-1"',
+      'endpoint = "https://<ACCOUNT_ID>.r2.cloudflarestorage.com"',
+      'presigned_expiry_secs = 999999999',
+    ],
   ];
-  for (const lines of broken) await thrownIsClean(lines.join('; '), () => parseConfig(storageToml(...lines), 'broken.toml', {}));
+  for (const lines of broken)
+    await thrownIsClean(lines.join('; '), () => parseConfig(storageToml(...lines), 'broken.toml', {}));
   // From the environment too.
-  await thrownIsClean('environment', () => parseConfig(storageToml('bucket = "bucket-b"', 'region = "nowhere region"'), 'env.toml', { AWS_SECRET_ACCESS_KEY: SECRET, AWS_SESSION_TOKEN: TOKEN, AWS_ACCESS_KEY_ID: 'AKID' }));
-  await thrownIsClean('storageConfig', () => storageConfig({ accessKeyId: 'AKID', secretAccessKey: SECRET, sessionToken: TOKEN, bucket: '', region: 'us-east-1' }));
+  await thrownIsClean('environment', () =>
+    parseConfig(storageToml('bucket = "bucket-b"', 'region = "nowhere region"'), 'env.toml', {
+      AWS_SECRET_ACCESS_KEY: SECRET,
+      AWS_SESSION_TOKEN: TOKEN,
+      AWS_ACCESS_KEY_ID: 'AKID',
+    }),
+  );
+  await thrownIsClean('storageConfig', () =>
+    storageConfig({
+      accessKeyId: 'AKID',
+      secretAccessKey: SECRET,
+      sessionToken: TOKEN,
+      bucket: '',
+      region: 'us-east-1',
+    }),
+  );
 
-  const options = { endpoint: 'http://127.0.0.1:9', accessKeyId: 'AKID', secretAccessKey: SECRET, sessionToken: TOKEN, bucket: 'bucket-b', region: 'us-east-1' };
+  const options = {
+    endpoint: 'http://127.0.0.1:9',
+    accessKeyId: 'AKID',
+    secretAccessKey: SECRET,
+    sessionToken: TOKEN,
+    bucket: 'bucket-b',
+    region: 'us-east-1',
+  };
   const client = new S3Client(options);
   clean('a client', client);
   clean('its config', client.config);
@@ -76,7 +124,12 @@ test('configuration and argument errors never show the secret or the token', asy
   await thrownIsClean('a bad key', () => client.get(''));
   await thrownIsClean('a bad option', () => new S3Client(options, { partSize: 1 }));
   await thrownIsClean('a bad presign', () => client.presign('k', { expiresIn: 0 }));
-  const signer = new SigV4Signer({ accessKeyId: 'AKID', secretAccessKey: SECRET, sessionToken: TOKEN, region: 'us-east-1' });
+  const signer = new SigV4Signer({
+    accessKeyId: 'AKID',
+    secretAccessKey: SECRET,
+    sessionToken: TOKEN,
+    region: 'us-east-1',
+  });
   clean('a signer', signer);
   const argument = await thrownIsClean('a bad request to sign', () => signer.sign({ method: 'GET', url: 'not a url' }));
   assert.instance(argument, InvalidArgumentError);
@@ -97,19 +150,42 @@ if (cephForSpecs(test, 'secret handling on the wire', 'spec/secrets.spec.ts')) {
   });
 
   test('a refused signature and a network failure never show them', async () => {
-    const refused = new S3Client({ endpoint: rgw.endpoint, accessKeyId: rgw.accessKeyId, secretAccessKey: SECRET, bucket: 'secrets', region: rgw.region });
+    const refused = new S3Client({
+      endpoint: rgw.endpoint,
+      accessKeyId: rgw.accessKeyId,
+      secretAccessKey: SECRET,
+      bucket: 'secrets',
+      region: rgw.region,
+    });
     const error = await thrownIsClean('SignatureDoesNotMatch', () => refused.get('k'));
     assert.instance(error, S3Error);
     assert.is((error as S3Error).code, 'SignatureDoesNotMatch');
     await thrownIsClean('a refused upload', () => refused.put('k', 'body'));
     await refused.close();
 
-    const withToken = new S3Client({ endpoint: rgw.endpoint, accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey, sessionToken: TOKEN, bucket: 'secrets', region: rgw.region });
+    const withToken = new S3Client({
+      endpoint: rgw.endpoint,
+      accessKeyId: rgw.accessKeyId,
+      secretAccessKey: rgw.secretAccessKey,
+      sessionToken: TOKEN,
+      bucket: 'secrets',
+      region: rgw.region,
+    });
     assert.instance(await thrownIsClean('a refused session token', () => withToken.get('k')), S3Error);
     await withToken.close();
 
     const port = await freePort();
-    const unreachable = new S3Client({ endpoint: `http://127.0.0.1:${port}`, accessKeyId: 'AKID', secretAccessKey: SECRET, sessionToken: TOKEN, bucket: 'bucket-b', region: rgw.region }, { maxAttempts: 1 });
+    const unreachable = new S3Client(
+      {
+        endpoint: `http://127.0.0.1:${port}`,
+        accessKeyId: 'AKID',
+        secretAccessKey: SECRET,
+        sessionToken: TOKEN,
+        bucket: 'bucket-b',
+        region: rgw.region,
+      },
+      { maxAttempts: 1 },
+    );
     assert.instance(await thrownIsClean('connection refused', () => unreachable.put('k', 'body')), NetworkError);
     await unreachable.close();
   });
@@ -121,8 +197,21 @@ if (cephForSpecs(test, 'secret handling on the wire', 'spec/secrets.spec.ts')) {
       writeFileSync(path, storageToml(...lines));
       return path;
     };
-    const wrong = write('wrong.toml', [`endpoint = "${rgw.endpoint}"`, `access_key = "${rgw.accessKeyId}"`, `secret_key = "${SECRET}"`, `session_token = "${TOKEN}"`, 'bucket = "secrets"', `region = "${rgw.region}"`, 'force_path_style = true']);
-    const invalid = write('invalid.toml', [`secret_key = "${SECRET}"`, `session_token = "${TOKEN}"`, 'bucket = "x"', 'region = "us east"']);
+    const wrong = write('wrong.toml', [
+      `endpoint = "${rgw.endpoint}"`,
+      `access_key = "${rgw.accessKeyId}"`,
+      `secret_key = "${SECRET}"`,
+      `session_token = "${TOKEN}"`,
+      'bucket = "secrets"',
+      `region = "${rgw.region}"`,
+      'force_path_style = true',
+    ]);
+    const invalid = write('invalid.toml', [
+      `secret_key = "${SECRET}"`,
+      `session_token = "${TOKEN}"`,
+      'bucket = "x"',
+      'region = "us east"',
+    ]);
     const runs: string[][] = [
       ['ls', '--config', wrong],
       ['ls', '--config', wrong, '--json'],
@@ -137,10 +226,18 @@ if (cephForSpecs(test, 'secret handling on the wire', 'spec/secrets.spec.ts')) {
       ['ls', '--bogus', '--config', wrong],
     ];
     for (const args of runs) {
-      const run = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 60_000, env: { PATH: process.env.PATH ?? '', AWS_SECRET_ACCESS_KEY: SECRET, AWS_SESSION_TOKEN: TOKEN } });
+      const run = spawnSync(process.execPath, [cli, ...args], {
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: { PATH: process.env.PATH ?? '', AWS_SECRET_ACCESS_KEY: SECRET, AWS_SESSION_TOKEN: TOKEN },
+      });
       assert.ok(run.status !== 0 && run.status !== null, `s3v4 ${args.join(' ')} should fail, exited ${run.status}`);
       assert.ok(run.stderr.length > 0, `s3v4 ${args.join(' ')} said nothing`);
-      for (const marker of MARKERS) assert.not.ok(`${run.stdout}${run.stderr}`.includes(marker), `s3v4 ${args.join(' ')} printed a marker: ${run.stdout}${run.stderr}`);
+      for (const marker of MARKERS)
+        assert.not.ok(
+          `${run.stdout}${run.stderr}`.includes(marker),
+          `s3v4 ${args.join(' ')} printed a marker: ${run.stdout}${run.stderr}`,
+        );
     }
   });
 }

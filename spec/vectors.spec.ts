@@ -9,7 +9,14 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { EMPTY_SHA256, SigV4Signer, encodeKey, hashPayload, type HeadersInput, type SignerOptions } from '../lib/index.js';
+import {
+  EMPTY_SHA256,
+  SigV4Signer,
+  encodeKey,
+  hashPayload,
+  type HeadersInput,
+  type SignerOptions,
+} from '../lib/index.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const vectorsDir = resolve(process.env.S3V4_SIGV4_VECTORS ?? join(repoRoot, '..', 'shared', 'sigv4-vectors'));
@@ -38,7 +45,7 @@ function parseRequest(text: string): RawRequest {
     if (line === '') continue;
     if (/^[ \t]/.test(line)) {
       // obs-fold (RFC 7230 section 3.2.4): the continuation joins the value with a space.
-      fields[fields.length - 1]![1] += ' ' + line;
+      fields[fields.length - 1]![1] += ` ${line}`;
       continue;
     }
     const colon = line.indexOf(':');
@@ -52,7 +59,14 @@ function parseRequest(text: string): RawRequest {
     const prev = headers[name];
     headers[name] = prev === undefined ? value : ([] as string[]).concat(prev, value);
   }
-  return { method: match![1]!, host, path: q < 0 ? target : target.slice(0, q), query: q < 0 ? '' : target.slice(q + 1), headers, body };
+  return {
+    method: match![1]!,
+    host,
+    path: q < 0 ? target : target.slice(0, q),
+    query: q < 0 ? '' : target.slice(q + 1),
+    headers,
+    body,
+  };
 }
 
 function read(path: string): string {
@@ -62,7 +76,10 @@ function read(path: string): string {
 /** Query pairs of a request target, sorted, for comparing URLs whose parameter order differs. */
 function sortedQuery(target: string): string[] {
   const q = target.indexOf('?');
-  return target.slice(q + 1).split('&').sort();
+  return target
+    .slice(q + 1)
+    .split('&')
+    .sort();
 }
 
 const present = existsSync(vectorsDir);
@@ -70,11 +87,15 @@ const present = existsSync(vectorsDir);
 if (!present) {
   if (process.env.CI === 'true') {
     test('official SigV4 vectors are present', () => {
-      assert.unreachable(`the official SigV4 vectors are missing at ${vectorsDir}; set S3V4_SIGV4_VECTORS or put shared/ beside the repo`);
+      assert.unreachable(
+        `the official SigV4 vectors are missing at ${vectorsDir}; set S3V4_SIGV4_VECTORS or put shared/ beside the repo`,
+      );
     });
   } else {
     const line = '!'.repeat(78);
-    console.warn(`\n${line}\n!! THE OFFICIAL AWS SIGV4 VECTORS WERE NOT RUN: ${vectorsDir} does not exist.\n!! Set S3V4_SIGV4_VECTORS to the sigv4-vectors folder to run them.\n${line}\n`);
+    console.warn(
+      `\n${line}\n!! THE OFFICIAL AWS SIGV4 VECTORS WERE NOT RUN: ${vectorsDir} does not exist.\n!! Set S3V4_SIGV4_VECTORS to the sigv4-vectors folder to run them.\n${line}\n`,
+    );
   }
 } else {
   const awsCAuth = join(vectorsDir, 'aws-c-auth', 'v4');
@@ -102,7 +123,7 @@ if (!present) {
     };
     // Generic mode encodes the path itself (double encoding); S3 mode takes an encoded path.
     const path = mode === 'generic' ? raw.path : encodeKey(raw.path);
-    const url = `https://${raw.host}${path}${raw.query ? '?' + raw.query : ''}`;
+    const url = `https://${raw.host}${path}${raw.query ? `?${raw.query}` : ''}`;
     const request = {
       method: raw.method,
       url,
@@ -120,21 +141,32 @@ if (!present) {
       const signedLines = read(join(dir, 'header-signed-request.txt')).split('\n');
       assert.ok(signedLines.includes(`Authorization:${result.headers.authorization}`), 'Authorization line');
       assert.ok(signedLines.includes(`X-Amz-Date:${result.headers['x-amz-date']}`), 'X-Amz-Date line');
-      if (context.credentials.token) assert.ok(signedLines.includes(`X-Amz-Security-Token:${context.credentials.token}`));
+      if (context.credentials.token)
+        assert.ok(signedLines.includes(`X-Amz-Security-Token:${context.credentials.token}`));
     });
 
     test(`aws-c-auth ${name}: query signing`, () => {
       const signer = new SigV4Signer(options);
       // These suites sign the payload in query mode too; S3 presigns use UNSIGNED-PAYLOAD.
       const payloadHash = mode === 's3' ? hashPayload(request.body ?? '') : undefined;
-      const result = signer.explainPresign({ ...request, payloadHash }, { date, expiresIn: context.expiration_in_seconds });
+      const result = signer.explainPresign(
+        { ...request, payloadHash },
+        { date, expiresIn: context.expiration_in_seconds },
+      );
       assert.fixture(result.canonicalRequest, read(join(dir, 'query-canonical-request.txt')));
       assert.fixture(result.stringToSign, read(join(dir, 'query-string-to-sign.txt')));
       assert.is(result.signature, read(join(dir, 'query-signature.txt')));
       const target = /^\S+ (.*) HTTP\/1\.1$/.exec(read(join(dir, 'query-signed-request.txt')).split('\n')[0]!)![1]!;
       const ours = result.url.slice(`https://${raw.host}`.length);
       assert.equal(decodeURIComponent(ours.slice(0, ours.indexOf('?'))), target.slice(0, target.indexOf('?')));
-      assert.equal(sortedQuery(ours), sortedQuery(target).map((p) => p.replace(/^([^=]*)=(.*)$/, (_, k, v) => `${encodeKey(decodeURIComponent(k)).replace(/\//g, '%2F')}=${v}`)).sort());
+      assert.equal(
+        sortedQuery(ours),
+        sortedQuery(target)
+          .map((p) =>
+            p.replace(/^([^=]*)=(.*)$/, (_, k, v) => `${encodeKey(decodeURIComponent(k)).replace(/\//g, '%2F')}=${v}`),
+          )
+          .sort(),
+      );
     });
   }
 
@@ -144,7 +176,8 @@ if (!present) {
     const dir = join(botocore, entry);
     if (existsSync(join(dir, `${entry}.req`))) boto.push(entry);
     else if (entry === 'normalize-path' || entry === 'post-sts-token') {
-      for (const sub of readdirSync(dir).sort()) if (existsSync(join(dir, sub, `${sub}.req`))) boto.push(`${entry}/${sub}`);
+      for (const sub of readdirSync(dir).sort())
+        if (existsSync(join(dir, sub, `${sub}.req`))) boto.push(`${entry}/${sub}`);
     }
   }
 
@@ -153,7 +186,10 @@ if (!present) {
   });
 
   const stsToken = existsSync(join(botocore, 'post-sts-token', 'readme.txt'))
-    ? read(join(botocore, 'post-sts-token', 'readme.txt')).trim().split('\n').pop()!
+    ? read(join(botocore, 'post-sts-token', 'readme.txt'))
+        .trim()
+        .split('\n')
+        .pop()!
     : '';
 
   for (const name of boto) {
@@ -175,7 +211,7 @@ if (!present) {
         service: 'service',
         mode: 'generic',
       });
-      const url = `https://${raw.host}${raw.path}${raw.query ? '?' + raw.query : ''}`;
+      const url = `https://${raw.host}${raw.path}${raw.query ? `?${raw.query}` : ''}`;
       const result = signer.explainSign(
         { method: raw.method, url, headers: raw.headers, body: raw.body === '' ? undefined : raw.body },
         { date: new Date('2015-08-30T12:36:00Z') },
@@ -189,14 +225,23 @@ if (!present) {
   const docs = JSON.parse(read(join(vectorsDir, 's3-doc-examples.json')));
   const common = docs.common;
   const docSigner = () =>
-    new SigV4Signer({ accessKeyId: common.access_key_id, secretAccessKey: common.secret_access_key, region: common.region, service: common.service });
+    new SigV4Signer({
+      accessKeyId: common.access_key_id,
+      secretAccessKey: common.secret_access_key,
+      region: common.region,
+      service: common.service,
+    });
   const docDate = new Date('2013-05-24T00:00:00Z');
 
   test('S3 documentation: all six examples are present', () => {
-    assert.equal(
-      docs.examples.map((e: { id: string }) => e.id).sort(),
-      ['chunked-put-object', 'get-bucket-lifecycle', 'get-object-range', 'list-objects', 'presigned-get-object', 'put-object'],
-    );
+    assert.equal(docs.examples.map((e: { id: string }) => e.id).sort(), [
+      'chunked-put-object',
+      'get-bucket-lifecycle',
+      'get-object-range',
+      'list-objects',
+      'presigned-get-object',
+      'put-object',
+    ]);
   });
 
   interface DocRequest {
@@ -207,7 +252,7 @@ if (!present) {
     headers: Array<[string, string]>;
   }
   const docUrl = (r: DocRequest) =>
-    `https://${r.host}${encodeKey(r.path)}${r.query.length ? '?' + r.query.map(([k, v]) => (v === '' ? k : `${k}=${v}`)).join('&') : ''}`;
+    `https://${r.host}${encodeKey(r.path)}${r.query.length ? `?${r.query.map(([k, v]) => (v === '' ? k : `${k}=${v}`)).join('&')}` : ''}`;
   const docHeaders = (r: DocRequest, skip: string[]) =>
     Object.fromEntries(r.headers.filter(([n]) => !['host', 'x-amz-date', ...skip].includes(n.toLowerCase())));
 
@@ -216,7 +261,10 @@ if (!present) {
     test(`S3 documentation ${example.id}`, () => {
       const signer = docSigner();
       if (example.auth === 'authorization-header') {
-        const result = signer.explainSign({ method: request.method, url: docUrl(request), headers: docHeaders(request, []) }, { date: docDate });
+        const result = signer.explainSign(
+          { method: request.method, url: docUrl(request), headers: docHeaders(request, []) },
+          { date: docDate },
+        );
         assert.fixture(result.canonicalRequest, expected.canonical_request);
         assert.fixture(result.stringToSign, expected.string_to_sign);
         assert.is(result.signature, expected.signature);
@@ -224,7 +272,10 @@ if (!present) {
         assert.is(result.headers.authorization.replace(/, /g, ','), expected.authorization);
         assert.is(result.headers['x-amz-content-sha256'], expected.hashed_payload);
       } else if (example.auth === 'query-string') {
-        const result = signer.explainPresign({ method: request.method, url: docUrl(request) }, { date: docDate, expiresIn: request.expires_seconds });
+        const result = signer.explainPresign(
+          { method: request.method, url: docUrl(request) },
+          { date: docDate, expiresIn: request.expires_seconds },
+        );
         assert.fixture(result.canonicalRequest, expected.canonical_request);
         assert.fixture(result.stringToSign, expected.string_to_sign);
         assert.is(result.url, expected.presigned_url);

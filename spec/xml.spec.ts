@@ -7,7 +7,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { S3v4Error } from '../lib/errors.js';
-import { child, childrenNamed, escape, parseXml, textOf, XmlError, type XmlElement } from '../lib/xml.js';
+import { child, childrenNamed, escapeXml, parseXml, textOf, XmlError, type XmlElement } from '../lib/xml.js';
 import { prng } from './helpers.js';
 
 function refused(xml: string, problem: string | RegExp): XmlError {
@@ -17,7 +17,8 @@ function refused(xml: string, problem: string | RegExp): XmlError {
   } catch (error) {
     caught = error;
   }
-  if (!(caught instanceof XmlError)) assert.unreachable(`expected XmlError for ${JSON.stringify(xml)}, got ${String(caught)}`);
+  if (!(caught instanceof XmlError))
+    assert.unreachable(`expected XmlError for ${JSON.stringify(xml)}, got ${String(caught)}`);
   const error = caught as XmlError;
   assert.instance(error, S3v4Error);
   assert.is(error.code, 'ERR_S3V4_XML');
@@ -29,7 +30,9 @@ function refused(xml: string, problem: string | RegExp): XmlError {
 
 /** The tree as plain data, for deep comparisons. */
 function shape(element: XmlElement): unknown {
-  return { [element.name]: element.children.length === 0 ? element.text : [element.text, ...element.children.map(shape)] };
+  return {
+    [element.name]: element.children.length === 0 ? element.text : [element.text, ...element.children.map(shape)],
+  };
 }
 
 test('an S3 reply: declaration, xmlns attribute, nested elements, entities in text', () => {
@@ -52,24 +55,32 @@ test('an S3 reply: declaration, xmlns attribute, nested elements, entities in te
   assert.is(textOf(root, 'Missing'), undefined);
   assert.is(child(root, 'Missing'), undefined);
   const contents = childrenNamed(root, 'Contents');
-  assert.equal(contents.map((c) => [textOf(c, 'Key'), textOf(c, 'ETag'), textOf(c, 'Size')]), [
-    ['a%20b', '"9dd4e461268c8034f5c8564e155c67a6"', '1'],
-    ['c', '"x"', '22'],
-  ]);
+  assert.equal(
+    contents.map((c) => [textOf(c, 'Key'), textOf(c, 'ETag'), textOf(c, 'Size')]),
+    [
+      ['a%20b', '"9dd4e461268c8034f5c8564e155c67a6"', '1'],
+      ['c', '"x"', '22'],
+    ],
+  );
   assert.is(child(root, 'Contents'), contents[0]);
   assert.equal(childrenNamed(root, 'Nothing'), []);
   assert.is(textOf(child(root, 'CommonPrefixes')!, 'Prefix'), 'dir/');
-  assert.equal(root.children.map((c) => c.name), ['Name', 'EncodingType', 'IsTruncated', 'Contents', 'Contents', 'CommonPrefixes']);
+  assert.equal(
+    root.children.map((c) => c.name),
+    ['Name', 'EncodingType', 'IsTruncated', 'Contents', 'Contents', 'CommonPrefixes'],
+  );
 });
 
-test('an element\'s text is its own text nodes joined; whitespace is kept', () => {
+test("an element's text is its own text nodes joined; whitespace is kept", () => {
   assert.equal(shape(parseXml('<a>x<b>inner</b>y<c/>z</a>')), { a: ['xyz', { b: 'inner' }, { c: '' }] });
   assert.is(parseXml('<Key>  two  spaces \n</Key>').text, '  two  spaces \n');
   assert.is(parseXml('<Key></Key>').text, '');
 });
 
 test('self-closing elements, attributes, and closing tags with spaces', () => {
-  assert.equal(shape(parseXml('<a><b/><c /><d e="1" f=\'2\'/><g h="x">t</g ></a>')), { a: ['', { b: '' }, { c: '' }, { d: '' }, { g: 't' }] });
+  assert.equal(shape(parseXml('<a><b/><c /><d e="1" f=\'2\'/><g h="x">t</g ></a>')), {
+    a: ['', { b: '' }, { c: '' }, { d: '' }, { g: 't' }],
+  });
   assert.equal(shape(parseXml('<Empty/>')), { Empty: '' });
   assert.equal(shape(parseXml('<a\n  xmlns="urn:x"\n>v</a>')), { a: 'v' });
 });
@@ -93,13 +104,18 @@ test('CDATA is taken literally, entities and markup included', () => {
 });
 
 test('comments and processing instructions are skipped wherever they are', () => {
-  const root = parseXml('<?xml version="1.0"?><!-- before --><a><!-- <b>not an element</b> -->x<?pi data?>y<!---->z</a><!-- after -->\n');
+  const root = parseXml(
+    '<?xml version="1.0"?><!-- before --><a><!-- <b>not an element</b> -->x<?pi data?>y<!---->z</a><!-- after -->\n',
+  );
   assert.equal(shape(root), { a: 'xyz' });
   assert.equal(shape(parseXml('<a><!-- a comment with -- and > inside --><b/></a>')), { a: ['', { b: '' }] });
 });
 
 test('document type declarations are refused (no entity expansion, no external entities)', () => {
-  refused('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]><a>&lol2;</a>', 'document type declarations are not accepted');
+  refused(
+    '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]><a>&lol2;</a>',
+    'document type declarations are not accepted',
+  );
   refused('<!DOCTYPE a SYSTEM "file:///etc/passwd"><a/>', 'document type declarations');
   refused('<a><!ELEMENT a ANY></a>', 'document type declarations');
 });
@@ -126,20 +142,40 @@ test('malformed documents are refused with what was wrong', () => {
 });
 
 test('escape writes the five special characters as entities and leaves the rest alone', () => {
-  assert.is(escape(`a&b<c>d"e'f`), 'a&amp;b&lt;c&gt;d&quot;e&apos;f');
-  assert.is(escape('plain ü 😀 /path+key%20 \t\n'), 'plain ü 😀 /path+key%20 \t\n');
-  assert.is(escape('&amp;'), '&amp;amp;');
-  assert.is(escape(''), '');
+  assert.is(escapeXml(`a&b<c>d"e'f`), 'a&amp;b&lt;c&gt;d&quot;e&apos;f');
+  assert.is(escapeXml('plain ü 😀 /path+key%20 \t\n'), 'plain ü 😀 /path+key%20 \t\n');
+  assert.is(escapeXml('&amp;'), '&amp;amp;');
+  assert.is(escapeXml(''), '');
 });
 
 test('escape then parse gives back any text (property, 500 random strings)', () => {
   const random = prng(7);
-  const alphabet = ['&', '<', '>', '"', "'", ';', '#', 'x', 'a', ' ', '\n', 'ü', '😀', ']]>', '<!--', '&amp;', '&#65;', '/', '?'];
+  const alphabet = [
+    '&',
+    '<',
+    '>',
+    '"',
+    "'",
+    ';',
+    '#',
+    'x',
+    'a',
+    ' ',
+    '\n',
+    'ü',
+    '😀',
+    ']]>',
+    '<!--',
+    '&amp;',
+    '&#65;',
+    '/',
+    '?',
+  ];
   for (let i = 0; i < 500; i++) {
     let text = '';
     const length = Math.floor(random() * 20);
     for (let j = 0; j < length; j++) text += alphabet[Math.floor(random() * alphabet.length)];
-    const root = parseXml(`<Delete><Object><Key>${escape(text)}</Key></Object></Delete>`);
+    const root = parseXml(`<Delete><Object><Key>${escapeXml(text)}</Key></Object></Delete>`);
     assert.is(textOf(child(root, 'Object')!, 'Key'), text, JSON.stringify(text));
   }
 });

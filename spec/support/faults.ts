@@ -10,13 +10,27 @@
  * Also a TLS terminator (a certificate for 127.0.0.1 made for these tests),
  * so the client's https paths meet the same server.
  */
-import { Agent, createServer, request as forward, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import {
+  Agent,
+  createServer,
+  request as forward,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 
 export type Fault =
   /** Answers without forwarding: an S3 error document for `code`, or `body` as given; with `stallBody`, never the body's end. The request body is read first. */
-  | { kind: 'reply'; status: number; code?: string; body?: string; headers?: Record<string, string>; stallBody?: boolean }
+  | {
+      kind: 'reply';
+      status: number;
+      code?: string;
+      body?: string;
+      headers?: Record<string, string>;
+      stallBody?: boolean;
+    }
   /** Sends a TCP reset as soon as the request's headers arrive. */
   | { kind: 'reset' }
   /** Never answers (until the proxy closes). */
@@ -80,7 +94,10 @@ export function errorXml(code: string, message = 'injected by the fault proxy', 
  * `upstreamKeepAlive: false` closes each connection to the server after its
  * reply, so a test can count the sockets its client leaves behind.
  */
-export async function startFaultProxy(upstreamPort: number, options: { upstreamKeepAlive?: boolean } = {}): Promise<FaultProxy> {
+export async function startFaultProxy(
+  upstreamPort: number,
+  options: { upstreamKeepAlive?: boolean } = {},
+): Promise<FaultProxy> {
   const upstream = new Agent({ keepAlive: options.upstreamKeepAlive ?? true });
   const sockets = new Set<Socket>();
   /** Connections opened since the last reset(), while open. */
@@ -120,25 +137,36 @@ export async function startFaultProxy(upstreamPort: number, options: { upstreamK
   };
 
   const pass = (req: IncomingMessage, res: ServerResponse, fault: Fault | undefined) => {
-    const out = forward({ host: '127.0.0.1', port: upstreamPort, method: req.method, path: req.url, headers: req.rawHeaders, agent: upstream }, (reply) => {
-      const headers = [...reply.rawHeaders];
-      if (fault?.kind === 'date') {
-        for (let i = 0; i < headers.length; i += 2) {
-          if (headers[i]!.toLowerCase() === 'date') headers[i + 1] = new Date(Date.parse(headers[i + 1]!) + fault.ms).toUTCString();
+    const out = forward(
+      {
+        host: '127.0.0.1',
+        port: upstreamPort,
+        method: req.method,
+        path: req.url,
+        headers: req.rawHeaders,
+        agent: upstream,
+      },
+      (reply) => {
+        const headers = [...reply.rawHeaders];
+        if (fault?.kind === 'date') {
+          for (let i = 0; i < headers.length; i += 2) {
+            if (headers[i]!.toLowerCase() === 'date')
+              headers[i + 1] = new Date(Date.parse(headers[i + 1]!) + fault.ms).toUTCString();
+          }
         }
-      }
-      res.writeHead(reply.statusCode!, headers);
-      if (fault?.kind === 'stall-body') {
-        res.flushHeaders();
-        reply.resume();
-        return;
-      }
-      if (fault?.kind === 'reset-response' || fault?.kind === 'truncate') {
-        cut(reply, res, fault.after, fault.kind === 'reset-response');
-        return;
-      }
-      reply.pipe(res);
-    });
+        res.writeHead(reply.statusCode!, headers);
+        if (fault?.kind === 'stall-body') {
+          res.flushHeaders();
+          reply.resume();
+          return;
+        }
+        if (fault?.kind === 'reset-response' || fault?.kind === 'truncate') {
+          cut(reply, res, fault.after, fault.kind === 'reset-response');
+          return;
+        }
+        reply.pipe(res);
+      },
+    );
     out.on('error', () => res.destroy());
     if (fault?.kind !== 'flip') {
       req.pipe(out);
@@ -171,7 +199,12 @@ export async function startFaultProxy(upstreamPort: number, options: { upstreamK
         const body = fault.body ?? errorXml(fault.code ?? 'InternalError');
         req.resume();
         req.once('end', () => {
-          res.writeHead(fault.status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body), date: new Date().toUTCString(), ...fault.headers });
+          res.writeHead(fault.status, {
+            'content-type': 'application/xml',
+            'content-length': Buffer.byteLength(body),
+            date: new Date().toUTCString(),
+            ...fault.headers,
+          });
           if (fault.stallBody === true) res.write(body.slice(0, 10));
           else res.end(method === 'HEAD' ? undefined : body);
         });
@@ -209,7 +242,9 @@ export async function startFaultProxy(upstreamPort: number, options: { upstreamK
       counted.delete(socket);
     });
   });
-  const port = await new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
+  const port = await new Promise<number>((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)),
+  );
   proxy.endpoint = `http://127.0.0.1:${port}`;
   return proxy;
 }
@@ -268,7 +303,9 @@ export async function startTlsTerminator(upstreamPort: number): Promise<{ endpoi
     plain.on('error', () => tls.destroy());
     tls.pipe(plain).pipe(tls);
   });
-  const port = await new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
+  const port = await new Promise<number>((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)),
+  );
   return {
     endpoint: `https://127.0.0.1:${port}`,
     close: async () => {

@@ -36,7 +36,11 @@ async function localSetup(dir: string): Promise<{ config: StorageConfig; rgw: Rg
   const rgw = await startRgw();
   say(`  up in ${((Date.now() - started) / 1000).toFixed(1)} s at ${rgw.endpoint}`);
   const bucket = 'quickstart-packages';
-  const signer = new SigV4Signer({ accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey, region: rgw.region });
+  const signer = new SigV4Signer({
+    accessKeyId: rgw.accessKeyId,
+    secretAccessKey: rgw.secretAccessKey,
+    region: rgw.region,
+  });
   const url = `${rgw.endpoint}/${bucket}`;
   const created = await request(url, { method: 'PUT', headers: { ...signer.sign({ method: 'PUT', url }) } });
   await created.body.dump();
@@ -83,13 +87,17 @@ async function main(): Promise<void> {
       const digest = await sha256File(local);
       say();
       say(`1. upload   ${key} (3 MiB, sha256 ${digest.slice(0, 16)}...)`);
-      const put = await client.put(key, fromFile(local), { contentType: 'application/gzip', metadata: { version: '1.0.0' } });
+      const put = await client.put(key, fromFile(local), {
+        contentType: 'application/gzip',
+        metadata: { version: '1.0.0' },
+      });
       say(`   ETag ${put.etag}`);
 
       say('2. list');
       const prefix = key.slice(0, key.lastIndexOf('/') + 1);
       for await (const page of client.list({ prefix })) {
-        for (const object of page.objects) say(`   ${object.key}  ${object.size} bytes  ${object.lastModified.toISOString()}`);
+        for (const object of page.objects)
+          say(`   ${object.key}  ${object.size} bytes  ${object.lastModified.toISOString()}`);
       }
 
       say('3. download and verify');
@@ -98,15 +106,22 @@ async function main(): Promise<void> {
       await pipeline(got.body, createWriteStream(copy));
       const back = await sha256File(copy);
       if (back !== digest) throw new Error(`the download differs: sha256 ${back}, uploaded ${digest}`);
-      say(`   ${got.size} bytes, ${got.contentType}, metadata ${JSON.stringify(got.metadata)}: identical (sha256 ${back.slice(0, 16)}...)`);
+      say(
+        `   ${got.size} bytes, ${got.contentType}, metadata ${JSON.stringify(got.metadata)}: identical (sha256 ${back.slice(0, 16)}...)`,
+      );
 
       say('4. links');
       say(`   plain      ${client.endpoint.objectUrl(key)}`);
       const presigned = client.presign(key, { expiresIn: 600 });
       say(`   presigned  ${presigned}`);
-      const cdn = config.publicUrlBase === undefined ? `https://cdn.example.com/${encodeKey(key)}   (with public_url_base = "https://cdn.example.com")` : client.downloadUrl(key);
+      const cdn =
+        config.publicUrlBase === undefined
+          ? `https://cdn.example.com/${encodeKey(key)}   (with public_url_base = "https://cdn.example.com")`
+          : client.downloadUrl(key);
       say(`   CDN-style  ${cdn}`);
-      say(`   download   ${client.downloadUrl(key)}   (what presigned_expiry_secs = ${config.presignedExpirySecs} gives)`);
+      say(
+        `   download   ${client.downloadUrl(key)}   (what presigned_expiry_secs = ${config.presignedExpirySecs} gives)`,
+      );
 
       say('5. fetch the presigned link with a plain HTTP GET (no credentials)');
       const fetched = await request(presigned);

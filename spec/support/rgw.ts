@@ -56,7 +56,10 @@ export function ensureCeph(log: (line: string) => void = (line) => console.error
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   const update = spawnSync('apt-get', ['update', '-qq'], { stdio: ['ignore', 'ignore', 'inherit'], env });
   if (update.status !== 0) return false;
-  spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...CEPH_PACKAGES], { stdio: ['ignore', 'ignore', 'inherit'], env });
+  spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...CEPH_PACKAGES], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env,
+  });
   return cephInstalled();
 }
 
@@ -147,7 +150,11 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<s
     child.stdout.on('data', (data: Buffer) => (output += data));
     child.stderr.on('data', (data: Buffer) => (output += data));
     child.once('error', reject);
-    child.once('close', (code) => (code === 0 ? resolve(output) : reject(new Error(`${command} ${args.join(' ')} exited with ${code}:\n${output.slice(-2000)}`))));
+    child.once('close', (code) =>
+      code === 0
+        ? resolve(output)
+        : reject(new Error(`${command} ${args.join(' ')} exited with ${code}:\n${output.slice(-2000)}`)),
+    );
   });
 }
 
@@ -163,7 +170,12 @@ function daemon(command: string, args: string[], env: NodeJS.ProcessEnv, log: st
 }
 
 /** Polls `check` every 100 ms until it resolves true, or fails after `seconds`. */
-async function waitFor(what: string, seconds: number, check: () => Promise<boolean>, logs: () => string): Promise<void> {
+async function waitFor(
+  what: string,
+  seconds: number,
+  check: () => Promise<boolean>,
+  logs: () => string,
+): Promise<void> {
   const deadline = Date.now() + seconds * 1000;
   while (Date.now() < deadline) {
     if (await check().catch(() => false)) return;
@@ -196,7 +208,7 @@ export async function startRgw(): Promise<Rgw> {
   const logs = () => {
     const tail = (name: string) => {
       try {
-        return `--- ${name}\n` + readFileSync(join(dir, 'log', name), 'utf8').slice(-1500);
+        return `--- ${name}\n${readFileSync(join(dir, 'log', name), 'utf8').slice(-1500)}`;
       } catch {
         return '';
       }
@@ -209,26 +221,71 @@ export async function startRgw(): Promise<Rgw> {
     directories.delete(dir);
   };
   try {
-    await run('monmaptool', ['--create', '--fsid', fsid, '--addv', 'a', `[v2:127.0.0.1:${monPort}]`, join(dir, 'monmap')], env);
+    await run(
+      'monmaptool',
+      ['--create', '--fsid', fsid, '--addv', 'a', `[v2:127.0.0.1:${monPort}]`, join(dir, 'monmap')],
+      env,
+    );
     await run('ceph-mon', ['-i', 'a', '--mkfs', '--monmap', join(dir, 'monmap'), '--keyring', '/dev/null'], env);
     children.push(daemon('ceph-mon', ['-f', '-i', 'a'], env, join(dir, 'log', 'mon.out')));
-    await waitFor('monitor', 30, async () => (await run('ceph', ['mon', 'stat'], env), true), logs);
+    await waitFor(
+      'monitor',
+      30,
+      async () => {
+        await run('ceph', ['mon', 'stat'], env);
+        return true;
+      },
+      logs,
+    );
     await run('ceph', ['osd', 'create'], env);
     await run('ceph-osd', ['-i', '0', '--mkfs'], env);
     children.push(daemon('ceph-osd', ['-f', '-i', '0'], env, join(dir, 'log', 'osd.out')));
     await waitFor('OSD', 30, async () => /^osd\.0 up/m.test(await run('ceph', ['osd', 'dump'], env)), logs);
-    const accessKeyId = 'S3V4TEST' + randomBytes(6).toString('hex').toUpperCase();
+    const accessKeyId = `S3V4TEST${randomBytes(6).toString('hex').toUpperCase()}`;
     const secretAccessKey = randomBytes(30).toString('base64');
     // Creating the user also creates the default zonegroup, whose API name is the region GetBucketLocation
     // reports ("default" otherwise): set before radosgw starts, so a wrong region can be told.
-    await run('radosgw-admin', ['user', 'create', '--uid', 's3v4', '--display-name', 's3v4 tests', '--access-key', accessKeyId, '--secret-key', secretAccessKey], env);
+    await run(
+      'radosgw-admin',
+      [
+        'user',
+        'create',
+        '--uid',
+        's3v4',
+        '--display-name',
+        's3v4 tests',
+        '--access-key',
+        accessKeyId,
+        '--secret-key',
+        secretAccessKey,
+      ],
+      env,
+    );
     await run('radosgw-admin', ['zonegroup', 'modify', '--rgw-zonegroup', 'default', '--api-name', REGION], env);
     children.push(daemon('radosgw', ['-f', '-n', 'client.rgw.a'], env, join(dir, 'log', 'rgw.out')));
     const endpoint = `http://127.0.0.1:${port}`;
     await waitFor('radosgw', 60, async () => (await fetch(endpoint)).status > 0, logs);
     const createUser = async (uid: string) => {
-      const keys = { accessKeyId: `S3V4${uid.toUpperCase().replace(/[^A-Z0-9]/g, '')}${randomBytes(4).toString('hex').toUpperCase()}`, secretAccessKey: randomBytes(30).toString('base64') };
-      await run('radosgw-admin', ['user', 'create', '--uid', uid, '--display-name', uid, '--access-key', keys.accessKeyId, '--secret-key', keys.secretAccessKey], env);
+      const keys = {
+        accessKeyId: `S3V4${uid.toUpperCase().replace(/[^A-Z0-9]/g, '')}${randomBytes(4).toString('hex').toUpperCase()}`,
+        secretAccessKey: randomBytes(30).toString('base64'),
+      };
+      await run(
+        'radosgw-admin',
+        [
+          'user',
+          'create',
+          '--uid',
+          uid,
+          '--display-name',
+          uid,
+          '--access-key',
+          keys.accessKeyId,
+          '--secret-key',
+          keys.secretAccessKey,
+        ],
+        env,
+      );
       return keys;
     };
     return { endpoint, port, accessKeyId, secretAccessKey, region: REGION, createUser, stop };
@@ -247,7 +304,10 @@ export function loopbackAgent(): Agent {
   return new Agent({
     connect: {
       lookup: (_host, options, callback) => {
-        if ((options as { all?: boolean }).all) (callback as (e: null, a: Array<{ address: string; family: number }>) => void)(null, [{ address: '127.0.0.1', family: 4 }]);
+        if ((options as { all?: boolean }).all)
+          (callback as (e: null, a: Array<{ address: string; family: number }>) => void)(null, [
+            { address: '127.0.0.1', family: 4 },
+          ]);
         else (callback as (e: null, a: string, f: number) => void)(null, '127.0.0.1', 4);
       },
     },
@@ -260,10 +320,20 @@ const signers = new WeakMap<Rgw, SigV4Signer>();
  * A request signed as the cluster's user, made without S3Client: to create
  * buckets, set policies, and look behind a client's back.
  */
-export async function signedRequest(rgw: Rgw, method: string, path: string, body = '', dispatcher?: Dispatcher): Promise<{ status: number; text: string }> {
+export async function signedRequest(
+  rgw: Rgw,
+  method: string,
+  path: string,
+  body = '',
+  dispatcher?: Dispatcher,
+): Promise<{ status: number; text: string }> {
   let signer = signers.get(rgw);
   if (signer === undefined) {
-    signer = new SigV4Signer({ accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey, region: rgw.region });
+    signer = new SigV4Signer({
+      accessKeyId: rgw.accessKeyId,
+      secretAccessKey: rgw.secretAccessKey,
+      region: rgw.region,
+    });
     signers.set(rgw, signer);
   }
   const url = `${rgw.endpoint}${path}`;

@@ -1,0 +1,338 @@
+/**
+ * The commands of `s3v4`: the options they take, the command table, and each
+ * command reading its arguments and printing its result, for people or as
+ * JSON with --json. The transfers between bucket and files that put and get
+ * call are in transfers.ts; the entry point, parsing and the error report
+ * are in cli.ts.
+ */
+import { statSync } from 'node:fs';
+import { basename, join, relative, sep } from 'node:path';
+import type { ObjectInfo, S3Client } from './client.js';
+import type { Check } from './doctor.js';
+import { linkKind, presignExpiry } from './endpoint.js';
+import { S3v4Error, UsageError } from './errors.js';
+import { MAX_PRESIGN_EXPIRY } from './signer.js';
+import { bytes, download, filesUnder, getTree, putFiles, type Transfer, type Upload, unsafe } from './transfers.js';
+
+export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
+
+export const OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' },
+  recursive: { type: 'boolean', short: 'r' },
+  long: { type: 'boolean', short: 'l' },
+  force: { type: 'boolean', short: 'f' },
+  prefix: { type: 'string' },
+  yes: { type: 'boolean', short: 'y' },
+  method: { type: 'string', short: 'X' },
+  expires: { type: 'string', short: 'e' },
+  'content-type': { type: 'string' },
+} as const;
+
+export type OptionName = keyof typeof OPTIONS;
+export type Values = { [K in OptionName]?: (typeof OPTIONS)[K]['type'] extends 'string' ? string : boolean };
+
+/** Options every command takes. */
+export const GLOBAL: readonly OptionName[] = ['config', 'json', 'help'];
+
+/** What a command runs with: what the transfers need (signal, --force, line, warn), and the command line's own. */
+export interface Context extends Transfer {
+  /** The configuration file's path. */
+  configPath: string;
+  /** A client for it, made on first use (the doctor checks the file itself). */
+  readonly client: S3Client;
+  values: Values;
+  /** Prints a result: `human` lines, or `json` as one line with --json. */
+  print: (human: string, json: unknown) => void;
+  /** A result for --json only. */
+  result: (json: unknown) => void;
+}
+
+export interface Command {
+  usage: string;
+  summary: string;
+  /** Its own options, beyond the global ones. */
+  options: readonly OptionName[];
+  /** Fewest and most positional arguments. */
+  args: readonly [number, number];
+  run: (context: Context, args: string[]) => Promise<number>;
+}
+
+export const MANY = Number.POSITIVE_INFINITY;
+
+export const COMMANDS: Readonly<Record<string, Command>> = {
+  put: {
+    usage: 'put FILE... KEY|PREFIX/ [--recursive] [--content-type TYPE]',
+    summary: 'upload files (directories with --recursive); several files, or a PREFIX ending in /, keep their names',
+    options: ['recursive', 'content-type'],
+    args: [2, MANY],
+    run: put,
+  },
+  get: {
+    usage: 'get KEY [DEST] [--recursive] [--force]',
+    summary:
+      'download an object (every object under a prefix with --recursive) into DEST, default the current directory',
+    options: ['recursive', 'force'],
+    args: [1, 2],
+    run: get,
+  },
+  ls: {
+    usage: 'ls [PREFIX] [--recursive] [--long]',
+    summary: 'list keys, and folders unless --recursive; --long adds date and size',
+    options: ['recursive', 'long'],
+    args: [0, 1],
+    run: ls,
+  },
+  rm: {
+    usage: 'rm KEY... | rm --prefix P --yes',
+    summary: 'delete objects; every object under a prefix with --prefix and --yes',
+    options: ['prefix', 'yes'],
+    args: [0, MANY],
+    run: rm,
+  },
+  stat: {
+    usage: 'stat KEY',
+    summary: "show an object's size, ETag, type, date and metadata",
+    options: [],
+    args: [1, 1],
+    run: stat,
+  },
+  cp: {
+    usage: 'cp SRC DST',
+    summary: 'copy an object within the bucket, keeping its metadata',
+    options: [],
+    args: [2, 2],
+    run: cp,
+  },
+  url: {
+    usage: 'url KEY',
+    summary: 'print the download link the config gives: CDN, presigned or plain',
+    options: [],
+    args: [1, 1],
+    run: url,
+  },
+  presign: {
+    usage: 'presign KEY [--method GET|PUT|HEAD|DELETE] [--expires SECONDS]',
+    summary: 'print a presigned URL; expiry defaults to presigned_expiry_secs, or 3600 when that is 0',
+    options: ['method', 'expires'],
+    args: [1, 1],
+    run: presign,
+  },
+  doctor: {
+    usage: 'doctor',
+    summary: 'check the config against the live endpoint, one line per check',
+    options: [],
+    args: [0, 0],
+    run: runDoctor,
+  },
+};
+
+/** Writes `text` to the stream as whole lines: a newline is added unless it ends in one (nothing for ''). */
+export function write(stream: NodeJS.WriteStream, text: string): void {
+  stream.write(text.endsWith('\n') || text === '' ? text : `${text}\n`);
+}
+
+// ---------------------------------------------------------------------------
+// Commands
+
+/** Uploads files, and with --recursive what directories hold, to a key or under a prefix. */
+async function put(context: Context, args: string[]): Promise<number> {
+  const { values } = context;
+  // The client (made on first use) loads the configuration: its errors and warnings come before any about the files.
+  void context.client;
+  const target = args.at(-1)!;
+  const sources = args.slice(0, -1);
+  // A lone "/" names the bucket's top level.
+  const prefix = target === '/' ? '' : target;
+  if (sources.length > 1 && !target.endsWith('/'))
+    throw new UsageError(`with several files the last argument is a prefix and must end in /, got "${target}"`);
+  const uploads: Upload[] = [];
+  for (const source of sources) {
+    const stats = statSync(source, { throwIfNoEntry: false });
+    if (stats === undefined) throw new UsageError(`${source}: no such file or directory`);
+    if (stats.isDirectory()) {
+      if (values.recursive !== true)
+        throw new UsageError(`${source} is a directory; pass --recursive to upload what it holds`);
+      const under = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
+      for (const file of filesUnder(source, context))
+        uploads.push({ file, key: under + relative(source, file).split(sep).join('/'), size: statSync(file).size });
+    } else if (stats.isFile()) {
+      uploads.push({
+        file: source,
+        key: prefix === '' || prefix.endsWith('/') ? prefix + basename(source) : prefix,
+        size: stats.size,
+      });
+    } else {
+      throw new UsageError(`${source} is not a regular file`);
+    }
+  }
+  context.result({ uploaded: await putFiles(context, uploads, values['content-type']) });
+  return EXIT.ok;
+}
+
+/** Downloads an object into a file or directory, or with --recursive every object under a prefix. */
+async function get(context: Context, args: string[]): Promise<number> {
+  const [key, dest = '.'] = args as [string, string?];
+  if (context.values.recursive === true) {
+    const { downloaded, failed } = await getTree(context, key, dest);
+    context.result({ downloaded, failed });
+    const total = failed.length + downloaded.length;
+    if (failed.length > 0) context.warn(`${failed.length} of ${total} objects not downloaded`);
+    return failed.length === 0 ? EXIT.ok : EXIT.failed;
+  }
+  const intoDirectory =
+    dest.endsWith('/') || dest.endsWith(sep) || statSync(dest, { throwIfNoEntry: false })?.isDirectory() === true;
+  let file = dest;
+  if (intoDirectory) {
+    const name = key.split('/').at(-1)!;
+    if (name === '') throw new UsageError(`"${key}" ends in /, which names a folder; use get --recursive`);
+    const refusal = unsafe(key);
+    if (refusal !== undefined)
+      throw new S3v4Error('ERR_S3V4_UNSAFE_KEY', `refused "${key}": ${refusal}; name a DEST file to save it anyway`);
+    file = join(dest, name);
+  }
+  const size = await download(context, key, file);
+  context.print(`${key} -> ${file} (${bytes(size)})`, { downloaded: [{ key, file, size }] });
+  return EXIT.ok;
+}
+
+/** Lists keys under a prefix, and the folders one level down unless --recursive. */
+async function ls(context: Context, args: string[]): Promise<number> {
+  const { values } = context;
+  const recursive = values.recursive === true;
+  for await (const page of context.client.list({
+    prefix: args[0] ?? '',
+    ...(recursive ? {} : { delimiter: '/' }),
+    signal: context.signal,
+  })) {
+    for (const prefix of page.prefixes)
+      context.print(values.long === true ? `${''.padEnd(19)}  ${'DIR'.padStart(12)}  ${prefix}` : prefix, { prefix });
+    for (const object of page.objects) {
+      const date = object.lastModified.toISOString().slice(0, 19).replace('T', ' ');
+      context.print(values.long === true ? `${date}  ${String(object.size).padStart(12)}  ${object.key}` : object.key, {
+        key: object.key,
+        size: object.size,
+        etag: object.etag,
+        lastModified: object.lastModified.toISOString(),
+      });
+    }
+  }
+  return EXIT.ok;
+}
+
+/** Deletes the keys named, or with --prefix and --yes every object under the prefix, a page at a time. */
+async function rm(context: Context, args: string[]): Promise<number> {
+  const { client, values, signal } = context;
+  const deleted: string[] = [];
+  const errors: Array<{ key: string; code: string; message: string }> = [];
+  if (values.prefix !== undefined) {
+    if (args.length > 0) throw new UsageError('rm takes keys or --prefix, not both');
+    if (values.yes !== true)
+      throw new UsageError(`rm --prefix "${values.prefix}" deletes every object under it; add --yes to confirm`);
+    // Page by page: a large prefix is never held in memory at once.
+    for await (const page of client.list({ prefix: values.prefix, signal })) {
+      if (page.objects.length === 0) continue;
+      const result = await client.deleteMany(
+        page.objects.map((o) => o.key),
+        { signal },
+      );
+      deleted.push(...result.deleted);
+      errors.push(...result.errors);
+    }
+  } else if (args.length === 0) {
+    throw new UsageError('rm needs KEY... or --prefix P --yes');
+  } else if (values.yes !== undefined) {
+    throw new UsageError('--yes goes with --prefix');
+  } else if (args.length === 1) {
+    await client.delete(args[0]!, { signal });
+    deleted.push(args[0]!);
+  } else {
+    const result = await client.deleteMany(args, { signal });
+    deleted.push(...result.deleted);
+    errors.push(...result.errors);
+  }
+  for (const error of errors) context.warn(`could not delete "${error.key}": ${error.code}: ${error.message}`);
+  context.print(`deleted ${deleted.length} object${deleted.length === 1 ? '' : 's'}`, { deleted, errors });
+  return errors.length === 0 ? EXIT.ok : EXIT.failed;
+}
+
+/** Shows an object's size, ETag, content type, date and metadata. */
+async function stat(context: Context, [key]: string[]): Promise<number> {
+  const info: ObjectInfo = await context.client.head(key!, { signal: context.signal });
+  const lines = [
+    `key:           ${info.key}`,
+    `size:          ${info.size} (${bytes(info.size)})`,
+    `etag:          ${info.etag}`,
+    `content-type:  ${info.contentType ?? ''}`,
+    `last-modified: ${info.lastModified?.toISOString() ?? ''}`,
+    ...Object.entries(info.metadata).map(([name, value]) => `meta ${name}: ${value}`),
+  ];
+  context.print(lines.join('\n'), { ...info, lastModified: info.lastModified?.toISOString() });
+  return EXIT.ok;
+}
+
+/** Copies an object within the bucket. */
+async function cp(context: Context, [from, to]: string[]): Promise<number> {
+  const result = await context.client.copy(from!, to!, { signal: context.signal });
+  context.print(`${from} -> ${to}`, { from, to, etag: result.etag });
+  return EXIT.ok;
+}
+
+/** Prints the download link the configuration gives a key, and its kind. */
+async function url(context: Context, [key]: string[]): Promise<number> {
+  const { config } = context.client;
+  const kind = linkKind(config);
+  const link = context.client.downloadUrl(key!);
+  context.print(link, { key, url: link, kind });
+  return EXIT.ok;
+}
+
+/** Prints a presigned URL for --method, valid for --expires seconds or the configuration's default. */
+async function presign(context: Context, [key]: string[]): Promise<number> {
+  const method = (context.values.method ?? 'GET').toUpperCase();
+  if (!['GET', 'PUT', 'HEAD', 'DELETE'].includes(method))
+    throw new UsageError(`--method must be GET, PUT, HEAD or DELETE, got "${context.values.method}"`);
+  const expires = context.values.expires;
+  // Checked here too, so the message names the flag rather than the library's expiresIn.
+  if (
+    expires !== undefined &&
+    (!/^\d+$/.test(expires) || Number(expires) < 1 || Number(expires) > MAX_PRESIGN_EXPIRY)
+  ) {
+    throw new UsageError(
+      `--expires must be a whole number of seconds from 1 to ${MAX_PRESIGN_EXPIRY}, got "${expires}"`,
+    );
+  }
+  // Endpoint.presign's own default, worked out here too so --json can report it.
+  const expiresIn = presignExpiry(context.client.config, expires === undefined ? undefined : Number(expires));
+  const link = context.client.presign(key!, { method, expiresIn });
+  context.print(link, { key, url: link, method, expiresIn });
+  return EXIT.ok;
+}
+
+/** Checks the configuration against the live endpoint, a line per check; exit 2 when the config itself fails. */
+async function runDoctor({ configPath, values, signal }: Context): Promise<number> {
+  const json = values.json === true;
+  const { doctor } = await import('./doctor.js');
+  const line = (check: Check) => {
+    const fix = check.fix === undefined ? '' : `\n      ${''.padEnd(11)}  fix: ${check.fix}`;
+    return `${check.ok ? 'ok  ' : 'FAIL'}  ${check.name.padEnd(11)}  ${check.detail}${fix}`;
+  };
+  const checks = await doctor(configPath, {
+    signal,
+    ...(json ? {} : { report: (check: Check) => write(process.stdout, line(check)) }),
+  });
+  const ok = checks.every((check) => check.ok);
+  if (json) write(process.stdout, JSON.stringify({ ok, checks }));
+  const failed = checks.filter((c) => !c.ok);
+  // A failure is also said on stderr, as every failing command does; the fixes are in the report above it.
+  if (ok) write(process.stdout, json ? '' : `all ${checks.length} checks passed`);
+  else
+    write(
+      process.stderr,
+      `s3v4: ${failed.length} of ${checks.length} checks failed: ${failed.map((c) => c.name).join(', ')}`,
+    );
+  if (!ok && checks[0]?.name === 'config' && !checks[0].ok) return EXIT.usage;
+  return ok ? EXIT.ok : EXIT.failed;
+}
