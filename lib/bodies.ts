@@ -29,7 +29,12 @@ export class FileBody {
   readonly size: number;
   constructor(path: string) {
     this.path = path;
-    this.size = statSync(path).size;
+    try {
+      this.size = statSync(path).size;
+    } catch (error) {
+      const { code, message } = error as NodeJS.ErrnoException;
+      throw new InvalidArgumentError('path', `${path} cannot be read (${code ?? message})`);
+    }
   }
 }
 

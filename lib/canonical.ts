@@ -22,9 +22,7 @@ export class RequestTarget {
     readonly host: string,
     readonly path: string,
     readonly query: string,
-  ) {
-    Object.freeze(this);
-  }
+  ) {}
 
   /** The path and query as sent on the request line. */
   get pathAndQuery(): string {
@@ -72,12 +70,23 @@ function endsAuthority(c: number): boolean {
 
 /**
  * Splits an absolute URL by hand. WHATWG `URL` would rewrite the path
- * (`/a/../b` becomes `/b`), which S3 keys must survive.
+ * (`/a/../b` becomes `/b`), which S3 keys must survive. `previous` is the
+ * last target split: a caller signing URL strings signs request after
+ * request to one origin, whose host is then taken as it was.
  */
-export function splitUrl(url: string): RequestTarget {
+export function splitUrl(url: string, previous?: RequestTarget): RequestTarget {
   if (typeof url !== 'string') throw new InvalidArgumentError('url', `must be a string, got ${typeof url}`);
+  if (
+    previous !== undefined &&
+    url.startsWith(previous.origin) &&
+    endsAuthority(url.charCodeAt(previous.origin.length))
+  ) {
+    return targetAfter(url, previous.origin, previous.host);
+  }
   const schemeEnd = url.indexOf('://');
-  if (schemeEnd <= 0 || !SCHEME.test(url.slice(0, schemeEnd))) {
+  // https and http, the usual schemes, need no pattern test.
+  const usual = (schemeEnd === 5 && url.startsWith('https')) || (schemeEnd === 4 && url.startsWith('http'));
+  if (!usual && (schemeEnd <= 0 || !SCHEME.test(url.slice(0, schemeEnd)))) {
     throw new InvalidArgumentError('url', 'must be an absolute URL such as https://bucket.s3.amazonaws.com/key');
   }
   const authorityStart = schemeEnd + 3;
@@ -96,11 +105,16 @@ export function splitUrl(url: string): RequestTarget {
     const defaultPort = DEFAULT_PORT[url.slice(0, schemeEnd + 1).toLowerCase()];
     if (defaultPort !== undefined && host.endsWith(defaultPort)) host = host.slice(0, -defaultPort.length);
   }
-  let hashAt = url.indexOf('#', authorityEnd);
+  return targetAfter(url, origin, host);
+}
+
+/** The target of `url` whose origin and host are known: its path and query, up to a fragment. */
+function targetAfter(url: string, origin: string, host: string): RequestTarget {
+  let hashAt = url.indexOf('#', origin.length);
   if (hashAt < 0) hashAt = url.length;
-  let queryAt = url.indexOf('?', authorityEnd);
+  let queryAt = url.indexOf('?', origin.length);
   if (queryAt < 0 || queryAt > hashAt) queryAt = hashAt;
-  const path = authorityEnd < queryAt ? url.slice(authorityEnd, queryAt) : '/';
+  const path = origin.length < queryAt ? url.slice(origin.length, queryAt) : '/';
   return new RequestTarget(origin, host, path, queryAt < hashAt ? url.slice(queryAt + 1, hashAt) : '');
 }
 

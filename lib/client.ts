@@ -5,11 +5,12 @@
  * typed errors) and reads the reply with replies.ts and documents.ts. Bodies
  * above the multipart threshold go through multipart.ts.
  */
-import { type Body, type Payload, bytesPayload, sized, source, toPayload } from './bodies.js';
+import { type Body, bytesPayload, sized, source, toPayload } from './bodies.js';
 import { type Checksum, checkChecksum, checksumHeaders } from './checksum.js';
 import { StorageConfig, type StorageOptions, storageConfig } from './config.js';
 import {
   type DeleteManyResult,
+  LIST,
   type ListPage,
   deleteRequest,
   deleteResult,
@@ -36,19 +37,22 @@ import {
   type GetResult,
   type ObjectInfo,
   type PutResult,
+  type Reply,
+  header,
   objectInfo,
   putResult,
   resultOf,
   unquote,
 } from './replies.js';
-import type { Reply } from './replies.js';
 import { type HttpMethod, type RequestSpec, Transport, type TransportOptions } from './transport.js';
 
 export type { Body } from './bodies.js';
 export { FileBody, fromFile } from './bodies.js';
 export type { Checksum } from './checksum.js';
 export type { DeleteManyResult, ListedObject, ListPage } from './documents.js';
+export type { PartOptions } from './multipart.js';
 export type { GetResult, ObjectInfo, PutResult } from './replies.js';
+export type { TransportOptions } from './transport.js';
 
 export interface ClientOptions extends TransportOptions, PartOptions {
   /**
@@ -106,10 +110,9 @@ interface Signal {
  * One request of an operation: the object `key` (or the bucket without one), its query pairs, and the rest of the
  * spec.
  */
-interface Request extends Omit<RequestSpec, 'target' | 'payload'> {
+interface Request extends Omit<RequestSpec, 'target'> {
   key?: string | undefined;
   query?: readonly QueryPair[] | undefined;
-  payload?: Payload | undefined;
 }
 
 /** DeleteObjects takes at most 1000 keys (S3 API Reference, DeleteObjects). */
@@ -253,7 +256,7 @@ export class S3Client {
     const reply = await this.#send({ method: 'PUT', key: to, headers, signal: options.signal, text: true, label });
     // CopyObject can fail after a 200: the error is then in the body (S3 API Reference, CopyObject).
     const result = resultOf(reply, label, this.config);
-    return { etag: resultEtag(result), versionId: reply.headers['x-amz-version-id'] as string | undefined };
+    return { etag: resultEtag(result), versionId: header(reply.headers, 'x-amz-version-id') };
   }
 
   /** Lists the bucket page by page (ListObjectsV2); keys arrive decoded. */
@@ -262,7 +265,7 @@ export class S3Client {
     if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000) {
       throw new InvalidArgumentError('pageSize', `must be a whole number from 1 to 1000, got ${String(pageSize)}`);
     }
-    const label = 'GET ?list-type=2';
+    const label = LIST;
     const seen = new Set<string>();
     let token: string | undefined;
     for (;;) {
@@ -349,12 +352,12 @@ export class S3Client {
 
   // -------------------------------------------------------------------------
 
-  /** Resolves the request's target and payload once, and sends it. */
+  /** Resolves the request's target once, and sends it. */
   #send(request: Request): Promise<Reply> {
-    const { key, query, payload, ...rest } = request;
+    const { key, query, ...rest } = request;
     const encoded = query === undefined ? '' : formatQuery(query);
     const target = key === undefined ? this.endpoint.bucketTarget(encoded) : this.endpoint.objectTarget(key, encoded);
-    return this.#transport.send({ ...rest, target, payload: payload === undefined ? undefined : sized(payload) });
+    return this.#transport.send({ ...rest, target });
   }
 
   /** Sends one request of a multipart upload for `key`. */

@@ -64,9 +64,17 @@ export function deleteResult(text: string, batch: readonly string[]): DeleteMany
   return result;
 }
 
+/** The label of ListObjectsV2 requests in messages. */
+export const LIST = 'GET ?list-type=2';
+
 /** Keys of an `encoding-type=url` listing: form-encoded, `+` for a space (botocore decodes them with unquote_plus). */
 function decodeListed(text: string): string {
-  return decodeURIComponent(text.replace(/\+/g, ' '));
+  try {
+    return decodeURIComponent(text.replace(/\+/g, ' '));
+  } catch {
+    const message = `${LIST}: the url-encoded listing holds a malformed escape in ${JSON.stringify(text)}`;
+    throw new ProtocolError(message, { status: 200, request: LIST });
+  }
 }
 
 /** One ListObjectsV2 page, and the continuation token of the next when it is truncated. */
@@ -86,9 +94,9 @@ export function listPage(text: string): { page: ListPage; next: string | undefin
   const next = textOf(result, 'NextContinuationToken');
   // A truncated page without a new token would list the same page forever.
   if (next === undefined || next === '') {
-    throw new ProtocolError('GET ?list-type=2: a truncated page carries no NextContinuationToken', {
+    throw new ProtocolError(`${LIST}: a truncated page carries no NextContinuationToken`, {
       status: 200,
-      request: 'GET ?list-type=2',
+      request: LIST,
     });
   }
   return { page, next };

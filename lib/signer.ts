@@ -7,11 +7,12 @@
  * streaming in chunked.ts and POST forms in post-policy.ts.
  *
  * Pure and synchronous: no I/O, and no clock unless the caller omits `date`.
- * A signer keeps three caches, each of values derived from its inputs: the
- * current second's X-Amz-Date and string-to-sign prefix, the current day's
- * scope, credential and signing key, and the canonical form of the header
- * names it has seen (at most 256). Signing keys are shared across signers in
- * signing-key.ts's cache.
+ * A signer keeps four caches, each of values derived from its inputs: the
+ * current second's X-Amz-Date, the current day's scope, credential and
+ * signing key, the canonical form of the header names it has seen (at most
+ * 256), and the origin and host of the last URL string it split (a target
+ * Endpoint resolved is signed as it is). Signing keys are shared across
+ * signers in signing-key.ts's cache.
  */
 import { hash } from 'node:crypto';
 import {
@@ -161,7 +162,8 @@ export function stringToSign(amzDate: string, scope: string, canonicalRequestTex
 
 /** Task 4: the signature, lower-case hex. */
 export function signature(signingKey: SigningKey | Uint8Array, stringToSignText: string): string {
-  return (signingKey instanceof SigningKey ? signingKey : new SigningKey(signingKey)).sign(stringToSignText);
+  if (signingKey instanceof SigningKey) return signingKey.sign(stringToSignText);
+  return new SigningKey(signingKey).sign(stringToSignText);
 }
 
 /** Hex SHA-256 of a body. */
@@ -220,6 +222,8 @@ export class SigV4Signer {
   /** The headers the signer sets and signs itself, sorted. */
   readonly #fixedNames: string[];
   #lastMoment: Moment | undefined;
+  /** The last URL string's target, whose origin and host the next one to the same origin reuses. */
+  #lastSplit: RequestTarget | undefined;
   /** Header names seen, see canonicalHeaders. */
   readonly #knownNames = new Map<string, string>();
   #lastDay: DayScope | undefined;
@@ -275,7 +279,7 @@ export class SigV4Signer {
   /** `sign()` with its canonical request and string to sign. */
   explainSign(request: SignRequest, options?: SignOptions): HeaderSignature {
     const method = checkMethod(request.method);
-    const target = targetOf(request.url);
+    const target = this.#target(request.url);
     const moment = this.#moment(options?.date);
     const { amzDate } = moment;
     const payloadHash = this.#payloadHash(request, request.body === undefined ? EMPTY_SHA256 : undefined);
@@ -293,16 +297,25 @@ export class SigV4Signer {
     }
     const headers = canonicalHeaders(request.headers, this.#fixedNames, fixedValues, this.#knownNames);
     const query = target.query === '' ? '' : joinPairs(canonicalQueryPairs(target.query));
-    const signed = this.#signCanonical(method, target, query, headers.canonical, headers.signed, payloadHash, moment);
-    added.authorization = `${moment.day.authorizationPrefix}${headers.signed}, Signature=${signed.signature}`;
-    return { ...signed, headers: added };
+    const creq = canonicalRequest(
+      method,
+      this.#canonicalUri(target.path),
+      query,
+      headers.canonical,
+      headers.signed,
+      payloadHash,
+    );
+    const sts = stringToSign(amzDate, moment.day.scope, creq);
+    const sig = signature(moment.day.key, sts);
+    added.authorization = `${moment.day.authorizationPrefix}${headers.signed}, Signature=${sig}`;
+    return { canonicalRequest: creq, stringToSign: sts, signature: sig, headers: added };
   }
 
   /** `presign()` with its canonical request and string to sign. */
   explainPresign(request: SignRequest, options: PresignOptions): QuerySignature {
     const method = checkMethod(request.method);
     const expiresIn = checkExpiry(options?.expiresIn, 'expiresIn');
-    const target = targetOf(request.url);
+    const target = this.#target(request.url);
     const moment = this.#moment(options.date);
     const { amzDate, day } = moment;
     // S3 presigned URLs never sign the body (S3 API Reference, "Query Parameters").
@@ -327,10 +340,19 @@ export class SigV4Signer {
       }
     }
     const query = joinPairs(userParams.length === 0 ? amzParams : userParams.concat(amzParams).sort(comparePairs));
-    const signed = this.#signCanonical(method, target, query, headers.canonical, headers.signed, payloadHash, moment);
-    let url = `${target.origin}${target.path}?${query}&X-Amz-Signature=${signed.signature}`;
+    const creq = canonicalRequest(
+      method,
+      this.#canonicalUri(target.path),
+      query,
+      headers.canonical,
+      headers.signed,
+      payloadHash,
+    );
+    const sts = stringToSign(amzDate, day.scope, creq);
+    const sig = signature(day.key, sts);
+    let url = `${target.origin}${target.path}?${query}&X-Amz-Signature=${sig}`;
     if (token !== undefined && !this.#signSessionToken) url += `&X-Amz-Security-Token=${encodeComponent(token)}`;
-    return { ...signed, url };
+    return { canonicalRequest: creq, stringToSign: sts, signature: sig, url };
   }
 
   /**
@@ -361,21 +383,6 @@ export class SigV4Signer {
       const { second, amzDate, day } = this.#moment(options?.date);
       return { second, amzDate, credential: day.credential, sessionToken: this.#sessionToken, key: day.key };
     });
-  }
-
-  /** Tasks 1, 2 and 4 over the canonical parts. */
-  #signCanonical(
-    method: string,
-    target: RequestTarget,
-    query: string,
-    headers: string,
-    signedHeaders: string,
-    payloadHash: string,
-    moment: Moment,
-  ): SignatureSteps {
-    const creq = canonicalRequest(method, this.#canonicalUri(target.path), query, headers, signedHeaders, payloadHash);
-    const sts = stringToSign(moment.amzDate, moment.day.scope, creq);
-    return { canonicalRequest: creq, stringToSign: sts, signature: signature(moment.day.key, sts) };
   }
 
   #moment(input: Date | number | undefined): Moment {
@@ -411,6 +418,13 @@ export class SigV4Signer {
     return this.#lastDay;
   }
 
+  /** A request's target: as Endpoint resolved it, or split from its URL string (which splitUrl checks). */
+  #target(url: string | RequestTarget): RequestTarget {
+    if (url instanceof RequestTarget) return url;
+    this.#lastSplit = splitUrl(url, this.#lastSplit);
+    return this.#lastSplit;
+  }
+
   #canonicalUri(path: string): string {
     return this.mode === 's3' ? canonicalPath(path) : encodeKey(normalizePath(path), 'url');
   }
@@ -440,9 +454,4 @@ export class SigV4Signer {
     }
     return fallback ?? EMPTY_SHA256;
   }
-}
-
-/** A request's target: as Endpoint resolved it, or split from its URL string (which splitUrl checks). */
-function targetOf(url: string | RequestTarget): RequestTarget {
-  return url instanceof RequestTarget ? url : splitUrl(url);
 }

@@ -71,6 +71,12 @@ const TIMEOUT_CODES: ReadonlySet<string> = new Set([
   'ETIMEDOUT',
 ]);
 
+/** What a NetworkError says happened, while sending (before the reply) and while reading the reply's body. */
+const FAILURE_TEXT = {
+  ERR_S3V4_TIMEOUT: { sending: 'timed out', reading: 'the body timed out' },
+  ERR_S3V4_NETWORK: { sending: 'no reply', reading: 'the body broke off' },
+} as const;
+
 /** How one attempt ended: with the reply to return, or with the error to throw unless the policy retries. */
 type Attempted = { reply: Reply } | { failure: AttemptFailure; error: Error };
 
@@ -159,14 +165,7 @@ export class Transport {
     if (error instanceof S3v4Error) return error;
     const code = (error as { code?: string }).code ?? '';
     const kind = TIMEOUT_CODES.has(code) ? 'ERR_S3V4_TIMEOUT' : 'ERR_S3V4_NETWORK';
-    const what =
-      kind === 'ERR_S3V4_TIMEOUT'
-        ? reading
-          ? 'the body timed out'
-          : 'timed out'
-        : reading
-          ? 'the body broke off'
-          : 'no reply';
+    const what = FAILURE_TEXT[kind][reading ? 'reading' : 'sending'];
     const message = `${label}: ${what} from ${this.#hints.endpoint} (${code || (error as Error).message})`;
     return new NetworkError(kind, message, error);
   }

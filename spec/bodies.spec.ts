@@ -1,0 +1,81 @@
+/**
+ * Specs of lib/bodies.ts without a server: each body kind becomes the
+ * payload kind that says whether it can be read again and how long it is,
+ * the one chunker cuts any source into exact pieces, and a file that cannot
+ * be read is refused naming the argument. client.spec.ts uploads every kind
+ * to Ceph.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { fixedChunks, fromFile, sized, source, toPayload } from '../lib/bodies.js';
+import { prng, throwsArgument } from './helpers.js';
+
+async function collect(iterable: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const parts: Uint8Array[] = [];
+  for await (const part of iterable) parts.push(Uint8Array.from(part));
+  return Buffer.concat(parts);
+}
+
+test('each body kind becomes its payload kind, with its length when known', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 's3v4-bodies-'));
+  try {
+    const file = join(dir, 'f.bin');
+    writeFileSync(file, 'file bytes');
+    const cases = [
+      ['text', toPayload('héllo', undefined), 'bytes', 6, 'héllo'],
+      ['bytes', toPayload(new Uint8Array([1, 2, 3]), undefined), 'bytes', 3, '\x01\x02\x03'],
+      ['ArrayBuffer', toPayload(new Uint8Array([4, 5]).buffer, undefined), 'bytes', 2, '\x04\x05'],
+      ['file', toPayload(fromFile(file), undefined), 'replayable', 10, 'file bytes'],
+      ['Blob', toPayload(new Blob(['blob']), undefined), 'replayable', 4, 'blob'],
+      ['Readable', toPayload(Readable.from([Buffer.from('st'), Buffer.from('ream')]), 6), 'stream', 6, 'stream'],
+      ['web stream', toPayload(new Blob(['web']).stream(), undefined), 'stream', undefined, 'web'],
+    ] as const;
+    for (const [name, payload, kind, length, content] of cases) {
+      assert.is(payload.kind, kind, name);
+      assert.is(payload.length, length, name);
+      assert.is(sized(payload), length === undefined ? undefined : payload, name);
+      assert.is((await collect(source(payload))).toString('latin1'), Buffer.from(content).toString('latin1'), name);
+    }
+    // A replayable body opens anew: read twice, the same bytes.
+    const blob = toPayload(new Blob(['again']), undefined);
+    assert.is((await collect(source(blob))).toString(), 'again');
+    assert.is((await collect(source(blob))).toString(), 'again');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('bad bodies, lengths and files are refused naming the argument', () => {
+  for (const bad of [-1, 1.5, Number.NaN, 2 ** 53])
+    throwsArgument(() => toPayload(Readable.from([]), bad), 'contentLength');
+  for (const bad of [null, 42, {}, [1, 2]]) throwsArgument(() => toPayload(bad as never, undefined), 'body');
+  const missing = throwsArgument(() => fromFile('/nonexistent/s3v4/file.bin'), 'path');
+  assert.match(missing.message, 'ENOENT');
+});
+
+test('fixedChunks cuts any source into pieces of exactly the size, the last shorter', async () => {
+  const random = prng(21);
+  for (let round = 0; round < 200; round++) {
+    const size = 1 + Math.floor(random() * 50);
+    const total = Math.floor(random() * 400);
+    const bytes = Uint8Array.from({ length: total }, (_, i) => (i * 7) % 256);
+    const pieces: Uint8Array[] = [];
+    for (let at = 0; at < total; ) {
+      const n = Math.min(total - at, Math.floor(random() * 80));
+      pieces.push(bytes.subarray(at, at + n));
+      at += n;
+    }
+    const out: Uint8Array[] = [];
+    for await (const chunk of fixedChunks(pieces, size, () => new Uint8Array(size))) out.push(Uint8Array.from(chunk));
+    assert.equal(Buffer.concat(out), Buffer.from(bytes), `round ${round}`);
+    for (const chunk of out.slice(0, -1)) assert.is(chunk.length, size);
+    assert.ok(out.length === 0 || (out.at(-1)!.length > 0 && out.at(-1)!.length <= size));
+    assert.is(out.length, Math.ceil(total / size));
+  }
+});
+
+test.run();
