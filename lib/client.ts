@@ -12,6 +12,7 @@ import {
   type DeleteManyResult,
   LIST,
   type ListPage,
+  listQuery,
   deleteRequest,
   deleteResult,
   listPage,
@@ -37,14 +38,14 @@ import {
   type GetResult,
   type ObjectInfo,
   type PutResult,
-  type Reply,
   header,
   objectInfo,
   putResult,
   resultOf,
   unquote,
 } from './replies.js';
-import { type HttpMethod, type RequestSpec, Transport, type TransportOptions } from './transport.js';
+import type { RequestTarget } from './signer.js';
+import { type HttpMethod, Transport, type TransportOptions } from './transport.js';
 
 export type { Body } from './bodies.js';
 export { FileBody, fromFile } from './bodies.js';
@@ -106,15 +107,6 @@ interface Signal {
   signal?: AbortSignal | undefined;
 }
 
-/**
- * One request of an operation: the object `key` (or the bucket without one), its query pairs, and the rest of the
- * spec.
- */
-interface Request extends Omit<RequestSpec, 'target'> {
-  key?: string | undefined;
-  query?: readonly QueryPair[] | undefined;
-}
-
 /** DeleteObjects takes at most 1000 keys (S3 API Reference, DeleteObjects). */
 const DELETE_BATCH = 1000;
 const notFoundIsAnAnswer = (status: number) => status < 300 || status === 404;
@@ -160,9 +152,8 @@ export class S3Client {
     const single = sized(payload);
     if (single !== undefined && !usesMultipart(this.#parts, single.length)) {
       if (single.kind === 'bytes') Object.assign(headers, checksumHeaders(this.#checksum, single.bytes));
-      const reply = await this.#transport.send({
+      const reply = await this.#transport.send(target, {
         method: 'PUT',
-        target,
         headers,
         payload: single,
         signal: options.signal,
@@ -193,29 +184,39 @@ export class S3Client {
 
   /** Downloads an object; its body is a stream that is not buffered. */
   async get(key: string, options: GetOptions = {}): Promise<GetResult> {
+    const { signal } = options;
     const label = `GET ${key}`;
-    const reply = await this.#send({ method: 'GET', key, headers: getHeaders(options), signal: options.signal, label });
-    return new Download(key, reply, (error) => this.#transport.failure(error, label, options.signal, true));
+    const spec = { method: 'GET', headers: getHeaders(options), signal, label } as const;
+    const reply = await this.#transport.send(this.endpoint.objectTarget(key), spec);
+    return new Download(key, reply, (error) => this.#transport.failure(error, label, signal, true));
   }
 
   /** The object's size, ETag, content type, last-modified date and metadata. */
-  async head(key: string, options: Signal = {}): Promise<ObjectInfo> {
-    const reply = await this.#send({ method: 'HEAD', key, signal: options.signal, label: `HEAD ${key}` });
+  async head(key: string, { signal }: Signal = {}): Promise<ObjectInfo> {
+    const reply = await this.#transport.send(this.endpoint.objectTarget(key), {
+      method: 'HEAD',
+      signal,
+      label: `HEAD ${key}`,
+    });
     await reply.body.dump();
     return objectInfo(key, reply.headers);
   }
 
   /** Whether the object exists. */
-  async exists(key: string, options: Signal = {}): Promise<boolean> {
-    const { signal } = options;
-    const reply = await this.#send({ method: 'HEAD', key, signal, accept: notFoundIsAnAnswer, label: `HEAD ${key}` });
+  async exists(key: string, { signal }: Signal = {}): Promise<boolean> {
+    const spec = { method: 'HEAD', signal, accept: notFoundIsAnAnswer, label: `HEAD ${key}` } as const;
+    const reply = await this.#transport.send(this.endpoint.objectTarget(key), spec);
     await reply.body.dump();
     return reply.status !== 404;
   }
 
   /** Deletes an object; deleting a key that does not exist succeeds, as in S3. */
-  async delete(key: string, options: Signal = {}): Promise<void> {
-    const reply = await this.#send({ method: 'DELETE', key, signal: options.signal, label: `DELETE ${key}` });
+  async delete(key: string, { signal }: Signal = {}): Promise<void> {
+    const reply = await this.#transport.send(this.endpoint.objectTarget(key), {
+      method: 'DELETE',
+      signal,
+      label: `DELETE ${key}`,
+    });
     await reply.body.dump();
   }
 
@@ -226,9 +227,8 @@ export class S3Client {
     for (let start = 0; start < keys.length; start += DELETE_BATCH) {
       const batch = keys.slice(start, start + DELETE_BATCH);
       const { bytes, headers } = deleteRequest(batch);
-      const reply = await this.#send({
+      const reply = await this.#transport.send(this.#bucket([['delete', '']]), {
         method: 'POST',
-        query: [['delete', '']],
         headers,
         payload: bytesPayload(bytes),
         signal: options.signal,
@@ -245,15 +245,16 @@ export class S3Client {
   /** Copies an object within the bucket (up to 5 GiB, S3's CopyObject limit); metadata is kept unless replaced. */
   async copy(from: string, to: string, options: CopyOptions = {}): Promise<PutResult> {
     checkKey(from);
-    checkKey(to);
-    const headers: Record<string, string> = { 'x-amz-copy-source': `/${this.config.bucket}/${encodeKey(from)}` };
-    if (options.metadata !== undefined || options.contentType !== undefined) {
-      headers['x-amz-metadata-directive'] = 'REPLACE';
-      const replaced = options.contentType === undefined ? {} : { contentType: options.contentType };
-      Object.assign(headers, objectHeaders({ ...replaced, metadata: options.metadata ?? {} }));
-    }
+    const headers = copyHeaders(this.config.bucket, from, options);
     const label = `COPY ${from} to ${to}`;
-    const reply = await this.#send({ method: 'PUT', key: to, headers, signal: options.signal, text: true, label });
+    const target = this.endpoint.objectTarget(to);
+    const reply = await this.#transport.send(target, {
+      method: 'PUT',
+      headers,
+      signal: options.signal,
+      text: true,
+      label,
+    });
     // CopyObject can fail after a 200: the error is then in the body (S3 API Reference, CopyObject).
     const result = resultOf(reply, label, this.config);
     return { etag: resultEtag(result), versionId: header(reply.headers, 'x-amz-version-id') };
@@ -269,16 +270,13 @@ export class S3Client {
     const seen = new Set<string>();
     let token: string | undefined;
     for (;;) {
-      const query: QueryPair[] = [
-        ['list-type', '2'],
-        ['encoding-type', 'url'],
-        ['max-keys', String(pageSize)],
-      ];
-      if (options.prefix !== undefined) query.push(['prefix', options.prefix]);
-      if (options.delimiter !== undefined) query.push(['delimiter', options.delimiter]);
-      if (options.startAfter !== undefined && token === undefined) query.push(['start-after', options.startAfter]);
-      if (token !== undefined) query.push(['continuation-token', token]);
-      const reply = await this.#send({ method: 'GET', query, signal: options.signal, text: true, label });
+      const query = listQuery(options, pageSize, token);
+      const reply = await this.#transport.send(this.#bucket(query), {
+        method: 'GET',
+        signal: options.signal,
+        text: true,
+        label,
+      });
       const { page, next } = listPage(reply.text);
       yield page;
       if (next === undefined) return;
@@ -297,14 +295,14 @@ export class S3Client {
    * us-east-1 and `EU` means eu-west-1 (S3 API Reference, GetBucketLocation).
    */
   async location(options: Signal = {}): Promise<string> {
-    const request = {
+    const target = this.#bucket([['location', '']]);
+    const reply = await this.#transport.send(target, {
       method: 'GET',
-      query: [['location', '']],
       signal: options.signal,
       text: true,
       label: 'GET ?location',
-    } as const;
-    return location((await this.#send(request)).text);
+    });
+    return location(reply.text);
   }
 
   /** Aborts multipart uploads started before `olderThan`; returns the ones aborted. */
@@ -316,15 +314,19 @@ export class S3Client {
       const query: QueryPair[] = [['uploads', '']];
       if (markers !== undefined)
         query.push(['key-marker', markers.keyMarker], ['upload-id-marker', markers.uploadIdMarker]);
-      const reply = await this.#send({ method: 'GET', query, signal, text: true, label: 'GET ?uploads' });
+      const reply = await this.#transport.send(this.#bucket(query), {
+        method: 'GET',
+        signal,
+        text: true,
+        label: 'GET ?uploads',
+      });
       const page = parseUploads(reply.text);
       for (const { key, uploadId, initiated } of page.uploads) {
         if (initiated >= olderThan) continue;
         const label = `DELETE ${key} ?uploadId`;
-        const abort = await this.#send({
+        const target = this.endpoint.objectTarget(key, formatQuery([['uploadId', uploadId]]));
+        const abort = await this.#transport.send(target, {
           method: 'DELETE',
-          key,
-          query: [['uploadId', uploadId]],
           signal,
           accept: notFoundIsAnAnswer,
           label,
@@ -352,20 +354,16 @@ export class S3Client {
 
   // -------------------------------------------------------------------------
 
-  /** Resolves the request's target once, and sends it. */
-  #send(request: Request): Promise<Reply> {
-    const { key, query, ...rest } = request;
-    const encoded = query === undefined ? '' : formatQuery(query);
-    const target = key === undefined ? this.endpoint.bucketTarget(encoded) : this.endpoint.objectTarget(key, encoded);
-    return this.#transport.send({ ...rest, target });
+  /** The target of a bucket request with these query parameters. */
+  #bucket(query: readonly QueryPair[]): RequestTarget {
+    return this.endpoint.bucketTarget(formatQuery(query));
   }
 
   /** Sends one request of a multipart upload for `key`. */
   async #sendPart(key: string, request: PartRequest, signal: AbortSignal | undefined) {
     const target = this.endpoint.objectTarget(key, request.query);
-    const reply = await this.#transport.send({
+    const reply = await this.#transport.send(target, {
       method: request.method satisfies HttpMethod,
-      target,
       headers: request.headers,
       payload: request.body === undefined ? undefined : bytesPayload(request.body),
       signal: request.cleanup === true ? undefined : signal,
@@ -374,6 +372,17 @@ export class S3Client {
     });
     return { headers: reply.headers, text: reply.text };
   }
+}
+
+/** Headers of a CopyObject: the source, and the metadata that replaces the source's when given. */
+function copyHeaders(bucket: string, from: string, options: CopyOptions): Record<string, string> {
+  const headers: Record<string, string> = { 'x-amz-copy-source': `/${bucket}/${encodeKey(from)}` };
+  if (options.metadata !== undefined || options.contentType !== undefined) {
+    headers['x-amz-metadata-directive'] = 'REPLACE';
+    const replaced = options.contentType === undefined ? {} : { contentType: options.contentType };
+    Object.assign(headers, objectHeaders({ ...replaced, metadata: options.metadata ?? {} }));
+  }
+  return headers;
 }
 
 /** Headers of a GET: its range and conditions. */

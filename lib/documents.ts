@@ -6,6 +6,7 @@
  * values. A reply that lacks what the protocol promises is a ProtocolError.
  */
 import { createHash } from 'node:crypto';
+import type { QueryPair } from './encoding.js';
 import { ProtocolError } from './errors.js';
 import { unquote } from './replies.js';
 import { childrenNamed, escapeXml, parseXml, textOf, type XmlElement } from './xml.js';
@@ -21,6 +22,13 @@ export interface ListPage {
   objects: ListedObject[];
   /** Common prefixes, when a delimiter is given. */
   prefixes: string[];
+}
+
+/** What a listing asks for (ListOptions of the client, without its page size and signal). */
+export interface ListQueryOptions {
+  prefix?: string | undefined;
+  delimiter?: string | undefined;
+  startAfter?: string | undefined;
 }
 
 export interface DeleteManyResult {
@@ -75,6 +83,20 @@ function decodeListed(text: string): string {
     const message = `${LIST}: the url-encoded listing holds a malformed escape in ${JSON.stringify(text)}`;
     throw new ProtocolError(message, { status: 200, request: LIST });
   }
+}
+
+/** The query of a ListObjectsV2 page: the first with start-after, the next ones with their continuation token. */
+export function listQuery(options: ListQueryOptions, pageSize: number, token: string | undefined): QueryPair[] {
+  const query: QueryPair[] = [
+    ['list-type', '2'],
+    ['encoding-type', 'url'],
+    ['max-keys', String(pageSize)],
+  ];
+  if (options.prefix !== undefined) query.push(['prefix', options.prefix]);
+  if (options.delimiter !== undefined) query.push(['delimiter', options.delimiter]);
+  if (options.startAfter !== undefined && token === undefined) query.push(['start-after', options.startAfter]);
+  if (token !== undefined) query.push(['continuation-token', token]);
+  return query;
 }
 
 /** One ListObjectsV2 page, and the continuation token of the next when it is truncated. */

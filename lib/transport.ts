@@ -44,10 +44,9 @@ export interface TransportOptions {
   clock?: (() => number) | undefined;
 }
 
-/** One request, as the client hands it over. */
+/** One request to a target, as the client hands it over. */
 export interface RequestSpec {
   method: HttpMethod;
-  target: RequestTarget;
   headers?: Record<string, string> | undefined;
   payload?: SizedPayload | undefined;
   signal?: AbortSignal | undefined;
@@ -132,12 +131,12 @@ export class Transport {
    * Sends a request: signs each attempt, retries what the policy retries, throws S3Error, ProtocolError, NetworkError
    * or AbortError.
    */
-  async send(spec: RequestSpec): Promise<Reply> {
+  async send(target: RequestTarget, spec: RequestSpec): Promise<Reply> {
     let skewRetried = false;
     // A one-shot stream is read by its first attempt: it is never sent again.
     const canReplay = spec.payload?.kind !== 'stream';
     for (let attempt = 1; ; attempt++) {
-      const attempted = await this.#try(spec);
+      const attempted = await this.#try(target, spec);
       if ('reply' in attempted) return attempted.reply;
       const decision = retryDecision({
         attempt,
@@ -181,10 +180,10 @@ export class Transport {
   }
 
   /** One attempt and how it ended: a transport error, a refusal read into its error, or the reply. */
-  async #try(spec: RequestSpec): Promise<Attempted> {
+  async #try(target: RequestTarget, spec: RequestSpec): Promise<Attempted> {
     let reply: Reply;
     try {
-      reply = await this.#attempt(spec);
+      reply = await this.#attempt(target, spec);
       if (spec.accept?.(reply.status) ?? (reply.status >= 200 && reply.status < 300)) {
         if (spec.text === true) reply.text = await reply.body.text();
         return { reply };
@@ -199,28 +198,30 @@ export class Transport {
     return { failure: { kind: 'reply', status: reply.status, code, date: header(reply.headers, 'date') }, error };
   }
 
-  async #attempt(spec: RequestSpec): Promise<Reply> {
-    const { method, target, payload } = spec;
+  async #attempt(target: RequestTarget, spec: RequestSpec): Promise<Reply> {
+    const { method, payload } = spec;
     const date = this.now();
     const headers: Record<string, string> = { ...spec.headers };
-    const request = { method, url: target, headers };
     let body: Uint8Array | Readable | null = null;
+    // Request objects are written out rather than spread: a spread costs more than the rest of this function.
     if (payload === undefined) {
-      Object.assign(headers, this.#signer.sign(request, { date }));
+      Object.assign(headers, this.#signer.sign({ method, url: target, headers }, { date }));
     } else if (payload.kind === 'bytes') {
       headers['content-length'] = String(payload.length);
-      Object.assign(headers, this.#signer.sign({ ...request, payloadHash: payloadHashOf(payload) }, { date }));
+      const payloadHash = payloadHashOf(payload);
+      Object.assign(headers, this.#signer.sign({ method, url: target, headers, payloadHash }, { date }));
       body = payload.bytes;
     } else if (this.#https) {
       // Over TLS a stream may go unsigned (S3 API Reference, "Signature Calculations for the Authorization Header").
       headers['content-length'] = String(payload.length);
-      Object.assign(headers, this.#signer.sign({ ...request, payloadHash: UNSIGNED_PAYLOAD }, { date }));
+      const unsigned = { method, url: target, headers, payloadHash: UNSIGNED_PAYLOAD };
+      Object.assign(headers, this.#signer.sign(unsigned, { date }));
       body = Readable.from(source(payload));
     } else {
       // Over plain http every byte is signed: STREAMING-AWS4-HMAC-SHA256-PAYLOAD, chunk by chunk, never buffering the
       // stream.
       const options = { date, contentLength: payload.length, chunkSize: DEFAULT_CHUNK_SIZE };
-      const streaming = this.#signer.signStreaming(request, options);
+      const streaming = this.#signer.signStreaming({ method, url: target, headers }, options);
       Object.assign(headers, streaming.headers);
       body = Readable.from(signedChunks(source(payload), streaming.chunks));
     }
