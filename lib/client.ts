@@ -22,7 +22,7 @@ import {
 } from './documents.js';
 import { type QueryPair, encodeKey, formatQuery } from './encoding.js';
 import { Endpoint, type ObjectPresignOptions, checkKey } from './endpoint.js';
-import { InvalidArgumentError, ProtocolError } from './errors.js';
+import { InvalidArgumentError, ProtocolError, S3Error } from './errors.js';
 import {
   type PartOptions,
   type PartPlan,
@@ -46,6 +46,7 @@ import {
 } from './replies.js';
 import type { RequestTarget } from './signer.js';
 import { type HttpMethod, Transport, type TransportOptions } from './transport.js';
+import { xmlCanCarry } from './xml.js';
 
 export type { Body } from './bodies.js';
 export { FileBody, fromFile } from './bodies.js';
@@ -220,12 +221,16 @@ export class S3Client {
     await reply.body.dump();
   }
 
-  /** Deletes many objects, 1000 per request; per-key failures are returned, not thrown. */
+  /**
+   * Deletes many objects, 1000 per DeleteObjects request; a key that XML cannot carry (a C0 control other than TAB,
+   * LF and CR, U+FFFE, U+FFFF) by one DeleteObject. Per-key failures are returned, not thrown.
+   */
   async deleteMany(keys: readonly string[], options: Signal = {}): Promise<DeleteManyResult> {
     for (const key of keys) checkKey(key);
     const result: DeleteManyResult = { deleted: [], errors: [] };
-    for (let start = 0; start < keys.length; start += DELETE_BATCH) {
-      const batch = keys.slice(start, start + DELETE_BATCH);
+    const carried = keys.filter(xmlCanCarry);
+    for (let start = 0; start < carried.length; start += DELETE_BATCH) {
+      const batch = carried.slice(start, start + DELETE_BATCH);
       const { bytes, headers } = deleteRequest(batch);
       const reply = await this.#transport.send(this.#bucket([['delete', '']]), {
         method: 'POST',
@@ -238,6 +243,16 @@ export class S3Client {
       const done = deleteResult(reply.text, batch);
       result.deleted.push(...done.deleted);
       result.errors.push(...done.errors);
+    }
+    for (const key of keys) {
+      if (xmlCanCarry(key)) continue;
+      try {
+        await this.delete(key, options);
+        result.deleted.push(key);
+      } catch (error) {
+        if (!(error instanceof S3Error)) throw error;
+        result.errors.push({ key, code: error.code, message: error.message });
+      }
     }
     return result;
   }

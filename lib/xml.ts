@@ -43,9 +43,34 @@ function decodeEntities(text: string): string {
   });
 }
 
-/** Escapes text for an XML element's content or attribute value. */
+/**
+ * What each escaped character becomes: the five predefined entities, and
+ * TAB, LF and CR as character references, since a parser turns a raw CR or
+ * CR LF into LF and may fold whitespace (XML 1.0 sections 2.11 and 3.3.3).
+ */
+const ESCAPES: Readonly<Record<string, string>> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&apos;',
+  '\t': '&#9;',
+  '\n': '&#10;',
+  '\r': '&#13;',
+};
+
+/** Escapes text for an XML element's content or attribute value; every character comes back as it was. */
 export function escapeXml(text: string): string {
-  return text.replace(/[&<>"']/g, (ch) => `&${{ '&': 'amp', '<': 'lt', '>': 'gt', '"': 'quot', "'": 'apos' }[ch]};`);
+  return text.replace(/[&<>"'\t\n\r]/g, (ch) => ESCAPES[ch]!);
+}
+
+/** Characters XML 1.0 cannot carry at all, escaped or not (section 2.2, Char): other C0 controls, U+FFFE, U+FFFF. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what it looks for.
+const NOT_XML = /[\0-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]/;
+
+/** Whether an XML document can carry `text`: an S3 key that it cannot must be sent another way. */
+export function xmlCanCarry(text: string): boolean {
+  return !NOT_XML.test(text);
 }
 
 /** Parses a document into its root element. */
