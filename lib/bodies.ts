@@ -73,6 +73,21 @@ export function bytesPayload(bytes: Uint8Array): BytesPayload {
   return { kind: 'bytes', bytes, length: bytes.length };
 }
 
+/**
+ * A payload of length 0 as the empty bytes it is, signed with the empty SHA-256: Ceph refuses aws-chunked framing of
+ * nothing (XAmzContentSHA256Mismatch). A one-shot stream declared empty is read to its end first, and refused if it
+ * holds a byte.
+ */
+export async function emptyAsBytes(payload: SizedPayload): Promise<SizedPayload> {
+  if (payload.length !== 0 || payload.kind === 'bytes') return payload;
+  if (payload.kind === 'stream') {
+    for await (const chunk of payload.stream) {
+      if (chunk.length > 0) throw new InvalidArgumentError('contentLength', 'is 0, but the stream holds data');
+    }
+  }
+  return bytesPayload(new Uint8Array(0));
+}
+
 /** The payload, when its length is known. */
 export function sized(payload: Payload): SizedPayload | undefined {
   return payload.length === undefined ? undefined : (payload as SizedPayload);

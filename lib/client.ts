@@ -5,7 +5,7 @@
  * typed errors) and reads the reply with replies.ts and documents.ts. Bodies
  * above the multipart threshold go through multipart.ts.
  */
-import { type Body, bytesPayload, sized, source, toPayload } from './bodies.js';
+import { type Body, bytesPayload, emptyAsBytes, sized, source, toPayload } from './bodies.js';
 import { type Checksum, checkChecksum, checksumHeaders } from './checksum.js';
 import { StorageConfig, type StorageOptions, storageConfig } from './config.js';
 import {
@@ -150,8 +150,9 @@ export class S3Client {
       options.onProgress?.({ loaded, total });
     };
     const label = `PUT ${key}`;
-    const single = sized(payload);
-    if (single !== undefined && !usesMultipart(this.#parts, single.length)) {
+    const known = sized(payload);
+    if (known !== undefined && !usesMultipart(this.#parts, known.length)) {
+      const single = await emptyAsBytes(known);
       if (single.kind === 'bytes') Object.assign(headers, checksumHeaders(this.#checksum, single.bytes));
       const reply = await this.#transport.send(target, {
         method: 'PUT',

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { fixedChunks, fromFile, sized, source, toPayload } from '../lib/bodies.js';
+import { emptyAsBytes, fixedChunks, fromFile, sized, source, toPayload, type SizedPayload } from '../lib/bodies.js';
 import { prng, throwsArgument } from './helpers.js';
 
 async function collect(iterable: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<Buffer> {
@@ -76,6 +76,23 @@ test('fixedChunks cuts any source into pieces of exactly the size, the last shor
     assert.ok(out.length === 0 || (out.at(-1)!.length > 0 && out.at(-1)!.length <= size));
     assert.is(out.length, Math.ceil(total / size));
   }
+});
+
+test('an empty payload becomes empty bytes; a stream declared empty that holds data is refused', async () => {
+  for (const body of ['', new Blob([]), Readable.from([new Uint8Array(0)])]) {
+    const payload = (await emptyAsBytes(toPayload(body, 0) as SizedPayload)) as SizedPayload;
+    assert.equal([payload.kind, payload.length], ['bytes', 0]);
+  }
+  const full = toPayload(Readable.from([Buffer.from('x')]), 0) as SizedPayload;
+  let refused: unknown;
+  await emptyAsBytes(full).catch((error: unknown) => {
+    refused = error;
+  });
+  throwsArgument(() => {
+    throw refused;
+  }, 'contentLength');
+  const some = toPayload('abc', undefined) as SizedPayload;
+  assert.is(await emptyAsBytes(some), some);
 });
 
 test.run();

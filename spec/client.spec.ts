@@ -471,6 +471,34 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     await client.deleteMany(['https/stream', 'https/buffer']);
   });
 
+  test('put: every empty body uploads and reads back as 0 bytes, over http and https (issue 11, item 4)', async () => {
+    const agent = new Agent({ connect: { ca: TEST_CERT } });
+    dispatchers.push(agent);
+    const empty = join(workDir, 'empty.bin');
+    writeFileSync(empty, '');
+    const bodies: Array<[string, () => Parameters<S3Client['put']>[1], { contentLength?: number }]> = [
+      ['string', () => '', {}],
+      ['bytes', () => new Uint8Array(0), {}],
+      ['file', () => fromFile(empty), {}],
+      ['Blob', () => new Blob([]), {}],
+      ['stream of declared length 0', () => Readable.from([]), { contentLength: 0 }],
+      ['web stream of declared length 0', () => new Blob([]).stream(), { contentLength: 0 }],
+      ['stream of unknown length', () => Readable.from([]), {}],
+    ];
+    for (const [scheme, client] of [
+      ['http', makeClient('objects')],
+      ['https', makeClient('objects', { endpoint: tls.endpoint }, { dispatcher: agent })],
+    ] as const) {
+      for (const [name, body, options] of bodies) {
+        const key = `empty/${scheme}/${name}`;
+        await client.put(key, body(), options);
+        assert.is((await client.head(key)).size, 0, `${scheme} ${name}`);
+        assert.is((await (await client.get(key)).bytes()).length, 0, `${scheme} ${name}`);
+        await client.delete(key);
+      }
+    }
+  });
+
   test('put: contentType, cacheControl, contentDisposition and metadata are stored; ifNoneMatch "*" creates only', async () => {
     const client = makeClient('objects', { presignedExpirySecs: 60 });
     const key = 'headers/report.csv';
