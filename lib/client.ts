@@ -80,8 +80,8 @@ export interface PutOptions {
 }
 
 export interface GetOptions {
-  /** `bytes=0-99`, or [start, end] inclusive. */
-  range?: string | readonly [number, number];
+  /** `bytes=0-99`, or [start, end] inclusive, or `{ suffix: n }` for the last n bytes (RFC 9110 section 14.1.2). */
+  range?: string | readonly [number, number] | { readonly suffix: number };
   ifMatch?: string;
   ifNoneMatch?: string;
   ifModifiedSince?: Date;
@@ -401,11 +401,38 @@ function copyHeaders(bucket: string, from: string, options: CopyOptions): Record
   return headers;
 }
 
+/** The Range header of a range: a string as given, a tuple or a suffix checked first. */
+function rangeHeader(range: NonNullable<GetOptions['range']>): string {
+  if (typeof range === 'string') return range;
+  if (Array.isArray(range)) {
+    const [start, end] = range as readonly [number, number];
+    if (range.length !== 2 || !wholeOffset(start) || !wholeOffset(end) || start > end) {
+      throw new InvalidArgumentError(
+        'range',
+        `must be [start, end], whole byte offsets with start <= end, got ${JSON.stringify(range)}`,
+      );
+    }
+    return `bytes=${start}-${end}`;
+  }
+  if (range !== null && typeof range === 'object') {
+    const { suffix } = range as { suffix: number };
+    if (!wholeOffset(suffix) || suffix === 0) {
+      throw new InvalidArgumentError('range.suffix', `must be a whole number of bytes above 0, got ${String(suffix)}`);
+    }
+    return `bytes=-${suffix}`;
+  }
+  throw new InvalidArgumentError('range', 'must be a string such as bytes=0-99, [start, end] or { suffix: n }');
+}
+
+/** A byte offset: a safe whole number, 0 or more. */
+function wholeOffset(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
 /** Headers of a GET: its range and conditions. */
 function getHeaders(options: GetOptions): Record<string, string> {
   const headers: Record<string, string> = {};
-  const { range } = options;
-  if (range !== undefined) headers.range = typeof range === 'string' ? range : `bytes=${range[0]}-${range[1]}`;
+  if (options.range !== undefined) headers.range = rangeHeader(options.range);
   if (options.ifMatch !== undefined) headers['if-match'] = options.ifMatch;
   if (options.ifNoneMatch !== undefined) headers['if-none-match'] = options.ifNoneMatch;
   if (options.ifModifiedSince !== undefined) headers['if-modified-since'] = options.ifModifiedSince.toUTCString();

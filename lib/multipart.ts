@@ -7,6 +7,7 @@
  * whatever the object's size. Any failure or abort aborts the upload, so no
  * orphaned parts are left behind.
  */
+import { constants } from 'node:buffer';
 import { positiveInteger } from './arguments.js';
 import { fixedChunks } from './bodies.js';
 import { completeRequest, uploadId as uploadIdOf } from './documents.js';
@@ -17,7 +18,8 @@ import { textOf } from './xml.js';
 
 /** S3's bounds (S3 User Guide, "Amazon S3 multipart upload limits"). */
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
-export const MAX_PART_SIZE = 5 * 1024 * 1024 * 1024;
+/** S3's 5 GiB, or less where a Buffer cannot hold that much (Node 20 on 64 bits: 4 GiB, buffer.constants.MAX_LENGTH). */
+export const MAX_PART_SIZE = Math.min(5 * 1024 * 1024 * 1024, constants.MAX_LENGTH);
 export const MAX_PARTS = 10_000;
 export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
 export const DEFAULT_CONCURRENCY = 4;
@@ -44,7 +46,7 @@ export function partPlan(options: PartOptions): PartPlan {
   if (partSize < MIN_PART_SIZE || partSize > MAX_PART_SIZE) {
     throw new InvalidArgumentError(
       'partSize',
-      `must be from ${MIN_PART_SIZE} (5 MiB) to ${MAX_PART_SIZE} (5 GiB) bytes, got ${partSize}`,
+      `must be from ${MIN_PART_SIZE} (5 MiB) to ${MAX_PART_SIZE} bytes (S3's 5 GiB and Node's Buffer limit), got ${partSize}`,
     );
   }
   return {

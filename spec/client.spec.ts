@@ -641,6 +641,10 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     assert.equal([tuple.size, tuple.contentRange], [bytes.length, `bytes 299990-299999/${bytes.length}`]);
     assert.ok(Buffer.from(await tuple.bytes()).equals(bytes.subarray(299_990)));
     await s3Error(client.get('get/bin', { range: 'bytes=400000-400010' }), 'InvalidRange', 416);
+    // The last N bytes, asked for explicitly (issue 11, item 10).
+    const suffix = await client.get('get/bin', { range: { suffix: 10 } });
+    assert.equal([suffix.size, suffix.contentRange], [bytes.length, `bytes 299990-299999/${bytes.length}`]);
+    assert.ok(Buffer.from(await suffix.bytes()).equals(bytes.subarray(-10)));
   });
 
   test('get: ifMatch, ifNoneMatch and ifModifiedSince', async () => {
