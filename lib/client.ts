@@ -13,6 +13,8 @@ import {
   LIST,
   type ListPage,
   listQuery,
+  nextPage,
+  UPLOADS,
   deleteRequest,
   deleteResult,
   listPage,
@@ -22,7 +24,7 @@ import {
 } from './documents.js';
 import { type QueryPair, encodeKey, formatQuery } from './encoding.js';
 import { Endpoint, type ObjectPresignOptions, checkKey } from './endpoint.js';
-import { InvalidArgumentError, ProtocolError, S3Error } from './errors.js';
+import { InvalidArgumentError, S3Error } from './errors.js';
 import {
   type PartOptions,
   type PartPlan,
@@ -296,13 +298,7 @@ export class S3Client {
       const { page, next } = listPage(reply.text);
       yield page;
       if (next === undefined) return;
-      if (seen.has(next))
-        throw new ProtocolError(`${label}: the server repeated a continuation token`, {
-          status: reply.status,
-          request: label,
-        });
-      seen.add(next);
-      token = next;
+      token = nextPage(seen, next, label, 'a continuation token');
     }
   }
 
@@ -325,6 +321,7 @@ export class S3Client {
   async abortStaleUploads(olderThan: Date, options: Signal = {}): Promise<Array<{ key: string; uploadId: string }>> {
     const { signal } = options;
     const aborted: Array<{ key: string; uploadId: string }> = [];
+    const seen = new Set<string>();
     let markers: { keyMarker: string; uploadIdMarker: string } | undefined;
     do {
       const query: QueryPair[] = [['uploads', '']];
@@ -334,11 +331,12 @@ export class S3Client {
         method: 'GET',
         signal,
         text: true,
-        label: 'GET ?uploads',
+        label: UPLOADS,
       });
       const page = parseUploads(reply.text);
       for (const { key, uploadId, initiated } of page.uploads) {
-        if (initiated >= olderThan) continue;
+        // Not `initiated >= olderThan`: an Invalid Date compares false both ways and must be kept, not aborted.
+        if (!(initiated.getTime() < olderThan.getTime())) continue;
         const label = `DELETE ${key} ?uploadId`;
         const target = this.endpoint.objectTarget(key, formatQuery([['uploadId', uploadId]]));
         const abort = await this.#transport.send(target, {
@@ -351,6 +349,8 @@ export class S3Client {
         aborted.push({ key, uploadId });
       }
       markers = page.next;
+      if (markers !== undefined)
+        nextPage(seen, `${markers.keyMarker}\n${markers.uploadIdMarker}`, UPLOADS, 'its markers');
     } while (markers !== undefined);
     return aborted;
   }

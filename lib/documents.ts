@@ -36,7 +36,21 @@ export interface DeleteManyResult {
   errors: Array<{ key: string; code: string; message: string }>;
 }
 
-/** An upload in progress, from ListMultipartUploads. */
+/**
+ * Remembers where the next page of a listing starts; a place seen before means the pages would loop forever, so it
+ * is refused. `what` names the place in the message: `a continuation token`, `its markers`.
+ */
+export function nextPage(seen: Set<string>, place: string, label: string, what: string): string {
+  if (seen.has(place))
+    throw new ProtocolError(`${label}: the server repeated ${what}`, { status: 200, request: label });
+  seen.add(place);
+  return place;
+}
+
+/** The label of ListMultipartUploads requests in messages. */
+export const UPLOADS = 'GET ?uploads';
+
+/** An upload in progress, from ListMultipartUploads; `initiated` is an Invalid Date when the reply's cannot be read. */
 export interface UploadInProgress {
   key: string;
   uploadId: string;
@@ -165,14 +179,17 @@ export function parseUploads(xml: string): {
   const uploads = childrenNamed(result, 'Upload').map((upload) => ({
     key: textOf(upload, 'Key') ?? '',
     uploadId: textOf(upload, 'UploadId') ?? '',
-    initiated: new Date(textOf(upload, 'Initiated') ?? 0),
+    // A missing or unreadable date is an Invalid Date, never 1970: such an upload is not taken for stale.
+    initiated: new Date(textOf(upload, 'Initiated') ?? Number.NaN),
   }));
   if (textOf(result, 'IsTruncated') !== 'true') return { uploads };
+  const keyMarker = textOf(result, 'NextKeyMarker') ?? '';
+  // A truncated page without a marker would be asked for again and again.
+  if (keyMarker === '') {
+    throw new ProtocolError(`${UPLOADS}: a truncated page carries no NextKeyMarker`, { status: 200, request: UPLOADS });
+  }
   return {
     uploads,
-    next: {
-      keyMarker: textOf(result, 'NextKeyMarker') ?? '',
-      uploadIdMarker: textOf(result, 'NextUploadIdMarker') ?? '',
-    },
+    next: { keyMarker, uploadIdMarker: textOf(result, 'NextUploadIdMarker') ?? '' },
   };
 }

@@ -1242,6 +1242,42 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     assert.equal(await uploadsIn(rgw, 'uploads'), []);
   });
 
+  test('abortStaleUploads: a page that would loop is refused, and an upload whose date cannot be read is kept (issue 11, item 6)', async () => {
+    const client = proxied('uploads');
+    const page = (markers: string, uploads: string) =>
+      `<ListMultipartUploadsResult><IsTruncated>true</IsTruncated>${markers}${uploads}</ListMultipartUploadsResult>`;
+    const upload = (key: string, initiated: string) =>
+      `<Upload><Key>${key}</Key><UploadId>id-${key}</UploadId><Initiated>${initiated}</Initiated></Upload>`;
+    const listing = { match: (method: string, url: string) => method === 'GET' && url.includes('uploads') };
+    // Truncated without NextKeyMarker: the same page would come back forever.
+    proxy.inject({ kind: 'reply', status: 200, body: page('', '') }, { ...listing, times: 50 });
+    const noMarker = await rejects(client.abortStaleUploads(new Date()), ProtocolError);
+    assert.match(noMarker.message, 'NextKeyMarker');
+    assert.is(proxy.seen.length, 1, 'asked once');
+    // Markers that repeat the last ones would do the same.
+    proxy.reset();
+    proxy.inject(
+      {
+        kind: 'reply',
+        status: 200,
+        body: page('<NextKeyMarker>k</NextKeyMarker><NextUploadIdMarker>u</NextUploadIdMarker>', ''),
+      },
+      { ...listing, times: 50 },
+    );
+    const repeated = await rejects(client.abortStaleUploads(new Date()), ProtocolError);
+    assert.match(repeated.message, 'repeated');
+    assert.is(proxy.seen.length, 2);
+    // An upload whose Initiated cannot be read is never taken for stale.
+    proxy.reset();
+    const body = `<ListMultipartUploadsResult><IsTruncated>false</IsTruncated>${upload('unreadable', 'yesterday-ish')}${upload('missing', '')}</ListMultipartUploadsResult>`;
+    proxy.inject({ kind: 'reply', status: 200, body }, listing);
+    assert.equal(await client.abortStaleUploads(new Date(Date.now() + 60_000)), []);
+    assert.not.ok(
+      proxy.seen.some((r) => r.method === 'DELETE'),
+      'nothing aborted',
+    );
+  });
+
   // -------------------------------------------------------------------------
   // Load
 

@@ -411,14 +411,16 @@ test('parseUploads: uploads with their dates, and the markers of the next page',
     '<ListMultipartUploadsResult><IsTruncated>true</IsTruncated><NextKeyMarker>c</NextKeyMarker><NextUploadIdMarker>2~y</NextUploadIdMarker></ListMultipartUploadsResult>',
   );
   assert.equal(truncated, { uploads: [], next: { keyMarker: 'c', uploadIdMarker: '2~y' } });
-  assert.equal(
-    parseUploads('<ListMultipartUploadsResult><IsTruncated>true</IsTruncated></ListMultipartUploadsResult>').next,
-    { keyMarker: '', uploadIdMarker: '' },
+  // Issue 11, item 6: a truncated page without a marker would loop, so it is refused; a missing date is unreadable
+  // (NaN), not 1970, so the upload is never taken for stale.
+  assert.throws(
+    () => parseUploads('<ListMultipartUploadsResult><IsTruncated>true</IsTruncated></ListMultipartUploadsResult>'),
+    (error: unknown) => error instanceof ProtocolError && /no NextKeyMarker/.test(error.message),
   );
   const sparse = parseUploads('<ListMultipartUploadsResult><Upload></Upload></ListMultipartUploadsResult>');
   assert.equal(
     sparse.uploads.map((u) => [u.key, u.uploadId, u.initiated.getTime()]),
-    [['', '', 0]],
+    [['', '', Number.NaN]],
   );
 });
 
