@@ -46,7 +46,7 @@ import {
   resultOf,
   unquote,
 } from './replies.js';
-import type { RequestTarget } from './signer.js';
+import type { PostPolicyInput, PresignedPost, RequestTarget } from './signer.js';
 import { type HttpMethod, Transport, type TransportOptions } from './transport.js';
 import { xmlCanCarry } from './xml.js';
 
@@ -361,6 +361,19 @@ export class S3Client {
   /** A presigned URL for the object (GET by default), signed with the server-corrected clock. */
   presign(key: string, options: ObjectPresignOptions = {}): string {
     return this.endpoint.presign(key, { ...options, date: options.date ?? this.#transport.now() });
+  }
+
+  /**
+   * A presigned POST form for browser uploads into this bucket (S3 API Reference, "Browser-Based Uploads Using POST"),
+   * signed with the server-corrected clock: send `fields` and then the file as multipart/form-data to `url`.
+   */
+  presignPost(
+    input: Omit<PostPolicyInput, 'bucket'>,
+    options: { date?: Date | number } = {},
+  ): PresignedPost & { url: string } {
+    const date = options.date ?? this.#transport.now();
+    const post = this.endpoint.signer.presignPost({ ...input, bucket: this.config.bucket }, { date });
+    return { url: this.endpoint.bucketUrl(), fields: post.fields, policy: post.policy };
   }
 
   /** The download link the configuration gives the key (see Endpoint.downloadUrl). */

@@ -893,6 +893,31 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     assert.is(head.headers['content-length'], String(info.size));
   });
 
+  test('presignPost: a browser form upload to the bucket is accepted by Ceph; a form outside its policy is refused (issue 11, item 21)', async () => {
+    const client = makeClient('objects');
+    const post = client.presignPost({
+      key: 'post/${filename}',
+      expiresIn: 300,
+      fields: { 'Content-Type': 'text/plain' },
+      conditions: [['content-length-range', 0, 100]],
+    });
+    const send = (fields: Record<string, string>, content: string) => {
+      const form = new FormData();
+      for (const [name, value] of Object.entries(fields)) form.append(name, value);
+      form.append('file', new Blob([content]), 'form file.txt');
+      // Node's own fetch, whose FormData this is: what a browser does.
+      return fetch(post.url, { method: 'POST', body: form });
+    };
+    const accepted = await send(post.fields, 'posted by a form');
+    assert.ok(accepted.status >= 200 && accepted.status < 300, `${accepted.status} ${await accepted.text()}`);
+    const stored = await client.get('post/form file.txt');
+    assert.equal([await stored.text(), stored.contentType], ['posted by a form', 'text/plain']);
+    // Longer than content-length-range allows, and a key the policy does not name: both refused.
+    assert.is((await send(post.fields, 'x'.repeat(101))).status, 400);
+    assert.is((await send({ ...post.fields, key: 'elsewhere/x' }, 'y')).status, 403);
+    await client.delete('post/form file.txt');
+  });
+
   test('a presigned PUT can pin Content-Length and Content-Type; the server refuses any other', async () => {
     const client = makeClient('objects');
     const key = 'presigned/pinned';
