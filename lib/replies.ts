@@ -118,7 +118,7 @@ export function refusal(
 }
 
 /** The error an S3 error document (or none, for a reply without body) stands for. */
-export function errorFrom(
+function errorFrom(
   reply: Pick<Reply, 'status' | 'headers'>,
   document: XmlElement | undefined,
   label: string,
