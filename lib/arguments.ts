@@ -5,9 +5,14 @@
  */
 import { InvalidArgumentError } from './errors.js';
 
-/** A length in bytes: a safe whole number, 0 or more. */
+/** Whether `value` counts bytes (a length or an offset): a safe whole number, 0 or more. */
+export function isByteCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+/** A length in bytes, checked with isByteCount. */
 export function checkContentLength(value: unknown, argument = 'contentLength'): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+  if (!isByteCount(value)) {
     throw new InvalidArgumentError(argument, `must be a whole number of bytes, 0 or more, got ${String(value)}`);
   }
   return value;

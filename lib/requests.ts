@@ -4,6 +4,7 @@
  * conditions of a GET, the source of a copy. Each is checked here, naming
  * the option it refuses.
  */
+import { isByteCount } from './arguments.js';
 import { encodeKey } from './encoding.js';
 import { InvalidArgumentError } from './errors.js';
 
@@ -54,7 +55,7 @@ function rangeHeader(range: NonNullable<GetOptions['range']>): string {
   if (typeof range === 'string') return range;
   if (Array.isArray(range)) {
     const [start, end] = range as readonly [number, number];
-    if (range.length !== 2 || !wholeOffset(start) || !wholeOffset(end) || start > end) {
+    if (range.length !== 2 || !isByteCount(start) || !isByteCount(end) || start > end) {
       throw new InvalidArgumentError(
         'range',
         `must be [start, end], whole byte offsets with start <= end, got ${JSON.stringify(range)}`,
@@ -64,17 +65,12 @@ function rangeHeader(range: NonNullable<GetOptions['range']>): string {
   }
   if (range !== null && typeof range === 'object') {
     const { suffix } = range as { suffix: number };
-    if (!wholeOffset(suffix) || suffix === 0) {
+    if (!isByteCount(suffix) || suffix === 0) {
       throw new InvalidArgumentError('range.suffix', `must be a whole number of bytes above 0, got ${String(suffix)}`);
     }
     return `bytes=-${suffix}`;
   }
   throw new InvalidArgumentError('range', 'must be a string such as bytes=0-99, [start, end] or { suffix: n }');
-}
-
-/** A byte offset: a safe whole number, 0 or more. */
-function wholeOffset(value: unknown): value is number {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
 /** Headers of a GET: its range and conditions. */
