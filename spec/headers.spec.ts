@@ -251,6 +251,7 @@ if (cephForSpecs(test, 'header values', 'spec/headers.spec.ts')) {
     const disposition = `attachment; filename="cafe.txt"; filename*=UTF-8''caf%C3%A9.txt`;
     await client.put('issue/name', 'x', { contentDisposition: disposition });
     assert.is((await rawHeaders('issue/name'))['content-disposition'], disposition);
+    throwsArgument(() => client.presign('issue/name', { headers: { 'x-a': ['ok', 'é'] } }), 'headers["x-a"]');
     for (const control of ['\u0001', '\u007f']) {
       await refused(() => client.put('issue/control', 'x', { metadata: { a: control } }), 'metadata["a"]', control);
     }
