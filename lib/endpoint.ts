@@ -9,6 +9,7 @@ import type { StorageConfig } from './config.js';
 import { encodeKey } from './encoding.js';
 import { InvalidArgumentError } from './errors.js';
 import { hostNeedsPathStyle } from './providers.js';
+import { checkHeaderValues } from './requests.js';
 import { type HeadersInput, RequestTarget, SigV4Signer } from './signer.js';
 
 /** The longest object key S3 accepts, in UTF-8 bytes (S3 User Guide, "Naming Amazon S3 objects"). */
@@ -135,6 +136,8 @@ export class Endpoint {
   /** A presigned URL for the object. */
   presign(key: string, options: ObjectPresignOptions = {}): string {
     const expiresIn = presignExpiry(this.config, options.expiresIn);
+    // Whoever uses the URL sends these headers: as for the client's own, ASCII only.
+    checkHeaderValues(options.headers);
     const request = { method: options.method ?? 'GET', url: this.objectTarget(key), headers: options.headers };
     return this.signer.presign(request, { expiresIn, date: options.date });
   }

@@ -6,6 +6,7 @@
  */
 import { Readable } from 'node:stream';
 import { type Dispatcher, errors } from 'undici';
+import { decodeWords } from './encoded-words.js';
 import { ProtocolError, S3Error } from './errors.js';
 import { parseXml, textOf, XmlError, type XmlElement } from './xml.js';
 
@@ -194,7 +195,8 @@ export function putResult(headers: ReplyHeaders): PutResult {
 export function objectInfo(key: string, headers: ReplyHeaders): ObjectInfo {
   const metadata: Record<string, string> = {};
   for (const name in headers) {
-    if (name.startsWith('x-amz-meta-')) metadata[name.slice(11)] = header(headers, name)!;
+    // Non-ASCII values come as RFC 2047 encoded-words (lib/encoded-words.ts).
+    if (name.startsWith('x-amz-meta-')) metadata[name.slice(11)] = decodeWords(header(headers, name)!);
   }
   const modified = header(headers, 'last-modified');
   return {

@@ -1,6 +1,7 @@
 /**
  * The README's signer example runs as written (with lib/ in place of the
- * built package) and prints exactly the output the README shows under it.
+ * built package) and prints exactly the output the README shows under it;
+ * the names it gives as exports are exported, and the methods it names exist.
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -54,6 +55,45 @@ test('README: the configuration error shown is the one such a file gets', () => 
     () => s3v4.parseConfig(text, 'config.toml', {}),
     (error: Error) => error.message === expected,
   );
+});
+
+/** The README's text from the heading `heading` to the next heading of its level or above. */
+function section(heading: string): string {
+  const at = readme.indexOf(`\n${heading}\n`);
+  assert.ok(at >= 0, `README has no ${heading}`);
+  const level = /^#+/.exec(heading)![0].length;
+  const next = readme.slice(at + heading.length + 2).search(new RegExp(`^#{1,${level}} `, 'm'));
+  return readme.slice(at, next < 0 ? undefined : at + heading.length + 2 + next);
+}
+
+test('README: every name it gives as an export is exported, and every method it names exists', () => {
+  const exported = new Set(Object.keys(s3v4));
+  const exports = new Set<string>();
+  for (const [, names] of readme.matchAll(/^import \{([^}]*)\} from 's3v4';$/gm)) {
+    for (const name of names!.split(',')) exports.add(name.trim());
+  }
+  // In the spec-steps section: the list of exports, and any function named bare (methods are written `signer.name()`).
+  const steps = section('### Encoding and the spec steps');
+  const list = /exported one by one[^:]*:([^.]*)\./.exec(steps);
+  assert.ok(list, 'README no longer lists the exported SigV4 tasks');
+  for (const [, name] of list[1]!.matchAll(/`([A-Za-z_$][\w$]*)`/g)) exports.add(name!);
+  for (const [, name] of steps.matchAll(/`([a-z_$][\w$]*)(?:\([^`]*\))?`/g)) exports.add(name!);
+  for (const name of exports) assert.ok(exported.has(name), `README gives ${name} as an export; lib/index.ts has none`);
+
+  const methods = (type: { prototype: object }) => new Set(Object.getOwnPropertyNames(type.prototype));
+  const owners = { signer: methods(s3v4.SigV4Signer), client: methods(s3v4.S3Client) };
+  for (const [, owner, name] of readme.matchAll(/\b(signer|client)\.([A-Za-z_$][\w$]*)\(/g)) {
+    assert.ok(owners[owner as keyof typeof owners].has(name!), `README names ${owner}.${name}(), which does not exist`);
+  }
+  const table = section('## The client')
+    .split('\n')
+    .filter((line) => line.startsWith('| `'));
+  assert.ok(table.length > 5, 'README has no table of client methods');
+  for (const row of table) {
+    for (const [, name] of row.split(' | ')[0]!.matchAll(/`([A-Za-z_$][\w$]*)\(/g)) {
+      assert.ok(owners.client.has(name!), `README's client table names ${name}(), which S3Client does not have`);
+    }
+  }
 });
 
 test.run();
