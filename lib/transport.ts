@@ -12,8 +12,16 @@ import { Agent, type Dispatcher } from 'undici';
 import { positiveInteger } from './arguments.js';
 import { type Payload, type SizedPayload, fixedChunks, source } from './bodies.js';
 import { type ChunkSigner, DEFAULT_CHUNK_SIZE } from './chunked.js';
-import { AbortError, InvalidArgumentError, NetworkError, S3Error, S3v4Error } from './errors.js';
-import { type HintContext, type Reply, header, refusal } from './replies.js';
+import { AbortError, InvalidArgumentError, NetworkError, ProtocolError, S3Error, S3v4Error } from './errors.js';
+import {
+  type HintContext,
+  MAX_ERROR_BYTES,
+  MAX_RESULT_BYTES,
+  type Reply,
+  header,
+  readBounded,
+  refusal,
+} from './replies.js';
 import { type AttemptFailure, retryDecision } from './retry.js';
 import { type RequestTarget, type SigV4Signer, UNSIGNED_PAYLOAD, hashPayload } from './signer.js';
 
@@ -185,17 +193,34 @@ export class Transport {
     try {
       reply = await this.#attempt(target, spec);
       if (spec.accept?.(reply.status) ?? (reply.status >= 200 && reply.status < 300)) {
-        if (spec.text === true) reply.text = await reply.body.text();
+        if (spec.text === true) reply.text = await readBounded(reply, MAX_RESULT_BYTES, spec.label);
         return { reply };
       }
     } catch (error) {
-      const typed = this.failure(error, spec.label, spec.signal);
-      if (typed instanceof AbortError) throw typed;
-      return { failure: { kind: 'network', code: (error as { code?: string }).code ?? '' }, error: typed };
+      return this.#failed(error, spec);
     }
-    const error = refusal(reply, await reply.body.text().catch(() => ''), spec.label, this.#hints);
+    let error: S3Error | ProtocolError;
+    try {
+      error = refusal(reply, await readBounded(reply, MAX_ERROR_BYTES, spec.label), spec.label, this.#hints);
+    } catch (cause) {
+      // An error body too large to be S3's is a ProtocolError; one that broke off leaves the status to speak.
+      error = cause instanceof ProtocolError ? cause : refusal(reply, '', spec.label, this.#hints);
+    }
     const code = error instanceof S3Error ? error.code : undefined;
     return { failure: { kind: 'reply', status: reply.status, code, date: header(reply.headers, 'date') }, error };
+  }
+
+  /**
+   * How an attempt that threw ended: a reply body too large is the reply's failure (retried by its status only, so a
+   * 200 is not read again), anything else a network failure; an abort is thrown.
+   */
+  #failed(error: unknown, spec: RequestSpec): Attempted {
+    if (error instanceof ProtocolError) {
+      return { failure: { kind: 'reply', status: error.status, code: undefined, date: undefined }, error };
+    }
+    const typed = this.failure(error, spec.label, spec.signal);
+    if (typed instanceof AbortError) throw typed;
+    return { failure: { kind: 'network', code: (error as { code?: string }).code ?? '' }, error: typed };
   }
 
   async #attempt(target: RequestTarget, spec: RequestSpec): Promise<Reply> {
