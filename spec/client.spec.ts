@@ -1484,15 +1484,16 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     });
     assert.match(seenFor('delete')[0]!.url, /\?delete=$/);
 
+    const listed = (key: string) =>
+      `<Contents><Key>${key}</Key><Size>1</Size><LastModified>2026-01-02T03:04:05.000Z</LastModified></Contents>`;
     proxy.inject({
       kind: 'reply',
       status: 200,
-      body: '<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>a%20b</Key><Size>1</Size></Contents></ListBucketResult>',
+      body: `<ListBucketResult><IsTruncated>false</IsTruncated>${listed('a%20b')}</ListBucketResult>`,
     });
     assert.equal(await listKeys(client), ['a%20b']);
 
-    const truncated =
-      '<ListBucketResult><EncodingType>url</EncodingType><IsTruncated>true</IsTruncated><Contents><Key>a</Key></Contents>';
+    const truncated = `<ListBucketResult><EncodingType>url</EncodingType><IsTruncated>true</IsTruncated>${listed('a')}`;
     proxy.inject({ kind: 'reply', status: 200, body: `${truncated}</ListBucketResult>` });
     const missing = await rejects(listKeys(client), ProtocolError);
     assert.equal([missing.code, missing.status], ['ERR_S3V4_PROTOCOL', 200]);
