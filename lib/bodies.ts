@@ -10,7 +10,7 @@ import { createReadStream, statSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { checkContentLength } from './arguments.js';
-import { InvalidArgumentError } from './errors.js';
+import { BodyLengthError, InvalidArgumentError } from './errors.js';
 
 /** A body s3v4 can upload. */
 export type Body =
@@ -54,6 +54,8 @@ export interface BytesPayload {
 export interface ReplayablePayload {
   readonly kind: 'replayable';
   readonly length: number;
+  /** What the body is, for BodyLengthError: `fromFile(path)` or `Blob`. */
+  readonly what: string;
   open(): AsyncIterable<Uint8Array>;
 }
 
@@ -75,14 +77,13 @@ export function bytesPayload(bytes: Uint8Array): BytesPayload {
 
 /**
  * A payload of length 0 as the empty bytes it is, signed with the empty SHA-256: Ceph refuses aws-chunked framing of
- * nothing (XAmzContentSHA256Mismatch). A one-shot stream declared empty is read to its end first, and refused if it
- * holds a byte.
+ * nothing (XAmzContentSHA256Mismatch). A one-shot stream declared empty is read to its end first: a byte in it is a BodyLengthError.
  */
 export async function emptyAsBytes(payload: SizedPayload): Promise<SizedPayload> {
   if (payload.length !== 0 || payload.kind === 'bytes') return payload;
   if (payload.kind === 'stream') {
     for await (const chunk of payload.stream) {
-      if (chunk.length > 0) throw new InvalidArgumentError('contentLength', 'is 0, but the stream holds data');
+      if (chunk.length > 0) throw new BodyLengthError('contentLength', 0, chunk.length);
     }
   }
   return bytesPayload(new Uint8Array(0));
@@ -93,16 +94,31 @@ export function sized(payload: Payload): SizedPayload | undefined {
   return payload.length === undefined ? undefined : (payload as SizedPayload);
 }
 
-/** The payload's bytes from the start: opened again for a replayable body. */
+/**
+ * The payload's bytes from the start (opened again for a replayable body), checked against its length: a file that
+ * shrinks while it is read, or a stream that lies about its contentLength, throws BodyLengthError instead of being
+ * stored short or cut.
+ */
 export function source(payload: Payload): Iterable<Uint8Array> | AsyncIterable<Uint8Array> {
   switch (payload.kind) {
     case 'bytes':
       return [payload.bytes];
     case 'replayable':
-      return payload.open();
+      return exactly(payload.open(), payload.length, payload.what);
     case 'stream':
-      return payload.stream;
+      return payload.length === undefined ? payload.stream : exactly(payload.stream, payload.length, 'contentLength');
   }
+}
+
+/** Yields `chunks`, throwing BodyLengthError before the first byte beyond `length`, or at an end short of it. */
+async function* exactly(chunks: AsyncIterable<Uint8Array>, length: number, what: string): AsyncGenerator<Uint8Array> {
+  let read = 0;
+  for await (const chunk of chunks) {
+    read += chunk.length;
+    if (read > length) throw new BodyLengthError(what, length, read);
+    yield chunk;
+  }
+  if (read < length) throw new BodyLengthError(what, length, read);
 }
 
 /** A body as a payload; `contentLength` declares a stream's length. */
@@ -112,11 +128,17 @@ export function toPayload(body: Body, contentLength: number | undefined): Payloa
   if (body instanceof Uint8Array) return bytesPayload(body);
   if (body instanceof ArrayBuffer) return bytesPayload(new Uint8Array(body));
   if (body instanceof FileBody)
-    return { kind: 'replayable', length: body.size, open: () => createReadStream(body.path) };
+    return {
+      kind: 'replayable',
+      length: body.size,
+      what: `fromFile(${body.path})`,
+      open: () => createReadStream(body.path),
+    };
   if (body instanceof Blob) {
     return {
       kind: 'replayable',
       length: body.size,
+      what: 'Blob',
       open: () => Readable.fromWeb(body.stream() as WebReadableStream<Uint8Array>),
     };
   }

@@ -5,7 +5,7 @@
  * typed errors) and reads the reply with replies.ts and documents.ts. Bodies
  * above the multipart threshold go through multipart.ts.
  */
-import { type Body, bytesPayload, emptyAsBytes, sized, source, toPayload } from './bodies.js';
+import { type Body, type Payload, bytesPayload, emptyAsBytes, sized, source, toPayload } from './bodies.js';
 import { type Checksum, checkChecksum, checksumHeaders } from './checksum.js';
 import { StorageConfig, type StorageOptions, storageConfig } from './config.js';
 import {
@@ -26,7 +26,7 @@ import {
 } from './documents.js';
 import { type QueryPair, encodeKey, formatQuery } from './encoding.js';
 import { Endpoint, type ObjectPresignOptions, checkKey } from './endpoint.js';
-import { InvalidArgumentError, S3Error } from './errors.js';
+import { AbortError, InvalidArgumentError, S3Error } from './errors.js';
 import {
   type PartOptions,
   type PartPlan,
@@ -56,6 +56,7 @@ import {
   copyHeaders,
   getHeaders,
   objectHeaders,
+  writeConditions,
 } from './requests.js';
 import type { PostPolicyInput, PresignedPost, RequestTarget } from './signer.js';
 import { type HttpMethod, Transport, type TransportOptions } from './transport.js';
@@ -91,6 +92,30 @@ interface Signal {
   signal?: AbortSignal | undefined;
 }
 
+/** One object's write, as put() hands it to the path it takes. */
+interface Write {
+  key: string;
+  headers: Record<string, string>;
+  conditions: Record<string, string>;
+  progress: (bytes: number) => void;
+  signal: AbortSignal | undefined;
+}
+
+/** A multipart upload in progress: close() stops it and waits for its abort. */
+interface Upload {
+  stop: AbortController;
+  done: Promise<unknown>;
+}
+
+/** Counts the bytes sent into `onProgress` events; a retried part's count is taken back first (transport.ts). */
+function progressOf(onProgress: PutOptions['onProgress'], total: number | undefined): (bytes: number) => void {
+  let loaded = 0;
+  return (bytes) => {
+    loaded += bytes;
+    onProgress?.({ loaded, total });
+  };
+}
+
 /** DeleteObjects takes at most 1000 keys (S3 API Reference, DeleteObjects). */
 const DELETE_BATCH = 1000;
 const notFoundIsAnAnswer = (status: number) => status < 300 || status === 404;
@@ -103,6 +128,7 @@ export class S3Client {
   readonly #transport: Transport;
   readonly #checksum: Checksum | undefined;
   readonly #parts: PartPlan;
+  readonly #uploads = new Set<Upload>();
 
   /** `config` comes from loadConfig or parseConfig, or is plain options checked by storageConfig. */
   constructor(config: StorageConfig | StorageOptions, options: ClientOptions = {}) {
@@ -114,9 +140,14 @@ export class S3Client {
     this.#parts = partPlan(options);
   }
 
-  /** Releases every socket and timer of the client's own dispatcher; calling it again is harmless. */
+  /**
+   * Aborts the multipart uploads in progress on the server, then releases every socket and timer of the client's own
+   * dispatcher, within about a second whatever state a download's body is in; calling it again is harmless.
+   */
   close(): Promise<void> {
-    return this.#transport.close();
+    const uploads = [...this.#uploads];
+    for (const upload of uploads) upload.stop.abort(new AbortError('the client was closed', undefined));
+    return this.#transport.close(uploads.map((upload) => upload.done));
   }
 
   // -------------------------------------------------------------------------
@@ -126,46 +157,28 @@ export class S3Client {
   async put(key: string, body: Body, options: PutOptions = {}): Promise<PutResult> {
     const target = this.endpoint.objectTarget(key);
     const payload = toPayload(body, options.contentLength);
-    const headers = objectHeaders(options);
-    const total = payload.length;
-    let loaded = 0;
-    const progress = (bytes: number) => {
-      loaded += bytes;
-      options.onProgress?.({ loaded, total });
-    };
-    const label = `PUT ${key}`;
-    const known = sized(payload);
-    if (known !== undefined && !usesMultipart(this.#parts, known.length)) {
-      const single = await emptyAsBytes(known);
-      if (single.kind === 'bytes') Object.assign(headers, checksumHeaders(this.#checksum, single.bytes));
-      const reply = await this.#transport.send(target, {
-        method: 'PUT',
-        headers,
-        payload: single,
-        signal: options.signal,
-        label,
-      });
-      await reply.body.dump();
-      progress(single.length);
-      return putResult(reply.headers, label);
-    }
-    const partSize = partSizeFor(payload.length, this.#parts.partSize);
-    const transport = {
-      send: (request: PartRequest) => this.#sendPart(key, request, options.signal),
-      partHeaders: (part: Uint8Array) => checksumHeaders(this.#checksum, part),
-    };
-    const uploadOptions = {
-      partSize,
-      concurrency: this.#parts.concurrency,
-      headers,
+    const write: Write = {
+      key,
+      headers: objectHeaders(options),
+      conditions: writeConditions(options),
+      progress: progressOf(options.onProgress, payload.length),
       signal: options.signal,
-      onPart: progress,
     };
-    const etag = await this.#transport.guard(options.signal, label, () =>
-      uploadMultipart(transport, source(payload), uploadOptions),
-    );
-    // Ceph 16 completes uploads with an empty <ETag>; the object's own is one HEAD away.
-    return { etag: etag === '' ? (await this.head(key, options)).etag : unquote(etag), versionId: undefined };
+    const known = sized(payload);
+    if (known === undefined || usesMultipart(this.#parts, known.length)) return this.#putMultipart(payload, write);
+    const single = await emptyAsBytes(known);
+    const headers = { ...write.headers, ...write.conditions };
+    if (single.kind === 'bytes') Object.assign(headers, checksumHeaders(this.#checksum, single.bytes));
+    const reply = await this.#transport.send(target, {
+      method: 'PUT',
+      headers,
+      payload: single,
+      signal: options.signal,
+      label: `PUT ${key}`,
+      onSent: write.progress,
+    });
+    await reply.body.dump();
+    return putResult(reply.headers, `PUT ${key}`);
   }
 
   /** Downloads an object; its body is a stream that is not buffered. */
@@ -174,7 +187,8 @@ export class S3Client {
     const label = `GET ${key}`;
     const spec = { method: 'GET', headers: getHeaders(options), signal, label } as const;
     const reply = await this.#transport.send(this.endpoint.objectTarget(key), spec);
-    return new Download(key, reply, (error) => this.#transport.failure(error, label, signal, true));
+    const fail = (error: unknown) => this.#transport.failure(error, label, signal, true);
+    return new Download(key, reply, fail, this.#transport.bodyTimeout);
   }
 
   /** The object's size, ETag, content type, last-modified date and metadata. */
@@ -382,8 +396,42 @@ export class S3Client {
     return this.endpoint.bucketTarget(formatQuery(query));
   }
 
-  /** Sends one request of a multipart upload for `key`. */
-  async #sendPart(key: string, request: PartRequest, signal: AbortSignal | undefined) {
+  /**
+   * Uploads a body through multipart; close() aborts it on the server. A create-only put asks first whether the key
+   * exists, since Ceph 16 ignores If-None-Match on CompleteMultipartUpload (which AWS checks).
+   */
+  async #putMultipart(payload: Payload, write: Write): Promise<PutResult> {
+    const { key, signal } = write;
+    const label = `PUT ${key}`;
+    if (write.conditions['if-none-match'] !== undefined && (await this.exists(key, { signal }))) {
+      const message = 'the key exists (asked before the multipart upload, as ifNoneMatch "*" requires)';
+      throw new S3Error({ code: 'PreconditionFailed', status: 412, message, request: label });
+    }
+    const stop = new AbortController();
+    const stopped = signal === undefined ? stop.signal : AbortSignal.any([signal, stop.signal]);
+    const transport = {
+      send: (request: PartRequest) => this.#sendPart(key, request, stopped, write.progress),
+      partHeaders: (part: Uint8Array) => checksumHeaders(this.#checksum, part),
+    };
+    const uploadOptions = {
+      partSize: partSizeFor(payload.length, this.#parts.partSize),
+      concurrency: this.#parts.concurrency,
+      headers: write.headers,
+      conditions: write.conditions,
+      signal: stopped,
+    };
+    const done = this.#transport.guard(stopped, label, () =>
+      uploadMultipart(transport, source(payload), uploadOptions),
+    );
+    const upload = { stop, done: done.catch(() => undefined) };
+    this.#uploads.add(upload);
+    const etag = await done.finally(() => this.#uploads.delete(upload));
+    // Ceph 16 completes uploads with an empty <ETag>; the object's own is one HEAD away.
+    return { etag: etag === '' ? (await this.head(key, { signal })).etag : unquote(etag), versionId: undefined };
+  }
+
+  /** Sends one request of a multipart upload for `key`; a part's bytes count as progress as they are sent. */
+  async #sendPart(key: string, request: PartRequest, signal: AbortSignal, progress: (bytes: number) => void) {
     const target = this.endpoint.objectTarget(key, request.query);
     const reply = await this.#transport.send(target, {
       method: request.method satisfies HttpMethod,
@@ -392,6 +440,7 @@ export class S3Client {
       signal: request.cleanup === true ? undefined : signal,
       text: true,
       label: `${operationOf(request)} ${key}`,
+      onSent: request.method === 'PUT' ? progress : undefined,
     });
     return { headers: reply.headers, text: reply.text };
   }

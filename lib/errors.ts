@@ -109,6 +109,29 @@ export class NetworkError extends S3v4Error {
   }
 }
 
+/**
+ * A body held more or fewer bytes than its length said: a stream's declared
+ * `contentLength`, or a file's size when it was opened (a file that shrinks
+ * or grows while it is read). Nothing was stored: the request was cut off,
+ * or the multipart upload aborted.
+ */
+export class BodyLengthError extends S3v4Error {
+  /** The bytes the body was to hold. */
+  readonly expected: number;
+  /** The bytes read when the mismatch showed: all of a short body, or more than expected at the chunk too many. */
+  readonly actual: number;
+
+  constructor(what: string, expected: number, actual: number) {
+    const held = actual > expected ? `more than ${expected}` : `only ${actual}`;
+    super(
+      'ERR_S3V4_BODY_LENGTH',
+      `${what}: the body was to hold ${expected} bytes but held ${held}; nothing was stored`,
+    );
+    this.expected = expected;
+    this.actual = actual;
+  }
+}
+
 /** The caller's AbortSignal fired; multipart uploads were aborted, nothing is left half-written. */
 export class AbortError extends S3v4Error {
   constructor(message: string, cause: unknown) {

@@ -108,8 +108,12 @@ export interface MultipartOptions {
   concurrency: number;
   /** Headers of the object (content type, metadata, ...), sent when the upload is created. */
   headers: Record<string, string>;
+  /**
+   * Conditions of the write (`If-None-Match: *`), sent with CompleteMultipartUpload: S3 checks them there, when the
+   * object would be written (S3 API Reference, CompleteMultipartUpload).
+   */
+  conditions?: Record<string, string> | undefined;
   signal?: AbortSignal | undefined;
-  onPart?: ((bytes: number) => void) | undefined;
 }
 
 /** Uploads `source` as a multipart upload and returns the object's ETag as the server wrote it. */
@@ -155,7 +159,6 @@ export async function uploadMultipart(
       const sent = sendPart(partNumber, part)
         .then((etag) => {
           etags[partNumber - 1] = etag;
-          options.onPart?.(part.length);
         })
         .catch((error: unknown) => {
           failure ??= error;
@@ -174,7 +177,7 @@ export async function uploadMultipart(
     // An empty source still makes an object: one empty part (S3 accepts a last part of any size).
     if (number === 0) etags.push(await sendPart(1, new Uint8Array(0)));
     const body = completeRequest(etags);
-    const headers = { 'content-type': 'application/xml' };
+    const headers = { ...options.conditions, 'content-type': 'application/xml' };
     const completed = await transport.send({ method: 'POST', query: upload, body, headers });
     return (
       textOf(

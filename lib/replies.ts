@@ -5,7 +5,7 @@
  * the region codes and the minimum-policy text are shared with `doctor`.
  */
 import { Readable } from 'node:stream';
-import type { Dispatcher } from 'undici';
+import { type Dispatcher, errors } from 'undici';
 import { ProtocolError, S3Error } from './errors.js';
 import { MAX_XML_LENGTH, parseXml, textOf, XmlError, type XmlElement } from './xml.js';
 
@@ -370,9 +370,15 @@ export class Download implements GetResult {
    * can still stall or break.
    */
   readonly #fail: (error: unknown) => Error;
+  /** Releases a body nobody reads; refreshed by every chunk read. */
+  readonly #idle: NodeJS.Timeout;
 
-  /** Refuses headers it cannot read with ProtocolError, destroying the body so its socket is not held. */
-  constructor(key: string, reply: Reply, fail: (error: unknown) => Error) {
+  /**
+   * `idleMs`: how long the body may wait unread before it is released. undici's bodyTimeout runs only while a body is
+   * read, so a body left unread would hold its socket, and the pool's close(), forever. Headers it cannot read are a
+   * ProtocolError, the body destroyed so its socket is not held.
+   */
+  constructor(key: string, reply: Reply, fail: (error: unknown) => Error, idleMs: number) {
     const label = `GET ${key}`;
     let info: GetResultFacts;
     try {
@@ -392,6 +398,8 @@ export class Download implements GetResult {
     this.metadata = info.metadata;
     this.#body = reply.body;
     this.#fail = fail;
+    this.#idle = setTimeout(() => reply.body.destroy(new errors.BodyTimeoutError()), idleMs).unref();
+    reply.body.once('close', () => clearTimeout(this.#idle));
   }
 
   /**
@@ -400,15 +408,22 @@ export class Download implements GetResult {
    * the reply directly.
    */
   get body(): Readable {
-    this.#stream ??= Readable.from(typedChunks(this.#body as AsyncIterable<Buffer>, this.#fail), { objectMode: false });
+    if (this.#stream === undefined) {
+      const chunks = typedChunks(this.#body as AsyncIterable<Buffer>, this.#fail, this.#idle);
+      this.#stream = Readable.from(chunks, { objectMode: false });
+      // Destroyed before its first read, the stream never starts `chunks`, so the reply's body must be told.
+      this.#stream.once('close', () => this.#body.destroy());
+    }
     return this.#stream;
   }
 
   text(): Promise<string> {
+    clearTimeout(this.#idle);
     return this.#body.text().catch((error: unknown) => Promise.reject(this.#fail(error)));
   }
 
   async bytes(): Promise<Uint8Array> {
+    clearTimeout(this.#idle);
     const buffer: ArrayBuffer = await this.#body
       .arrayBuffer()
       .catch((error: unknown) => Promise.reject(this.#fail(error)));
@@ -421,13 +436,22 @@ export class Download implements GetResult {
 }
 
 /**
- * Yields `source`'s chunks; turns its error into `fail(error)`. Stopping early ends the source too (for await's
- * return).
+ * Yields `source`'s chunks, refreshing the `idle` timer at each; turns its error into `fail(error)`. Stopping early
+ * ends the source too (for await's return).
  */
-async function* typedChunks(source: AsyncIterable<Buffer>, fail: (error: unknown) => Error): AsyncGenerator<Buffer> {
+async function* typedChunks(
+  source: AsyncIterable<Buffer>,
+  fail: (error: unknown) => Error,
+  idle: NodeJS.Timeout,
+): AsyncGenerator<Buffer> {
   try {
-    yield* source;
+    for await (const chunk of source) {
+      yield chunk;
+      idle.refresh();
+    }
   } catch (error) {
     throw fail(error);
+  } finally {
+    clearTimeout(idle);
   }
 }

@@ -14,7 +14,10 @@ export interface PutOptions {
   contentDisposition?: string;
   /** User metadata, sent as x-amz-meta-* headers. */
   metadata?: Record<string, string>;
-  /** `'*'`: create only, fail with PreconditionFailed when the key exists. */
+  /**
+   * `'*'`: create only, fail with PreconditionFailed when the key exists. A multipart put also asks first (HEAD), as
+   * servers such as Ceph 16 do not check the condition when the upload completes; see the README on what that leaves.
+   */
   ifNoneMatch?: '*';
   /** The length of a stream body, when known: it is then sent in one request up to the multipart threshold. */
   contentLength?: number;
@@ -83,19 +86,22 @@ export function getHeaders(options: GetOptions): Record<string, string> {
   return headers;
 }
 
-/** Headers of an object's PUT (or a REPLACE copy). */
+/** The conditions of an object's write: `If-None-Match: *` for create-only. */
+export function writeConditions(options: Pick<PutOptions, 'ifNoneMatch'>): Record<string, string> {
+  if (options.ifNoneMatch === undefined) return {};
+  if (options.ifNoneMatch !== '*')
+    throw new InvalidArgumentError('ifNoneMatch', `must be "*" (create only), got ${String(options.ifNoneMatch)}`);
+  return { 'if-none-match': '*' };
+}
+
+/** Headers of an object's PUT (or a REPLACE copy): its content headers and metadata. */
 export function objectHeaders(
-  options: Pick<PutOptions, 'contentType' | 'cacheControl' | 'contentDisposition' | 'metadata' | 'ifNoneMatch'>,
+  options: Pick<PutOptions, 'contentType' | 'cacheControl' | 'contentDisposition' | 'metadata'>,
 ): Record<string, string> {
   const headers: Record<string, string> = {};
   if (options.contentType !== undefined) headers['content-type'] = options.contentType;
   if (options.cacheControl !== undefined) headers['cache-control'] = options.cacheControl;
   if (options.contentDisposition !== undefined) headers['content-disposition'] = options.contentDisposition;
-  if (options.ifNoneMatch !== undefined) {
-    if (options.ifNoneMatch !== '*')
-      throw new InvalidArgumentError('ifNoneMatch', `must be "*" (create only), got ${String(options.ifNoneMatch)}`);
-    headers['if-none-match'] = '*';
-  }
   for (const [name, value] of Object.entries(options.metadata ?? {})) {
     if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(name))
       throw new InvalidArgumentError(`metadata["${name}"]`, 'is not a valid header name');

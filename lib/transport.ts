@@ -67,6 +67,11 @@ export interface RequestSpec {
   text?: boolean | undefined;
   /** A short description for messages, such as `GET key`. */
   label: string;
+  /**
+   * Called with each piece of the body as it is handed to the socket (at most PROGRESS_STEP bytes of a body in
+   * memory). A failed attempt takes back what it reported, with a negative count, so a retry is not counted twice.
+   */
+  onSent?: ((bytes: number) => void) | undefined;
 }
 
 /** Sockets per origin of the client's own pool (the AWS SDK for JavaScript allows 50). */
@@ -84,6 +89,12 @@ const FAILURE_TEXT = {
   ERR_S3V4_NETWORK: { sending: 'no reply', reading: 'the body broke off' },
 } as const;
 
+/** How long close() waits for uploads to abort, and then for the pool to close, before it tears them down. */
+const CLOSE_GRACE_MS = 1000;
+
+/** How often a body in memory reports progress: every 256 KiB, so a bar moves at least every MiB. */
+const PROGRESS_STEP = 256 * 1024;
+
 /** How one attempt ended: with the reply to return, or with the error to throw unless the policy retries. */
 type Attempted = { reply: Reply } | { failure: AttemptFailure; error: Error };
 
@@ -96,9 +107,11 @@ export class Transport {
   readonly #ownsDispatcher: boolean;
   readonly #maxAttempts: number;
   readonly #headersTimeout: number;
-  readonly #bodyTimeout: number;
+  /** Milliseconds a reply's body may go without a chunk: undici's bodyTimeout, and a Download's unread limit. */
+  readonly bodyTimeout: number;
   readonly #clock: () => number;
   #closing: Promise<void> | undefined;
+  #closed = false;
   /** Milliseconds to add to the local clock, learnt from a RequestTimeTooSkewed reply's Date. */
   #clockOffset = 0;
 
@@ -109,7 +122,7 @@ export class Transport {
     this.#maxAttempts = positiveInteger(options.maxAttempts ?? 3, 'maxAttempts');
     const timeouts = options.timeouts ?? {};
     this.#headersTimeout = positiveInteger(timeouts.headers ?? 60_000, 'timeouts.headers');
-    this.#bodyTimeout = positiveInteger(timeouts.body ?? 60_000, 'timeouts.body');
+    this.bodyTimeout = positiveInteger(timeouts.body ?? 60_000, 'timeouts.body');
     const connect = positiveInteger(timeouts.connect ?? 10_000, 'timeouts.connect');
     this.#clock = options.clock ?? Date.now;
     const connections = positiveInteger(options.connections ?? DEFAULT_CONNECTIONS, 'connections');
@@ -129,9 +142,19 @@ export class Transport {
     return this.#clock() + this.#clockOffset;
   }
 
-  /** Releases every socket and timer of the transport's own dispatcher; calling it again is harmless. */
-  close(): Promise<void> {
-    this.#closing ??= this.#ownsDispatcher ? this.#dispatcher.close() : Promise.resolve();
+  /**
+   * Waits for `pending` (uploads sending their abort) and then closes the own dispatcher, each at most CLOSE_GRACE_MS:
+   * undici's close() waits for every body to be read, and a body left unread is never read. Calling it again is
+   * harmless; requests sent afterwards fail.
+   */
+  close(pending: readonly Promise<unknown>[] = []): Promise<void> {
+    this.#closing ??= (async () => {
+      await within(Promise.allSettled(pending), CLOSE_GRACE_MS);
+      this.#closed = true;
+      if (this.#ownsDispatcher && !(await within(this.#dispatcher.close(), CLOSE_GRACE_MS))) {
+        await this.#dispatcher.destroy();
+      }
+    })();
     return this.#closing;
   }
 
@@ -140,6 +163,7 @@ export class Transport {
    * or AbortError.
    */
   async send(target: RequestTarget, spec: RequestSpec): Promise<Reply> {
+    if (this.#closed) throw new NetworkError('ERR_S3V4_NETWORK', `${spec.label}: the client is closed`, undefined);
     let skewRetried = false;
     // A one-shot stream is read by its first attempt: it is never sent again.
     const canReplay = spec.payload?.kind !== 'stream';
@@ -190,15 +214,28 @@ export class Transport {
   /** One attempt and how it ended: a transport error, a refusal read into its error, or the reply. */
   async #try(target: RequestTarget, spec: RequestSpec): Promise<Attempted> {
     let reply: Reply;
+    let sent = 0;
+    const onSent =
+      spec.onSent &&
+      ((bytes: number) => {
+        sent += bytes;
+        spec.onSent?.(bytes);
+      });
     try {
-      reply = await this.#attempt(target, spec);
+      reply = await this.#attempt(target, spec, onSent);
       if (spec.accept?.(reply.status) ?? (reply.status >= 200 && reply.status < 300)) {
         if (spec.text === true) reply.text = await readBounded(reply, MAX_RESULT_BYTES, spec.label);
         return { reply };
       }
     } catch (error) {
-      return this.#failed(error, spec);
+      if (sent !== 0) spec.onSent?.(-sent);
+      const typed = this.failure(error, spec.label, spec.signal);
+      // An abort, the body's own error (a BodyLengthError), a reply body past its bound (a ProtocolError): sending it
+      // again cannot help.
+      if (!(typed instanceof NetworkError)) throw typed;
+      return { failure: { kind: 'network', code: (error as { code?: string }).code ?? '' }, error: typed };
     }
+    if (sent !== 0) spec.onSent?.(-sent);
     let error: S3Error | ProtocolError;
     try {
       error = refusal(reply, await readBounded(reply, MAX_ERROR_BYTES, spec.label), spec.label, this.#hints);
@@ -210,20 +247,7 @@ export class Transport {
     return { failure: { kind: 'reply', status: reply.status, code, date: header(reply.headers, 'date') }, error };
   }
 
-  /**
-   * How an attempt that threw ended: a reply body too large is the reply's failure (retried by its status only, so a
-   * 200 is not read again), anything else a network failure; an abort is thrown.
-   */
-  #failed(error: unknown, spec: RequestSpec): Attempted {
-    if (error instanceof ProtocolError) {
-      return { failure: { kind: 'reply', status: error.status, code: undefined, date: undefined }, error };
-    }
-    const typed = this.failure(error, spec.label, spec.signal);
-    if (typed instanceof AbortError) throw typed;
-    return { failure: { kind: 'network', code: (error as { code?: string }).code ?? '' }, error: typed };
-  }
-
-  async #attempt(target: RequestTarget, spec: RequestSpec): Promise<Reply> {
+  async #attempt(target: RequestTarget, spec: RequestSpec, onSent: RequestSpec['onSent']): Promise<Reply> {
     const { method, payload } = spec;
     const date = this.now();
     const headers: Record<string, string> = { ...spec.headers };
@@ -235,20 +259,21 @@ export class Transport {
       headers['content-length'] = String(payload.length);
       const payloadHash = payloadHashOf(payload);
       Object.assign(headers, this.#signer.sign({ method, url: target, headers, payloadHash }, { date }));
-      body = payload.bytes;
+      // One buffer is one write; pieces only when someone watches the progress.
+      body = onSent === undefined ? payload.bytes : Readable.from(counted(pieces(payload.bytes), onSent));
     } else if (this.#https) {
       // Over TLS a stream may go unsigned (S3 API Reference, "Signature Calculations for the Authorization Header").
       headers['content-length'] = String(payload.length);
       const unsigned = { method, url: target, headers, payloadHash: UNSIGNED_PAYLOAD };
       Object.assign(headers, this.#signer.sign(unsigned, { date }));
-      body = Readable.from(source(payload));
+      body = Readable.from(counted(source(payload), onSent));
     } else {
       // Over plain http every byte is signed: STREAMING-AWS4-HMAC-SHA256-PAYLOAD, chunk by chunk, never buffering the
       // stream.
       const options = { date, contentLength: payload.length, chunkSize: DEFAULT_CHUNK_SIZE };
       const streaming = this.#signer.signStreaming({ method, url: target, headers }, options);
       Object.assign(headers, streaming.headers);
-      body = Readable.from(signedChunks(source(payload), streaming.chunks));
+      body = Readable.from(signedChunks(counted(source(payload), onSent), streaming.chunks));
     }
     const response = await this.#dispatcher.request({
       origin: target.origin,
@@ -258,7 +283,7 @@ export class Transport {
       body,
       signal: spec.signal ?? null,
       headersTimeout: this.#headersTimeout,
-      bodyTimeout: this.#bodyTimeout,
+      bodyTimeout: this.bodyTimeout,
     });
     return { status: response.statusCode, headers: response.headers, body: response.body, text: '' };
   }
@@ -270,6 +295,23 @@ export class Transport {
     await sleep(delayMs, undefined, signal === undefined ? {} : { signal }).catch(() => {
       throw new AbortError('aborted while waiting to retry', signal?.reason);
     });
+  }
+}
+
+/** Whether `promise` settled within `ms`; its rejection counts as settled. */
+async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  const settled = promise.then(
+    () => true as const,
+    () => true as const,
+  );
+  try {
+    return await Promise.race([settled, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -288,6 +330,23 @@ function payloadHashOf(payload: Payload & { kind: 'bytes' }): string {
     payloadHashes.set(payload, hash);
   }
   return hash;
+}
+
+/** `bytes` as views of PROGRESS_STEP bytes. */
+function* pieces(bytes: Uint8Array): Generator<Uint8Array> {
+  for (let offset = 0; offset < bytes.length; offset += PROGRESS_STEP)
+    yield bytes.subarray(offset, offset + PROGRESS_STEP);
+}
+
+/** Yields `chunks`, telling `onSent` each one's length as it is taken. */
+async function* counted(
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  onSent: ((bytes: number) => void) | undefined,
+): AsyncGenerator<Uint8Array> {
+  for await (const chunk of chunks) {
+    yield chunk;
+    onSent?.(chunk.length);
+  }
 }
 
 /** Frames a stream as `STREAMING-AWS4-HMAC-SHA256-PAYLOAD` chunks, ending with the empty chunk. */

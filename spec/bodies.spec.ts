@@ -5,13 +5,25 @@
  * be read is refused naming the argument. client.spec.ts uploads every kind
  * to Ceph.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { emptyAsBytes, fixedChunks, fromFile, sized, source, toPayload, type SizedPayload } from '../lib/bodies.js';
+import {
+  type Payload,
+  type ReplayablePayload,
+  type SizedPayload,
+  emptyAsBytes,
+  fixedChunks,
+  fromFile,
+  sized,
+  source,
+  toPayload,
+} from '../lib/bodies.js';
+import { BodyLengthError } from '../lib/errors.js';
 import { prng, throwsArgument } from './helpers.js';
 
 async function collect(iterable: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<Buffer> {
@@ -84,15 +96,66 @@ test('an empty payload becomes empty bytes; a stream declared empty that holds d
     assert.equal([payload.kind, payload.length], ['bytes', 0]);
   }
   const full = toPayload(Readable.from([Buffer.from('x')]), 0) as SizedPayload;
-  let refused: unknown;
-  await emptyAsBytes(full).catch((error: unknown) => {
-    refused = error;
-  });
-  throwsArgument(() => {
-    throw refused;
-  }, 'contentLength');
+  const refused = await emptyAsBytes(full).then(
+    () => assert.unreachable('a stream declared empty that holds a byte was accepted'),
+    (error: unknown) => error,
+  );
+  assert.instance(refused, BodyLengthError);
+  assert.equal([(refused as BodyLengthError).expected, (refused as BodyLengthError).actual], [0, 1]);
   const some = toPayload('abc', undefined) as SizedPayload;
   assert.is(await emptyAsBytes(some), some);
 });
+
+test('source() yields a body whole when it holds its length, and throws BodyLengthError when it holds more or less', async () => {
+  const random = prng(11);
+  const dir = mkdtempSync(join(tmpdir(), 's3v4-bodies-'));
+  try {
+    for (let run = 0; run < 200; run++) {
+      const actual = Math.floor(random() * 300);
+      // Half the runs tell the truth; the rest lie by a few bytes either way (never below 0).
+      const declared = random() < 0.5 ? actual : Math.max(0, actual + Math.floor(random() * 9) - 4);
+      const bytes = randomBytes(actual);
+      const chunked = Array.from({ length: Math.ceil(actual / 37) }, (_, i) => bytes.subarray(i * 37, i * 37 + 37));
+      const file = join(dir, `f${run}`);
+      writeFileSync(file, bytes);
+      const payloads: Array<[string, Payload]> = [
+        ['stream', toPayload(Readable.from(chunked), declared)],
+        ['async iterable', toPayload(asyncChunks(chunked), declared)],
+        // A file or Blob that changed size after its length was taken: the payload keeps the old length.
+        ['file', { ...(toPayload(fromFile(file), undefined) as ReplayablePayload), length: declared }],
+        ['blob', { ...(toPayload(new Blob([bytes]), undefined) as ReplayablePayload), length: declared }],
+      ];
+      for (const [kind, payload] of payloads) {
+        const read: Uint8Array[] = [];
+        const outcome = await (async () => {
+          for await (const chunk of source(payload)) read.push(chunk);
+        })().then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+        const label = `${kind}: ${actual} bytes declared as ${declared}`;
+        if (declared === actual) {
+          assert.is(outcome, undefined, label);
+          assert.ok(Buffer.concat(read).equals(bytes), label);
+        } else {
+          assert.instance(outcome, BodyLengthError, label);
+          const error = outcome as BodyLengthError;
+          assert.is(error.code, 'ERR_S3V4_BODY_LENGTH');
+          assert.is(error.expected, declared, label);
+          // Never a byte beyond the declared length handed on.
+          assert.ok(Buffer.concat(read).length <= declared, label);
+          if (actual < declared) assert.is(error.actual, actual, label);
+          else assert.ok(error.actual > declared, label);
+        }
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+async function* asyncChunks(chunks: readonly Uint8Array[]): AsyncGenerator<Uint8Array> {
+  yield* chunks;
+}
 
 test.run();

@@ -521,7 +521,7 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     assert.is(await (await client.get(key)).text(), 'a,b\n1,2\n');
   });
 
-  test('put: onProgress reports the bytes sent and the total', async () => {
+  test('put: onProgress reports the bytes sent and the total, at least every MiB', async () => {
     const client = makeClient('objects');
     const single: Array<{ loaded: number; total: number | undefined }> = [];
     await client.put('progress/small', randomBytes(1234), { onProgress: (p) => single.push(p) });
@@ -529,8 +529,8 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     const big: Array<{ loaded: number; total: number | undefined }> = [];
     const bytes = randomBytes(20 * MiB);
     await client.put('progress/big', bytes, { onProgress: (p) => big.push(p) });
-    assert.is(big.length, 3);
     assert.equal(big.at(-1), { loaded: 20 * MiB, total: 20 * MiB });
+    assert.ok(big.every((p, i) => p.loaded - (big[i - 1]?.loaded ?? 0) <= MiB));
     assert.ok(big.every((p, i) => i === 0 || p.loaded > big[i - 1]!.loaded));
     assert.ok(Buffer.from(await (await client.get('progress/big')).bytes()).equals(bytes));
     await client.deleteMany(['progress/small', 'progress/big']);
@@ -1122,7 +1122,7 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
       [...Array(8).fill(8 * MiB), 1000],
     );
     assert.is(progress.at(-1), total);
-    assert.is(progress.length, 9);
+    assert.ok(progress.every((loaded, i) => loaded - (progress[i - 1] ?? 0) <= MiB));
     assert.match(result.etag, /^[0-9a-f]{32}-9$/);
     const info = await client.head('big/64MiB.bin');
     assert.equal([info.size, info.etag, info.metadata], [total, result.etag, { size: String(total) }]);
@@ -1790,7 +1790,7 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
         `${own.openConnections()} connections still open after close()`,
       );
       const closed = await rejects(client.head('close/object'), NetworkError);
-      assert.match(String((closed.cause as { code?: string }).code), /^UND_ERR_(CLOSED|DESTROYED)$/);
+      assert.match(closed.message, /^HEAD close\/object: the client is closed$/);
       assert.is(own.seen.length, 5, 'a closed client sends nothing');
 
       let dispatched = 0;
@@ -1813,9 +1813,12 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
       assert.is(dispatched, 1);
       await user.close();
       assert.is(own.openConnections(), 1, 'the user dispatcher keeps its connection');
-      assert.is(await user.exists('close/object'), true);
-      assert.is(dispatched, 2);
-      await user.delete('close/object');
+      await rejects(user.exists('close/object'), NetworkError);
+      assert.is(dispatched, 1, 'a closed client sends nothing, on a user dispatcher too');
+      const again = new S3Client(user.config, { dispatcher: counting });
+      assert.is(await again.exists('close/object'), true);
+      assert.is(dispatched, 2, 'the user dispatcher still works');
+      await again.delete('close/object');
       await agent.close();
       assert.ok(await until(() => own.openConnections() === 0));
     } finally {

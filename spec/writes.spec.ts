@@ -1,0 +1,201 @@
+/**
+ * Writes that must not report what did not happen, against Ceph (issue 11,
+ * items 2 and 3): a create-only put over an existing key is refused on the
+ * multipart path too, and a body that holds more or fewer bytes than its
+ * length says (a stream's contentLength, a file truncated while it is read)
+ * fails with BodyLengthError, leaving the old object and no upload behind,
+ * over http (signed chunks) and https (unsigned payload) alike.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { Agent, type Dispatcher } from 'undici';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { type Body, BodyLengthError, type ClientOptions, S3Client, S3Error, fromFile } from '../lib/index.js';
+import { TEST_CERT, startTlsTerminator } from './support/faults.js';
+import { sharedRgw, signedRequest, uploadsIn, type Rgw } from './support/rgw.js';
+import { cephForSpecs } from './helpers.js';
+
+const test = suite('writes against Ceph RADOS Gateway');
+const MiB = 1024 * 1024;
+const BUCKET = 'writes';
+/** The smallest part size S3 allows, so multipart happens without large bodies. */
+const PART = 5 * MiB;
+
+let rgw: Rgw;
+let tls: { endpoint: string; close(): Promise<void> };
+let workDir: string;
+const clients: S3Client[] = [];
+const dispatchers: Dispatcher[] = [];
+
+function makeClient(endpoint: string, options: ClientOptions = {}): S3Client {
+  const client = new S3Client(
+    {
+      endpoint,
+      accessKeyId: rgw.accessKeyId,
+      secretAccessKey: rgw.secretAccessKey,
+      region: rgw.region,
+      bucket: BUCKET,
+    },
+    { partSize: PART, ...options },
+  );
+  clients.push(client);
+  return client;
+}
+
+/** Requests a client sends, by method and path. */
+function recorder(): { dispatcher: Dispatcher; log: Array<{ method: string; path: string; headers: object }> } {
+  const log: Array<{ method: string; path: string; headers: object }> = [];
+  const dispatcher = new Agent().compose((dispatch) => (options, handler) => {
+    log.push({ method: options.method, path: options.path, headers: { ...(options.headers as object) } });
+    return dispatch(options, handler);
+  });
+  dispatchers.push(dispatcher);
+  return { dispatcher, log };
+}
+
+/** `work`'s rejection; fails the test when it resolves. */
+async function rejection(work: Promise<unknown>, what: string): Promise<unknown> {
+  return work.then(
+    () => assert.unreachable(`${what} succeeded`),
+    (error: unknown) => error,
+  );
+}
+
+/** The object's bytes as the server has them, or undefined when there is none. */
+async function stored(client: S3Client, key: string): Promise<Buffer | undefined> {
+  if (!(await client.exists(key))) return undefined;
+  return Buffer.from(await (await client.get(key)).bytes());
+}
+
+/** A body kind that carries a declared length, from chunks. */
+const LYING_BODIES: Record<string, (chunks: Uint8Array[]) => Body> = {
+  Readable: (chunks) => Readable.from(chunks),
+  'async iterable': (chunks) =>
+    (async function* () {
+      yield* chunks;
+    })(),
+  ReadableStream: (chunks) => Readable.toWeb(Readable.from(chunks)) as ReadableStream<Uint8Array>,
+};
+
+if (cephForSpecs(test, 'writes', 'spec/writes.spec.ts')) {
+  test.before(async () => {
+    rgw = await sharedRgw();
+    const created = await signedRequest(rgw, 'PUT', `/${BUCKET}`);
+    assert.is(created.status, 200, created.text);
+    tls = await startTlsTerminator(rgw.port);
+    workDir = mkdtempSync(join(tmpdir(), 's3v4-writes-'));
+  });
+
+  test.after(async () => {
+    await Promise.all(clients.map((client) => client.close()));
+    await Promise.all(dispatchers.map((dispatcher) => dispatcher.close()));
+    await tls?.close();
+    if (workDir !== undefined) rmSync(workDir, { recursive: true, force: true });
+  });
+
+  test('a create-only multipart put over an existing key is refused before any part, and the object stays', async () => {
+    const { dispatcher, log } = recorder();
+    const client = makeClient(rgw.endpoint, { dispatcher });
+    const bodies: Record<string, () => Body> = {
+      'a stream of unknown length': () => Readable.from([randomBytes(MiB)]),
+      'bytes above the threshold': () => randomBytes(PART + 1),
+    };
+    for (const [kind, body] of Object.entries(bodies)) {
+      const key = `create-only/${kind}`;
+      await client.put(key, 'the first writer');
+      log.length = 0;
+      const error = await rejection(client.put(key, body(), { ifNoneMatch: '*' }), `create-only put of ${kind}`);
+      assert.instance(error, S3Error, kind);
+      assert.equal([(error as S3Error).code, (error as S3Error).status], ['PreconditionFailed', 412], kind);
+      assert.equal(
+        log.map((r) => r.method),
+        ['HEAD'],
+        `${kind}: only the existence check was sent`,
+      );
+      assert.equal((await stored(client, key))?.toString(), 'the first writer', kind);
+    }
+  });
+
+  test('a create-only multipart put of a new key completes with If-None-Match on CompleteMultipartUpload', async () => {
+    const { dispatcher, log } = recorder();
+    const client = makeClient(rgw.endpoint, { dispatcher });
+    const bytes = randomBytes(PART + 1234);
+    await client.put('create-only/new', Readable.from([bytes]), { ifNoneMatch: '*' });
+    assert.ok((await stored(client, 'create-only/new'))?.equals(bytes));
+    const create = log.find((r) => r.method === 'POST' && r.path.endsWith('?uploads'));
+    const complete = log.find((r) => r.method === 'POST' && r.path.includes('?uploadId='));
+    assert.not.ok(create === undefined || 'if-none-match' in create.headers, 'the condition went with Create');
+    assert.ok(complete !== undefined, 'no CompleteMultipartUpload was sent');
+    assert.is((complete.headers as Record<string, string>)['if-none-match'], '*');
+  });
+
+  // Every kind of stream, lying either way, on both paths, over both protocols: 3 x 2 x 2 x 2 uploads.
+  for (const protocol of ['http', 'https'] as const) {
+    for (const [path, actual] of [
+      ['one request', 200_000],
+      ['multipart', 2 * PART + 4321],
+    ] as const) {
+      for (const lie of ['shorter', 'longer'] as const) {
+        test(`${protocol}, ${path}: a stream that holds ${lie === 'shorter' ? 'less' : 'more'} than its contentLength fails and leaves the old object`, async () => {
+          const endpoint = protocol === 'http' ? rgw.endpoint : tls.endpoint;
+          const dispatcher = protocol === 'http' ? undefined : new Agent({ connect: { ca: TEST_CERT } });
+          if (dispatcher !== undefined) dispatchers.push(dispatcher);
+          const client = makeClient(endpoint, dispatcher === undefined ? {} : { dispatcher });
+          // The declared length picks the path: multipart above the threshold.
+          const declared = lie === 'shorter' ? actual + 1000 : actual - 1000;
+          for (const [kind, make] of Object.entries(LYING_BODIES)) {
+            const key = `lengths/${protocol}/${path}/${lie}/${kind}`;
+            await client.put(key, 'old');
+            const bytes = randomBytes(actual);
+            const chunks = Array.from({ length: Math.ceil(actual / 65_000) }, (_, i) =>
+              bytes.subarray(i * 65_000, (i + 1) * 65_000),
+            );
+            const body = make(chunks);
+            const error = await rejection(client.put(key, body, { contentLength: declared }), key);
+            assert.instance(error, BodyLengthError, `${key}: ${String(error)}`);
+            assert.is((error as BodyLengthError).expected, declared);
+            assert.equal((await stored(client, key))?.toString(), 'old', `${key}: the old object was replaced`);
+          }
+          assert.equal(await uploadsIn(rgw, BUCKET), [], 'an upload was left behind');
+        });
+      }
+    }
+  }
+
+  test('a file truncated while it is read fails with BodyLengthError, on both paths, and stores nothing', async () => {
+    // One request: 4 MiB read in 64 KiB chunks, cut to 2 MiB at the first progress event. Multipart: one part in
+    // flight at a time, so the file is cut while part 1 is sent and part 2 is not read yet.
+    const cases = [
+      { name: 'one request', size: 4 * MiB, cut: 2 * MiB, options: {} },
+      { name: 'multipart', size: 3 * PART, cut: PART + MiB, options: { concurrency: 1 } },
+    ];
+    for (const { name, size, cut, options } of cases) {
+      const file = join(workDir, `truncated-${size}`);
+      writeFileSync(file, randomBytes(size));
+      const client = makeClient(rgw.endpoint, options);
+      const key = `truncated/${name}`;
+      let truncated = false;
+      const error = await rejection(
+        client.put(key, fromFile(file), {
+          onProgress: () => {
+            if (truncated) return;
+            truncated = true;
+            truncateSync(file, cut);
+          },
+        }),
+        `put of a file truncated while read (${name})`,
+      );
+      assert.ok(truncated, name);
+      assert.instance(error, BodyLengthError, `${name}: ${String(error)}`);
+      assert.equal([(error as BodyLengthError).expected, (error as BodyLengthError).actual], [size, cut], name);
+      assert.is(await client.exists(key), false, `${name}: a short object was stored`);
+    }
+    assert.equal(await uploadsIn(rgw, BUCKET), [], 'an upload was left behind');
+  });
+}
+
+test.run();
