@@ -480,7 +480,7 @@ interface TransferResult {
   sha256: string;
   /** The upload's ETag, or the download's reported size. */
   etag?: string;
-  size?: number;
+  size?: number | undefined;
   seconds: number;
   /** Memory after loading, before the transfer; and peaks sampled every 10 ms during it. */
   baseline: Memory;

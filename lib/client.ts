@@ -10,7 +10,9 @@ import { type Checksum, checkChecksum, checksumHeaders } from './checksum.js';
 import { StorageConfig, type StorageOptions, storageConfig } from './config.js';
 import {
   type DeleteManyResult,
+  DELETE,
   LIST,
+  LOCATION,
   type ListPage,
   listQuery,
   nextPage,
@@ -41,6 +43,7 @@ import {
   type ObjectInfo,
   type PutResult,
   header,
+  noSuchBucket,
   objectInfo,
   putResult,
   resultOf,
@@ -116,6 +119,7 @@ function progressOf(onProgress: PutOptions['onProgress'], total: number | undefi
 /** DeleteObjects takes at most 1000 keys (S3 API Reference, DeleteObjects). */
 const DELETE_BATCH = 1000;
 const notFoundIsAnAnswer = (status: number) => status < 300 || status === 404;
+const bucketAnswers = (status: number) => notFoundIsAnAnswer(status) || status === 403;
 
 /** An S3 client for one configured bucket. */
 export class S3Client {
@@ -174,7 +178,7 @@ export class S3Client {
       onSent: write.progress,
     });
     await reply.body.dump();
-    return putResult(reply.headers);
+    return putResult(reply.headers, `PUT ${key}`);
   }
 
   /** Downloads an object; its body is a stream that is not buffered. */
@@ -198,12 +202,24 @@ export class S3Client {
     return objectInfo(key, reply.headers);
   }
 
-  /** Whether the object exists. */
+  /** Whether the object exists; a missing bucket is no answer but S3Error NoSuchBucket. */
   async exists(key: string, { signal }: Signal = {}): Promise<boolean> {
     const spec = { method: 'HEAD', signal, accept: notFoundIsAnAnswer, label: `HEAD ${key}` } as const;
     const reply = await this.#transport.send(this.endpoint.objectTarget(key), spec);
     await reply.body.dump();
-    return reply.status !== 404;
+    if (reply.status !== 404) return true;
+    // A HEAD's 404 has no body to tell NoSuchKey from NoSuchBucket (S3 API Reference, HeadObject): one HeadBucket
+    // does. A 403 there (a policy without s3:ListBucket) cannot tell, so the object's 404 stands.
+    const label = 'HEAD bucket';
+    const bucket = await this.#transport.send(this.#bucket([]), {
+      method: 'HEAD',
+      signal,
+      accept: bucketAnswers,
+      label,
+    });
+    await bucket.body.dump();
+    if (bucket.status === 404) throw noSuchBucket(bucket, label, this.config);
+    return false;
   }
 
   /** Deletes an object; deleting a key that does not exist succeeds, as in S3. */
@@ -233,7 +249,7 @@ export class S3Client {
         payload: bytesPayload(bytes),
         signal: options.signal,
         text: true,
-        label: 'POST ?delete',
+        label: DELETE,
       });
       const done = deleteResult(reply.text, batch);
       result.deleted.push(...done.deleted);
@@ -266,7 +282,7 @@ export class S3Client {
       label,
     });
     // CopyObject can fail after a 200: the error is then in the body (S3 API Reference, CopyObject).
-    const result = resultOf(reply, label, this.config);
+    const result = resultOf(reply, 'CopyObjectResult', label, this.config);
     return { etag: resultEtag(result), versionId: header(reply.headers, 'x-amz-version-id') };
   }
 
@@ -304,7 +320,7 @@ export class S3Client {
       method: 'GET',
       signal: options.signal,
       text: true,
-      label: 'GET ?location',
+      label: LOCATION,
     });
     return location(reply.text);
   }

@@ -13,9 +13,9 @@ import { Agent, request } from 'undici';
 import { S3Client } from './client.js';
 import { loadConfig, type StorageConfig } from './config.js';
 import { describeAddressing } from './endpoint.js';
-import { ConfigError, S3Error } from './errors.js';
+import { ConfigError, ProtocolError, S3Error } from './errors.js';
 import type { Provider } from './providers.js';
-import { minimumPolicy, REGION_CODES } from './replies.js';
+import { MAX_ERROR_BYTES, minimumPolicy, readBounded, REGION_CODES } from './replies.js';
 
 export interface Check {
   /** What was checked: config, endpoint, clock, credentials, bucket, policy, addressing or link. */
@@ -317,8 +317,13 @@ async function checkObject(context: Context): Promise<void> {
 async function checkLinks({ config, client, agent, signal, add }: Context, key: string, body: string): Promise<void> {
   const fetchText = async (url: string) => {
     const reply = await request(url, { dispatcher: agent, signal });
-    const text = await reply.body.text();
-    return { status: reply.statusCode, text, code: /<Code>([^<]*)<\/Code>/.exec(text)?.[1] };
+    // The object is a few bytes, and an error page fits the error bound: a body beyond it is other content, unread.
+    const read = { status: reply.statusCode, headers: reply.headers, body: reply.body };
+    const text = await readBounded(read, MAX_ERROR_BYTES, 'GET download link').catch((error: unknown) => {
+      if (error instanceof ProtocolError) return undefined;
+      throw error;
+    });
+    return { status: reply.statusCode, text, code: text && /<Code>([^<]*)<\/Code>/.exec(text)?.[1] };
   };
   const serves = async (name: string, url: string, what: string, fix: string) => {
     try {

@@ -3,13 +3,15 @@
  * Reference: ListObjectsV2, DeleteObjects, CopyObject, GetBucketLocation,
  * CreateMultipartUpload, CompleteMultipartUpload, ListMultipartUploads):
  * request bodies escaped with xml.ts's escapeXml(), replies read into plain
- * values. A reply that lacks what the protocol promises is a ProtocolError.
+ * values with replies.ts's document(), which checks each root. A reply that
+ * lacks what the protocol promises is a ProtocolError.
  */
 import { createHash } from 'node:crypto';
+import { isByteCount } from './arguments.js';
 import type { QueryPair } from './encoding.js';
 import { ProtocolError } from './errors.js';
-import { unquote } from './replies.js';
-import { childrenNamed, escapeXml, parseXml, textOf, type XmlElement } from './xml.js';
+import { document, unquote } from './replies.js';
+import { childrenNamed, escapeXml, textOf, type XmlElement } from './xml.js';
 
 export interface ListedObject {
   key: string;
@@ -59,13 +61,16 @@ export interface UploadInProgress {
 
 const UTF8 = new TextEncoder();
 
+/** The label of DeleteObjects requests in messages. */
+export const DELETE = 'POST ?delete';
+
 /**
  * A DeleteObjects request body and the headers it needs: Content-MD5 (or a flexible checksum, which R2, COS and old
- * MinIO refuse).
+ * MinIO refuse). Not quiet: the reply names each key deleted, so a key it does not name is never taken for deleted.
  */
 export function deleteRequest(keys: readonly string[]): { bytes: Uint8Array; headers: Record<string, string> } {
   const objects = keys.map((key) => `<Object><Key>${escapeXml(key)}</Key></Object>`).join('');
-  const bytes = UTF8.encode(`<Delete><Quiet>true</Quiet>${objects}</Delete>`);
+  const bytes = UTF8.encode(`<Delete><Quiet>false</Quiet>${objects}</Delete>`);
   const headers = {
     'content-md5': createHash('md5').update(bytes).digest('base64'),
     'content-type': 'application/xml',
@@ -73,16 +78,30 @@ export function deleteRequest(keys: readonly string[]): { bytes: Uint8Array; hea
   return { bytes, headers };
 }
 
-/** A quiet DeleteObjects reply: the keys of `batch` without an <Error> were deleted. */
+/** The code of a key the DeleteObjects reply neither reports deleted nor failed: the protocol's, not S3's. */
+export const NOT_REPORTED = 'ERR_S3V4_PROTOCOL';
+
+/**
+ * A DeleteObjects reply: each key of `batch` is deleted when a <Deleted> names it, failed when an <Error> does, and
+ * failed with NOT_REPORTED when neither does (S3 API Reference, DeleteObjects: a verbose reply names every key).
+ */
 export function deleteResult(text: string, batch: readonly string[]): DeleteManyResult {
-  const result: DeleteManyResult = { deleted: [], errors: [] };
-  const failed = new Set<string>();
-  for (const error of childrenNamed(parseXml(text), 'Error')) {
-    const key = textOf(error, 'Key') ?? '';
-    failed.add(key);
-    result.errors.push({ key, code: textOf(error, 'Code') ?? '', message: textOf(error, 'Message') ?? '' });
+  const reply = document(text, ['DeleteResult'], DELETE);
+  const deleted = new Set(childrenNamed(reply, 'Deleted').map((entry) => textOf(entry, 'Key')));
+  const failed = new Map<string, { code: string; message: string }>();
+  for (const error of childrenNamed(reply, 'Error')) {
+    const key = textOf(error, 'Key');
+    if (key !== undefined)
+      failed.set(key, { code: textOf(error, 'Code') ?? '', message: textOf(error, 'Message') ?? '' });
   }
-  for (const key of batch) if (!failed.has(key)) result.deleted.push(key);
+  const result: DeleteManyResult = { deleted: [], errors: [] };
+  for (const key of batch) {
+    const error = failed.get(key);
+    if (error !== undefined) result.errors.push({ key, ...error });
+    else if (deleted.has(key)) result.deleted.push(key);
+    else
+      result.errors.push({ key, code: NOT_REPORTED, message: `${DELETE}: the reply does not say the key was deleted` });
+  }
   return result;
 }
 
@@ -113,18 +132,46 @@ export function listQuery(options: ListQueryOptions, pageSize: number, token: st
   return query;
 }
 
+/** The text of `element`'s child `name`, which the protocol promises: a missing or empty one is a ProtocolError. */
+function required(element: XmlElement, name: string, label: string): string {
+  const text = textOf(element, name);
+  if (text === undefined || text === '') {
+    throw new ProtocolError(`${label}: a <${element.name}> without its <${name}>`, { status: 200, request: label });
+  }
+  return text;
+}
+
+/** A field read into a value that is not valid: a size that is not a byte count, a date that is not one. */
+function unreadable(element: XmlElement, name: string, label: string): ProtocolError {
+  const text = JSON.stringify(textOf(element, name));
+  return new ProtocolError(`${label}: a <${element.name}> whose <${name}> ${text} cannot be read`, {
+    status: 200,
+    request: label,
+  });
+}
+
+/** One listed object; a key, size or date that is missing or unreadable is refused, never listed as '', 0 or 1970. */
+function listedObject(entry: XmlElement, decode: (text: string) => string): ListedObject {
+  const written = required(entry, 'Size', LIST);
+  const size = Number(written);
+  if (!/^\d+$/.test(written) || !isByteCount(size)) throw unreadable(entry, 'Size', LIST);
+  const lastModified = new Date(required(entry, 'LastModified', LIST));
+  if (Number.isNaN(lastModified.getTime())) throw unreadable(entry, 'LastModified', LIST);
+  return {
+    key: decode(required(entry, 'Key', LIST)),
+    size,
+    etag: unquote(textOf(entry, 'ETag') ?? ''),
+    lastModified,
+  };
+}
+
 /** One ListObjectsV2 page, and the continuation token of the next when it is truncated. */
 export function listPage(text: string): { page: ListPage; next: string | undefined } {
-  const result = parseXml(text);
+  const result = document(text, ['ListBucketResult'], LIST);
   const decode = textOf(result, 'EncodingType') === 'url' ? decodeListed : (encoded: string) => encoded;
   const page: ListPage = {
-    objects: childrenNamed(result, 'Contents').map((entry) => ({
-      key: decode(textOf(entry, 'Key') ?? ''),
-      size: Number(textOf(entry, 'Size') ?? 0),
-      etag: unquote(textOf(entry, 'ETag') ?? ''),
-      lastModified: new Date(textOf(entry, 'LastModified') ?? 0),
-    })),
-    prefixes: childrenNamed(result, 'CommonPrefixes').map((entry) => decode(textOf(entry, 'Prefix') ?? '')),
+    objects: childrenNamed(result, 'Contents').map((entry) => listedObject(entry, decode)),
+    prefixes: childrenNamed(result, 'CommonPrefixes').map((entry) => decode(required(entry, 'Prefix', LIST))),
   };
   if (textOf(result, 'IsTruncated') !== 'true') return { page, next: undefined };
   const next = textOf(result, 'NextContinuationToken');
@@ -141,9 +188,12 @@ export function listPage(text: string): { page: ListPage; next: string | undefin
 /** LocationConstraint values that are not region names (S3 API Reference, GetBucketLocation). */
 const LEGACY_LOCATIONS: Readonly<Record<string, string>> = { '': 'us-east-1', EU: 'eu-west-1' };
 
+/** The label of GetBucketLocation requests in messages. */
+export const LOCATION = 'GET ?location';
+
 /** The region of a GetBucketLocation reply: empty means us-east-1 and `EU` means eu-west-1. */
 export function location(text: string): string {
-  const constraint = parseXml(text).text.trim();
+  const constraint = document(text, ['LocationConstraint'], LOCATION).text.trim();
   return LEGACY_LOCATIONS[constraint] ?? constraint;
 }
 
@@ -154,12 +204,10 @@ export function resultEtag(result: XmlElement): string {
 
 /** The UploadId of a CreateMultipartUpload reply. */
 export function uploadId(text: string): string {
-  const id = textOf(parseXml(text), 'UploadId');
+  const label = 'CreateMultipartUpload';
+  const id = textOf(document(text, ['InitiateMultipartUploadResult'], label), 'UploadId');
   if (id === undefined || id === '') {
-    throw new ProtocolError('CreateMultipartUpload reply has no UploadId', {
-      status: 200,
-      request: 'CreateMultipartUpload',
-    });
+    throw new ProtocolError('CreateMultipartUpload reply has no UploadId', { status: 200, request: label });
   }
   return id;
 }
@@ -175,10 +223,10 @@ export function parseUploads(xml: string): {
   uploads: UploadInProgress[];
   next?: { keyMarker: string; uploadIdMarker: string };
 } {
-  const result = parseXml(xml);
+  const result = document(xml, ['ListMultipartUploadsResult'], UPLOADS);
   const uploads = childrenNamed(result, 'Upload').map((upload) => ({
-    key: textOf(upload, 'Key') ?? '',
-    uploadId: textOf(upload, 'UploadId') ?? '',
+    key: required(upload, 'Key', UPLOADS),
+    uploadId: required(upload, 'UploadId', UPLOADS),
     // A missing or unreadable date is an Invalid Date, never 1970: such an upload is not taken for stale.
     initiated: new Date(textOf(upload, 'Initiated') ?? Number.NaN),
   }));

@@ -179,7 +179,12 @@ export async function uploadMultipart(
     const body = completeRequest(etags);
     const headers = { ...options.conditions, 'content-type': 'application/xml' };
     const completed = await transport.send({ method: 'POST', query: upload, body, headers });
-    return textOf(resultOf({ status: 200, ...completed }, 'CompleteMultipartUpload'), 'ETag') ?? '';
+    return (
+      textOf(
+        resultOf({ status: 200, ...completed }, 'CompleteMultipartUploadResult', 'CompleteMultipartUpload'),
+        'ETag',
+      ) ?? ''
+    );
   } catch (error) {
     // Parts still in flight could land after the abort and be kept (S3 API Reference,
     // AbortMultipartUpload): let them settle first, then abort.

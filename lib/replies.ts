@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { type Dispatcher, errors } from 'undici';
 import { decodeWords } from './encoded-words.js';
 import { ProtocolError, S3Error } from './errors.js';
-import { parseXml, textOf, XmlError, type XmlElement } from './xml.js';
+import { MAX_XML_LENGTH, parseXml, textOf, XmlError, type XmlElement } from './xml.js';
 
 export type ReplyHeaders = Record<string, string | string[] | undefined>;
 
@@ -44,7 +44,12 @@ export interface PutResult {
   versionId: string | undefined;
 }
 
-export interface GetResult extends ObjectInfo {
+export interface GetResult extends Omit<ObjectInfo, 'size'> {
+  /**
+   * The object's size: the Content-Length, or a range reply's Content-Range total; undefined when the reply does not
+   * say (a chunked body, a `bytes 0-4/*` range).
+   */
+  size: number | undefined;
   /** The body as a stream; read it once, with this or with text(), bytes() or json(). */
   body: Readable;
   /** `bytes 0-99/1234` for a range request. */
@@ -72,6 +77,8 @@ export function minimumPolicy(bucket: string): string {
  * GET, as the AWS SDKs name them.
  */
 const STATUS_CODES: Readonly<Record<number, string>> = {
+  // A HEAD sent to the wrong region: its x-amz-bucket-region header names the right one (S3 API Reference, HeadBucket).
+  301: 'PermanentRedirect',
   304: 'NotModified',
   400: 'BadRequest',
   403: 'Forbidden',
@@ -81,6 +88,7 @@ const STATUS_CODES: Readonly<Record<number, string>> = {
 };
 
 const STATUS_TEXT: Readonly<Record<number, string>> = {
+  301: 'moved permanently',
   304: 'not modified',
   400: 'bad request',
   403: 'forbidden',
@@ -102,6 +110,91 @@ export function unquote(etag: string): string {
   return etag.replace(/^"|"$/g, '');
 }
 
+/**
+ * Bounds on reply bodies read whole. A result document is at most MAX_XML_LENGTH (16 MiB: S3's largest, a full
+ * listing of 1024-byte keys, is near 2 MB). An error document is a few hundred bytes (S3 API Reference, "Error
+ * responses"): 64 KiB holds any S3 error with room to spare, and bounds what a proxy's HTML error page may cost.
+ */
+export const MAX_RESULT_BYTES = MAX_XML_LENGTH;
+export const MAX_ERROR_BYTES = 64 * 1024;
+
+const UTF8 = new TextDecoder();
+
+/** What readBounded reads: a reply body (undici's, or any stream of bytes that can be destroyed). */
+type BodyStream = AsyncIterable<Uint8Array> & {
+  destroy(error?: Error): unknown;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+};
+
+/**
+ * Stops reading a body and releases its socket. undici's body then emits RequestAbortedError, which is what was
+ * asked for: it is listened to, so it is not an unhandled 'error' event.
+ */
+function discard(body: BodyStream): void {
+  body.on('error', () => undefined);
+  body.destroy();
+}
+
+/**
+ * Reads a reply's body as UTF-8 text, at most `limit` bytes: a declared Content-Length above it is refused before
+ * reading, and a body that grows past it is destroyed at once (releasing its socket), so memory never holds more than
+ * `limit` bytes of it. Either is a ProtocolError.
+ */
+export async function readBounded(
+  reply: { status: number; headers: ReplyHeaders; body: BodyStream },
+  limit: number,
+  label: string,
+): Promise<string> {
+  const { status, body } = reply;
+  const tooLarge = (declared: string) =>
+    new ProtocolError(`${label}: HTTP ${status} with a body above the ${limit} bytes accepted${declared}`, {
+      status,
+      request: label,
+    });
+  const declared = Number(header(reply.headers, 'content-length'));
+  if (declared > limit) {
+    discard(body);
+    throw tooLarge(` (Content-Length ${declared})`);
+  }
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  for await (const chunk of body) {
+    length += chunk.length;
+    if (length > limit) {
+      discard(body);
+      throw tooLarge('');
+    }
+    chunks.push(chunk);
+  }
+  return UTF8.decode(Buffer.concat(chunks, length));
+}
+
+/**
+ * The one reader of reply documents: parses `text` and checks that its root is one of `roots`. A reply that is not
+ * XML (an HTML page from a proxy, a truncated body) or has another root is a ProtocolError: a 200 that is not the
+ * document asked for never passes for an empty listing or a clean delete.
+ */
+export function document(text: string, roots: readonly string[], label: string, status = 200): XmlElement {
+  let root: XmlElement;
+  try {
+    root = parseXml(text);
+  } catch (error) {
+    if (!(error instanceof XmlError)) throw error;
+    throw new ProtocolError(`${label}: HTTP ${status} with a body that is not the XML expected (${error.message})`, {
+      status,
+      request: label,
+    });
+  }
+  if (!roots.includes(root.name)) {
+    const expected = roots.map((name) => `<${name}>`).join(' or ');
+    throw new ProtocolError(`${label}: HTTP ${status} with a <${root.name}> document where ${expected} was expected`, {
+      status,
+      request: label,
+    });
+  }
+  return root;
+}
+
 /** The error a refused request's reply means, from its status, headers and body text. */
 export function refusal(
   reply: Pick<Reply, 'status' | 'headers'>,
@@ -109,13 +202,23 @@ export function refusal(
   label: string,
   context?: HintContext,
 ): S3Error | ProtocolError {
-  let document: XmlElement | undefined;
+  let error: XmlElement | undefined;
   try {
-    document = text.trim() === '' ? undefined : parseXml(text);
-  } catch (error) {
-    if (!(error instanceof XmlError)) throw error;
+    // A body that is not an S3 <Error> document (an HTML page, another document) names no code: the status speaks.
+    error = text.trim() === '' ? undefined : document(text, ['Error'], label, reply.status);
+  } catch (cause) {
+    if (!(cause instanceof ProtocolError)) throw cause;
   }
-  return errorFrom(reply, document, label, context);
+  return errorFrom(reply, error, label, context);
+}
+
+/**
+ * The error of a HeadBucket 404, which has no body to name its code: the bucket is missing, NoSuchBucket as a GET
+ * would say (S3 API Reference, HeadBucket), with its hint.
+ */
+export function noSuchBucket(reply: Pick<Reply, 'status' | 'headers'>, label: string, context: HintContext): S3Error {
+  const code: XmlElement = { name: 'Code', children: [], text: 'NoSuchBucket' };
+  return errorFrom(reply, { name: 'Error', children: [code], text: '' }, label, context) as S3Error;
 }
 
 /** The error an S3 error document (or none, for a reply without body) stands for. */
@@ -143,15 +246,16 @@ function errorFrom(
 }
 
 /**
- * The result document of a request that can fail after its 200 (CopyObject,
+ * The `root` document of a request that can fail after its 200 (CopyObject,
  * CompleteMultipartUpload: S3 API Reference); an <Error> root is thrown.
  */
 export function resultOf(
   reply: Pick<Reply, 'status' | 'headers' | 'text'>,
+  root: string,
   label: string,
   context?: HintContext,
 ): XmlElement {
-  const result = parseXml(reply.text);
+  const result = document(reply.text, [root, 'Error'], label, reply.status);
   if (result.name === 'Error') throw errorFrom(reply, result, label, context);
   return result;
 }
@@ -188,31 +292,74 @@ function hint(code: string, context: HintContext, expected: string | undefined):
   }
 }
 
-export function putResult(headers: ReplyHeaders): PutResult {
-  return { etag: unquote(header(headers, 'etag') ?? ''), versionId: header(headers, 'x-amz-version-id') };
+/** A PutObject reply's result: S3 always sends the ETag (S3 API Reference, PutObject), so a 200 without one is refused. */
+export function putResult(headers: ReplyHeaders, label: string): PutResult {
+  const etag = header(headers, 'etag');
+  if (etag === undefined) throw new ProtocolError(`${label}: the reply has no ETag`, { status: 200, request: label });
+  return { etag: unquote(etag), versionId: header(headers, 'x-amz-version-id') };
 }
 
-export function objectInfo(key: string, headers: ReplyHeaders): ObjectInfo {
+/** ObjectInfo as a GET's reply gives it: the size may be unknown. */
+type GetResultFacts = Omit<ObjectInfo, 'size'> & { size: number | undefined };
+
+/**
+ * An object's facts from its reply's headers. `size` is the Content-Length, undefined without one (a chunked body);
+ * a Last-Modified that is not an HTTP date is a ProtocolError rather than an Invalid Date.
+ */
+function objectFacts(key: string, headers: ReplyHeaders, label: string): GetResultFacts {
   const metadata: Record<string, string> = {};
   for (const name in headers) {
     // Non-ASCII values come as RFC 2047 encoded-words (lib/encoded-words.ts).
     if (name.startsWith('x-amz-meta-')) metadata[name.slice(11)] = decodeWords(header(headers, name)!);
   }
   const modified = header(headers, 'last-modified');
+  const lastModified = modified === undefined ? undefined : new Date(modified);
+  if (lastModified !== undefined && Number.isNaN(lastModified.getTime())) {
+    throw new ProtocolError(`${label}: Last-Modified ${JSON.stringify(modified)} is not a date`, {
+      status: 200,
+      request: label,
+    });
+  }
+  const length = header(headers, 'content-length');
   return {
     key,
-    size: Number(header(headers, 'content-length') ?? 0),
+    size: length === undefined ? undefined : Number(length),
     etag: unquote(header(headers, 'etag') ?? ''),
     contentType: header(headers, 'content-type'),
-    lastModified: modified === undefined ? undefined : new Date(modified),
+    lastModified,
     metadata,
   };
+}
+
+/** A HEAD reply's ObjectInfo: a HEAD of an object always says its Content-Length (RFC 9110, 9.3.2), so one without is refused. */
+export function objectInfo(key: string, headers: ReplyHeaders): ObjectInfo {
+  const label = `HEAD ${key}`;
+  const { size, ...facts } = objectFacts(key, headers, label);
+  if (size === undefined) {
+    throw new ProtocolError(`${label}: the reply has no Content-Length`, { status: 200, request: label });
+  }
+  return { ...facts, size };
+}
+
+/**
+ * The object's size from a range reply's Content-Range (RFC 9110, 14.4): `bytes 0-4/1234` gives 1234, `bytes 0-4/*`
+ * an unknown size; anything else is a ProtocolError.
+ */
+function rangeTotal(contentRange: string, label: string): number | undefined {
+  const total = /^bytes \d+-\d+\/(\d+|\*)$/.exec(contentRange.trim())?.[1];
+  if (total === undefined) {
+    throw new ProtocolError(`${label}: Content-Range ${JSON.stringify(contentRange)} cannot be read`, {
+      status: 206,
+      request: label,
+    });
+  }
+  return total === '*' ? undefined : Number(total);
 }
 
 /** A GET's reply: the object's facts, and its body to read once. */
 export class Download implements GetResult {
   readonly key: string;
-  readonly size: number;
+  readonly size: number | undefined;
   readonly etag: string;
   readonly contentType: string | undefined;
   readonly lastModified: Date | undefined;
@@ -230,19 +377,27 @@ export class Download implements GetResult {
 
   /**
    * `idleMs`: how long the body may wait unread before it is released. undici's bodyTimeout runs only while a body is
-   * read, so a body left unread would hold its socket, and the pool's close(), forever.
+   * read, so a body left unread would hold its socket, and the pool's close(), forever. Headers it cannot read are a
+   * ProtocolError, the body destroyed so its socket is not held.
    */
   constructor(key: string, reply: Reply, fail: (error: unknown) => Error, idleMs: number) {
-    const info = objectInfo(key, reply.headers);
+    const label = `GET ${key}`;
+    let info: GetResultFacts;
+    try {
+      info = objectFacts(key, reply.headers, label);
+      this.contentRange = header(reply.headers, 'content-range');
+      // The object's size, also for a range request (from Content-Range).
+      if (this.contentRange !== undefined) info.size = rangeTotal(this.contentRange, label);
+    } catch (error) {
+      discard(reply.body);
+      throw error;
+    }
     this.key = key;
+    this.size = info.size;
     this.etag = info.etag;
     this.contentType = info.contentType;
     this.lastModified = info.lastModified;
     this.metadata = info.metadata;
-    this.contentRange = header(reply.headers, 'content-range');
-    // The object's size, also for a range request (from Content-Range).
-    const total = this.contentRange === undefined ? undefined : Number(/\/(\d+)$/.exec(this.contentRange)?.[1]);
-    this.size = total ?? info.size;
     this.#body = reply.body;
     this.#fail = fail;
     this.#idle = setTimeout(() => reply.body.destroy(new errors.BodyTimeoutError()), idleMs).unref();

@@ -192,6 +192,7 @@ export async function download(transfer: Transfer, key: string, file: string): P
   mkdirSync(dirname(file), { recursive: true });
   const partial = join(dirname(file), `.${basename(file)}.${randomBytes(4).toString('hex')}.s3v4-partial`);
   const reply = await transfer.client.get(key, { signal });
+  // A chunked reply does not say its size: the bar then counts bytes against what has arrived.
   const bar = progress(key, reply.size);
   let received = 0;
   const count = new Transform({
@@ -203,7 +204,8 @@ export async function download(transfer: Transfer, key: string, file: string): P
   });
   try {
     await pipeline(reply.body, count, createWriteStream(partial, { flags: 'wx' }), { signal });
-    if (received !== reply.size) {
+    // Without a size to compare, HTTP's own framing says the body is whole: undici fails a chunked body cut short.
+    if (reply.size !== undefined && received !== reply.size) {
       throw new S3v4Error('ERR_S3V4_TRUNCATED', `GET ${key}: received ${received} of ${reply.size} bytes`);
     }
     if (force) {
@@ -234,7 +236,7 @@ interface Progress {
 const REDRAW_MS = 100;
 
 /** A progress bar on stderr (bytes, rate, ETA) when stderr is a terminal; silent otherwise. */
-function progress(label: string, total: number): Progress {
+function progress(label: string, size: number | undefined): Progress {
   const stream = process.stderr;
   if (!stream.isTTY) return { update() {}, end() {} };
   const started = performance.now();
@@ -242,6 +244,7 @@ function progress(label: string, total: number): Progress {
   let loaded = 0;
   const draw = () => {
     drawn = performance.now();
+    const total = size ?? loaded;
     const seconds = (drawn - started) / 1000;
     const rate = seconds > 0 ? loaded / seconds : 0;
     const fraction = total > 0 ? Math.min(1, loaded / total) : 1;

@@ -12,8 +12,16 @@ import { Agent, type Dispatcher } from 'undici';
 import { positiveInteger } from './arguments.js';
 import { type Payload, type SizedPayload, fixedChunks, source } from './bodies.js';
 import { type ChunkSigner, DEFAULT_CHUNK_SIZE } from './chunked.js';
-import { AbortError, InvalidArgumentError, NetworkError, S3Error, S3v4Error } from './errors.js';
-import { type HintContext, type Reply, header, refusal } from './replies.js';
+import { AbortError, InvalidArgumentError, NetworkError, ProtocolError, S3Error, S3v4Error } from './errors.js';
+import {
+  type HintContext,
+  MAX_ERROR_BYTES,
+  MAX_RESULT_BYTES,
+  type Reply,
+  header,
+  readBounded,
+  refusal,
+} from './replies.js';
 import { type AttemptFailure, retryDecision } from './retry.js';
 import { type RequestTarget, type SigV4Signer, UNSIGNED_PAYLOAD, hashPayload } from './signer.js';
 
@@ -216,18 +224,25 @@ export class Transport {
     try {
       reply = await this.#attempt(target, spec, onSent);
       if (spec.accept?.(reply.status) ?? (reply.status >= 200 && reply.status < 300)) {
-        if (spec.text === true) reply.text = await reply.body.text();
+        if (spec.text === true) reply.text = await readBounded(reply, MAX_RESULT_BYTES, spec.label);
         return { reply };
       }
     } catch (error) {
       if (sent !== 0) spec.onSent?.(-sent);
       const typed = this.failure(error, spec.label, spec.signal);
-      // An abort, or the body's own error (a BodyLengthError): sending it again cannot help.
+      // An abort, the body's own error (a BodyLengthError), a reply body past its bound (a ProtocolError): sending it
+      // again cannot help.
       if (!(typed instanceof NetworkError)) throw typed;
       return { failure: { kind: 'network', code: (error as { code?: string }).code ?? '' }, error: typed };
     }
     if (sent !== 0) spec.onSent?.(-sent);
-    const error = refusal(reply, await reply.body.text().catch(() => ''), spec.label, this.#hints);
+    let error: S3Error | ProtocolError;
+    try {
+      error = refusal(reply, await readBounded(reply, MAX_ERROR_BYTES, spec.label), spec.label, this.#hints);
+    } catch (cause) {
+      // An error body too large to be S3's is a ProtocolError; one that broke off leaves the status to speak.
+      error = cause instanceof ProtocolError ? cause : refusal(reply, '', spec.label, this.#hints);
+    }
     const code = error instanceof S3Error ? error.code : undefined;
     return { failure: { kind: 'reply', status: reply.status, code, date: header(reply.headers, 'date') }, error };
   }

@@ -682,6 +682,13 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     assert.match(noBucket.message, /\(bucket "no-such-bucket" does not exist/);
   });
 
+  test('exists: false for a missing key, S3Error NoSuchBucket for a missing bucket (issue 11, item 14)', async () => {
+    assert.is(await makeClient('objects').exists('missing/key'), false);
+    const missing = await s3Error(makeClient('no-such-bucket').exists('key'), 'NoSuchBucket', 404);
+    assert.is(missing.request, 'HEAD bucket');
+    assert.match(missing.hint ?? '', 'bucket "no-such-bucket" does not exist');
+  });
+
   // -------------------------------------------------------------------------
   // Awkward keys
 
@@ -1074,6 +1081,15 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     assert.is(headDenied.message, 'HEAD k: 403 Forbidden: forbidden');
     canned(404, '<html><body>not xml</body>');
     assert.is((await s3Error(client.get('k'), 'NotFound', 404)).message, 'GET k: 404 NotFound: not found');
+    // Issue 11, item 14: a HEAD's 301 has no body; its x-amz-bucket-region header names the region, as a GET's body does.
+    canned(301, '', { 'x-amz-bucket-region': 'eu-west-1' });
+    assert.match(
+      (await s3Error(client.head('k'), 'PermanentRedirect', 301)).hint ?? '',
+      'the bucket is in eu-west-1; set region = "eu-west-1"',
+    );
+    // An error document under another root names no code: the status does.
+    canned(403, '<ListBucketResult><Code>NoSuchKey</Code></ListBucketResult>');
+    await s3Error(client.get('k'), 'Forbidden', 403);
     canned(418, 'I am a teapot');
     // An error status without S3's error code is not S3's refusal: a ProtocolError (issue 10's error model).
     const teapot = await rejects(client.get('k'), ProtocolError);
@@ -1456,7 +1472,9 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
       {
         kind: 'reply',
         status: 200,
-        body: '<DeleteResult><Error><Key>b &amp; c</Key><Code>AccessDenied</Code><Message>Access Denied</Message></Error></DeleteResult>',
+        body:
+          '<DeleteResult><Deleted><Key>a</Key></Deleted><Error><Key>b &amp; c</Key><Code>AccessDenied</Code><Message>Access Denied</Message></Error>' +
+          '<Deleted><Key>d</Key></Deleted></DeleteResult>',
       },
       { match: (method) => method === 'POST' },
     );
@@ -1466,15 +1484,16 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     });
     assert.match(seenFor('delete')[0]!.url, /\?delete=$/);
 
+    const listed = (key: string) =>
+      `<Contents><Key>${key}</Key><Size>1</Size><LastModified>2026-01-02T03:04:05.000Z</LastModified></Contents>`;
     proxy.inject({
       kind: 'reply',
       status: 200,
-      body: '<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>a%20b</Key><Size>1</Size></Contents></ListBucketResult>',
+      body: `<ListBucketResult><IsTruncated>false</IsTruncated>${listed('a%20b')}</ListBucketResult>`,
     });
     assert.equal(await listKeys(client), ['a%20b']);
 
-    const truncated =
-      '<ListBucketResult><EncodingType>url</EncodingType><IsTruncated>true</IsTruncated><Contents><Key>a</Key></Contents>';
+    const truncated = `<ListBucketResult><EncodingType>url</EncodingType><IsTruncated>true</IsTruncated>${listed('a')}`;
     proxy.inject({ kind: 'reply', status: 200, body: `${truncated}</ListBucketResult>` });
     const missing = await rejects(listKeys(client), ProtocolError);
     assert.equal([missing.code, missing.status], ['ERR_S3V4_PROTOCOL', 200]);

@@ -417,11 +417,25 @@ test('parseUploads: uploads with their dates, and the markers of the next page',
     () => parseUploads('<ListMultipartUploadsResult><IsTruncated>true</IsTruncated></ListMultipartUploadsResult>'),
     (error: unknown) => error instanceof ProtocolError && /no NextKeyMarker/.test(error.message),
   );
-  const sparse = parseUploads('<ListMultipartUploadsResult><Upload></Upload></ListMultipartUploadsResult>');
-  assert.equal(
-    sparse.uploads.map((u) => [u.key, u.uploadId, u.initiated.getTime()]),
-    [['', '', Number.NaN]],
+  const undated = parseUploads(
+    '<ListMultipartUploadsResult><Upload><Key>k</Key><UploadId>u</UploadId></Upload></ListMultipartUploadsResult>',
   );
+  assert.equal(
+    undated.uploads.map((u) => [u.key, u.uploadId, u.initiated.getTime()]),
+    [['k', 'u', Number.NaN]],
+  );
+  // Issue 11, item 12: an upload without its key or id is refused, never aborted as '' (and no other root passes).
+  for (const reply of [
+    '<ListMultipartUploadsResult><Upload></Upload></ListMultipartUploadsResult>',
+    '<ListMultipartUploadsResult><Upload><Key>k</Key><UploadId></UploadId></Upload></ListMultipartUploadsResult>',
+    '<ListBucketResult></ListBucketResult>',
+  ]) {
+    assert.throws(
+      () => parseUploads(reply),
+      (error: unknown) => error instanceof ProtocolError && /^GET \?uploads: /.test(error.message),
+      reply,
+    );
+  }
 });
 
 test.run();
