@@ -436,6 +436,56 @@ test('the syntax error is reported without the source line, which here holds the
   assertNoSecret(error, ['Gu5t9xGARNpq86cd98joQYCN3EXAMPLE', 'Gu5t9x']);
 });
 
+test('an unterminated string is reported as one, at its opening quote, without the secret it holds', () => {
+  const secret = 'Gu5t9xGARNpq86cd98joQYCN3EXAMPLE';
+  const cases: Array<[string, string]> = [
+    [`secret_key = "${secret}\nbucket = "agentverse"\n`, 'line 6, column 14'],
+    [`secret_key = "${secret}\r\nbucket = "agentverse"\r\n`, 'line 6, column 14'],
+    [`secret_key = '${secret}\nbucket = "agentverse"\n`, 'line 6, column 14'],
+    [`bucket = "agentverse"\nsecret_key = "${secret}`, 'line 7, column 14'],
+    [`secret_key = """${secret}\nbucket = "agentverse"\n`, 'line 6, column 14'],
+  ];
+  for (const [lines, key] of cases) {
+    // Without toml()'s own final line break, so the fourth case's string runs to the end of the file.
+    const text = toml(...AWS_CREDENTIALS.slice(0, 1), lines).slice(0, -1);
+    const error = configError(() => parseConfig(text, 'u.toml', NO_ENV), 'u.toml');
+    assert.equal(
+      error.problems,
+      [{ key, problem: 'TOML syntax error: unterminated string: the closing quote is missing' }],
+      lines,
+    );
+    assertNoSecret(error, [secret]);
+  }
+  // A control character inside a string that does end is still called that.
+  const control = configError(() => parseConfig(toml('bucket = "a\u0001b"'), 'c.toml', NO_ENV), 'c.toml');
+  assert.equal(control.problems, [
+    { key: 'line 5, column 12', problem: 'TOML syntax error: control characters are not allowed in strings' },
+  ]);
+});
+
+test('[object_store.S3] and [Object_Store]: a table named in another case gets a did-you-mean', () => {
+  const s3 = configError(
+    () => parseConfig(toml(...AWS_CREDENTIALS).replace('[object_store.s3]', '[object_store.S3]'), 'c.toml', NO_ENV),
+    'c.toml',
+  );
+  assertMessage(
+    s3,
+    `
+FILE: the storage configuration has 1 problem:
+  [object_store.s3]: is missing; did you mean [object_store.S3]? Table names are case-sensitive: rename it [object_store.s3]`,
+  );
+  const store = configError(
+    () => parseConfig(toml(...AWS_CREDENTIALS).replaceAll('[object_store', '[Object_Store'), 'c.toml', NO_ENV),
+    'c.toml',
+  );
+  assertMessage(
+    store,
+    `
+FILE: the storage configuration has 1 problem:
+  [object_store]: is missing; did you mean [Object_Store]? Table names are case-sensitive: rename it [object_store]`,
+  );
+});
+
 test('missing credentials are not an error when the environment holds them', () => {
   const config = loadConfig(join(BROKEN, 'missing-credentials.toml'), {
     AWS_ACCESS_KEY_ID: 'AKIAENVEXAMPLE',
