@@ -1007,6 +1007,10 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     assert.match(error.hint ?? '', 'secret_key belongs to access_key');
     assert.ok(error.requestId !== undefined);
     await s3Error(wrong.put('anything', 'body'), 'SignatureDoesNotMatch', 403);
+    // A HEAD refusal has no body, so no code says why: the hint names the likely causes.
+    const head = await s3Error(wrong.head('anything'), 'Forbidden', 403);
+    assert.match(head.hint ?? '', 'check that secret_key belongs to access_key');
+    assert.match(head.message, /^HEAD anything: 403 Forbidden: forbidden \(the reply gives no reason: /);
     const presigned = await request(wrong.presign('anything'));
     assert.is(presigned.statusCode, 403);
     assert.match(await presigned.body.text(), 'SignatureDoesNotMatch');
@@ -1071,7 +1075,10 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     assert.is(proxy.seen.length, 7, 'sent once');
     canned(403, '');
     const headDenied = await s3Error(client.head('k'), 'Forbidden', 403);
-    assert.is(headDenied.message, 'HEAD k: 403 Forbidden: forbidden');
+    assert.is(
+      headDenied.message,
+      "HEAD k: 403 Forbidden: forbidden (the reply gives no reason: check that secret_key belongs to access_key, this machine's clock, and that the credentials may do this)",
+    );
     canned(404, '<html><body>not xml</body>');
     assert.is((await s3Error(client.get('k'), 'NotFound', 404)).message, 'GET k: 404 NotFound: not found');
     canned(418, 'I am a teapot');
