@@ -1706,6 +1706,18 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     assert.match(error.message, `HEAD k: no reply from http://127.0.0.1:${port} (ECONNREFUSED)`);
   });
 
+  test("https:// against Ceph's plain-http port says the server speaks plain HTTP", async () => {
+    const endpoint = rgw.endpoint.replace(/^http:/, 'https:');
+    const client = makeClient('objects', { endpoint }, { maxAttempts: 1 });
+    const error = await rejects(client.head('k'), NetworkError);
+    assert.is(error.code, 'ERR_S3V4_NETWORK');
+    assert.is((error.cause as { code?: string }).code, 'ERR_SSL_WRONG_VERSION_NUMBER');
+    assert.is(
+      error.message,
+      `HEAD k: no reply from ${endpoint} (ERR_SSL_WRONG_VERSION_NUMBER: the server speaks plain HTTP on this port, not TLS; use http:// in endpoint, or the server's https port)`,
+    );
+  });
+
   test('AbortSignal: get, put, list and a wait between retries end with AbortError', async () => {
     const client = proxied('faults');
     await s3Error(client.get('abort/missing', { signal: AbortSignal.timeout(5000) }), 'NoSuchKey', 404);
