@@ -128,16 +128,48 @@ export function parseConfig(text: string, name = 'config', env: Environment = pr
     document = parse(text, { integersAsBigInt: true });
   } catch (error) {
     if (!(error instanceof TomlError)) throw error;
-    const reason = error.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '');
-    throw new ConfigError(name, [
-      { key: `line ${error.line}, column ${error.column}`, problem: `TOML syntax error: ${reason}` },
-    ]);
+    throw new ConfigError(name, [syntaxProblem(text, error)]);
   }
   const table = s3Table(document, report);
   if (table === undefined) throw new ConfigError(name, problems);
   const settings = resolve(name, table, env, fileKey, report);
   if (problems.length > 0 || settings === undefined) throw new ConfigError(name, problems);
   return new StorageConfig(settings);
+}
+
+/** The reason smol-toml gives, without its excerpt of the source (which may hold the secret key). */
+function reasonOf(error: TomlError): string {
+  return error.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '');
+}
+
+/** The syntax error parsing `text` throws, if any. */
+function syntaxError(text: string): TomlError | undefined {
+  try {
+    parse(text);
+  } catch (error) {
+    if (error instanceof TomlError) return error;
+    throw error;
+  }
+  return undefined;
+}
+
+/**
+ * A TOML syntax error, with its line and column. smol-toml reports a string whose line ends before its closing
+ * quote as a control character (the line break) in the string; cut there, the string runs to the end of the text,
+ * which smol-toml reports as unfinished where the string starts. Both are an unterminated string (TOML 1.0, "String").
+ */
+function syntaxProblem(text: string, error: TomlError): ConfigProblem {
+  let found: TomlError = error;
+  const lines = text.split('\n');
+  const at = lines[error.line - 1]?.[error.column - 1];
+  if (reasonOf(error).startsWith('control characters are not allowed') && (at === undefined || at === '\r')) {
+    const offset = lines.slice(0, error.line - 1).reduce((sum, line) => sum + line.length + 1, error.column - 1);
+    const cut = syntaxError(text.slice(0, offset));
+    if (cut !== undefined && reasonOf(cut) === 'unfinished string') found = cut;
+  }
+  const reason = reasonOf(found);
+  const problem = reason === 'unfinished string' ? 'unterminated string: the closing quote is missing' : reason;
+  return { key: `line ${found.line}, column ${found.column}`, problem: `TOML syntax error: ${problem}` };
 }
 
 /**
@@ -196,6 +228,16 @@ export function storageConfig(options: StorageOptions, env: Environment = proces
 const optionKey: Name = (key) =>
   `options.${(Object.keys(OPTION_KEYS) as Array<keyof StorageOptions>).find((option) => OPTION_KEYS[option] === key)!}`;
 
+/**
+ * Why a table is missing: a table beside it whose name differs only in case is what was meant, since TOML names are
+ * case-sensitive (TOML 1.0, "Keys"); else `advice`. `parent` prefixes the names shown: `object_store.`.
+ */
+function missingTable(within: Record<string, unknown>, name: string, parent: string, advice: string): string {
+  const twin = Object.keys(within).find((key) => key.toLowerCase() === name && isTable(within[key]));
+  if (twin === undefined) return `is missing; ${advice}`;
+  return `is missing; did you mean [${parent}${twin}]? Table names are case-sensitive: rename it [${parent}${name}]`;
+}
+
 function isTable(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
 }
@@ -210,7 +252,7 @@ function s3Table(document: Record<string, unknown>, report: Report): Record<stri
     report(
       '[object_store]',
       store === undefined
-        ? 'is missing; add an [object_store] table with backend = "s3"'
+        ? missingTable(document, 'object_store', '', 'add an [object_store] table with backend = "s3"')
         : `must be a table, got ${describe(store)}`,
     );
     return undefined;
@@ -233,7 +275,12 @@ function s3Table(document: Record<string, unknown>, report: Report): Record<stri
     report(
       S3_TABLE,
       s3 === undefined
-        ? 'is missing; add an [object_store.s3] table with bucket, region and credentials'
+        ? missingTable(
+            store,
+            's3',
+            'object_store.',
+            'add an [object_store.s3] table with bucket, region and credentials',
+          )
         : `must be a table, got ${describe(s3)}`,
     );
     return undefined;

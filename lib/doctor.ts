@@ -12,10 +12,11 @@ import { isIP } from 'node:net';
 import { Agent, request } from 'undici';
 import { S3Client } from './client.js';
 import { loadConfig, type StorageConfig } from './config.js';
-import { describeAddressing } from './endpoint.js';
+import { describeAddressing, type Endpoint } from './endpoint.js';
 import { ConfigError, ProtocolError, S3Error } from './errors.js';
 import type { Provider } from './providers.js';
 import { MAX_ERROR_BYTES, minimumPolicy, readBounded, REGION_CODES } from './replies.js';
+import { failureCause } from './transport.js';
 
 export interface Check {
   /** What was checked: config, endpoint, clock, credentials, bucket, policy, addressing or link. */
@@ -122,7 +123,7 @@ async function checkEndpoint({ client, agent, signal, add }: Context): Promise<b
         name: 'endpoint',
         ok: false,
         detail: `${host} does not resolve (${code})`,
-        fix: 'check endpoint; for virtual-hosted addressing <bucket>.<host> must resolve too, else set force_path_style = true',
+        fix: unresolvedFix(client.endpoint),
       });
     }
   }
@@ -136,11 +137,11 @@ async function checkEndpoint({ client, agent, signal, add }: Context): Promise<b
     date = typeof reply.headers.date === 'string' ? reply.headers.date : undefined;
   } catch (error) {
     if (signal.aborted) throw error;
-    const code = (error as { code?: string }).code ?? (error as Error).message;
+    const cause = failureCause((error as { code?: string }).code ?? '', (error as Error).message);
     return add({
       name: 'endpoint',
       ok: false,
-      detail: `${resolved}no answer from ${origin} (${code})`,
+      detail: `${resolved}no answer from ${origin} (${cause})`,
       fix: 'check endpoint, and that the server is up and reachable from here',
     });
   }
@@ -172,6 +173,16 @@ async function checkEndpoint({ client, agent, signal, add }: Context): Promise<b
     );
   }
   return true;
+}
+
+/**
+ * What to change when the request host does not resolve. Virtual-hosted requests go to <bucket>.<host>, which
+ * needs its own DNS name (S3 User Guide, "Virtual hosting of buckets"); path-style ones already go to the endpoint's
+ * own host, so force_path_style = true is advice only for the first.
+ */
+export function unresolvedFix(endpoint: Endpoint): string {
+  if (endpoint.addressing !== 'virtual-hosted') return 'check the host in endpoint, and DNS on this machine';
+  return `check endpoint; virtual-hosted requests go to ${endpoint.hostname}, which must resolve too, else set force_path_style = true`;
 }
 
 /** A signed GET of a key that does not exist: NoSuchKey or AccessDenied mean the signature was accepted. */

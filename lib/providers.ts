@@ -60,7 +60,18 @@ export function bucketNameProblem(name: string): string | undefined {
   return undefined;
 }
 
-const AWS_HOST = /^s3(?:[.-](?:dualstack\.)?([a-z0-9-]+))?\.amazonaws\.com(?:\.cn)?$/;
+/**
+ * AWS S3 hosts (AWS General Reference, "Amazon S3 endpoints"; S3 User Guide, "Using Amazon S3 dual-stack
+ * endpoints"): s3.<region>, the legacy s3-<region>, their dual-stack (s3.dualstack.<region>) and FIPS
+ * (s3-fips.<region>, s3-fips.dualstack.<region>) forms, the global s3.amazonaws.com and s3-accelerate.
+ */
+const AWS_HOST = /^s3(?:-fips)?(?:\.dualstack)?(?:[.-]([a-z0-9-]+))?\.amazonaws\.com(?:\.cn)?$/;
+/**
+ * Transfer Acceleration's hosts, also dual-stack: they name no region, and take virtual-hosted requests for buckets
+ * without periods only (S3 User Guide, "Configuring fast, secure file transfers using Amazon S3 Transfer
+ * Acceleration"; S3 API Reference, PutBucketAccelerateConfiguration).
+ */
+const ACCELERATE_HOST = /^s3-accelerate(?:\.dualstack)?\.amazonaws\.com$/;
 const COS_HOST = /^cos\.([a-z0-9-]+)\.myqcloud\.com$/;
 /**
  * `<account>.r2.cloudflarestorage.com`, also in the `eu` and `fedramp`
@@ -70,7 +81,7 @@ const R2_HOST = /^[^.]+\.(?:(?:eu|fedramp)\.)?r2\.cloudflarestorage\.com$/;
 
 /** The provider of an endpoint host. */
 export function providerOf(host: string): Provider {
-  if (AWS_HOST.test(host)) return 'aws';
+  if (AWS_HOST.test(host) || ACCELERATE_HOST.test(host)) return 'aws';
   if (COS_HOST.test(host)) return 'cos';
   if (R2_HOST.test(host)) return 'r2';
   return 'other';
@@ -91,13 +102,23 @@ export interface ProviderFacts {
   host: string;
   bucket: Sourced;
   region: Sourced;
+  /** Warnings about it name the file's key; `forcePathStyleKey` is where a problem about it points. */
   forcePathStyle: Sourced<boolean>;
+  forcePathStyleKey: string;
 }
 
 /** Each provider's rules, from its documentation. */
 export function checkProvider(provider: Provider, facts: ProviderFacts, report: Report, warnings: string[]): void {
   const { host, bucket, region, forcePathStyle } = facts;
-  if (provider === 'cos') {
+  if (ACCELERATE_HOST.test(host)) {
+    const accelerate = `S3 Transfer Acceleration (${host})`;
+    if (forcePathStyle.value)
+      report(facts.forcePathStyleKey, `${accelerate} takes virtual-hosted requests only; set force_path_style = false`);
+    if (bucket.value.includes('.')) {
+      const refused = `holds a period, which ${accelerate} does not allow; use a regional endpoint`;
+      report(bucket.at, `${JSON.stringify(bucket.value)} ${refused}`);
+    }
+  } else if (provider === 'cos') {
     // COS bucket names are <name>-<APPID> (Tencent Cloud COS, "Bucket Overview").
     if (bucket.value !== '' && !/-\d+$/.test(bucket.value)) {
       const example = `such as ${bucket.value}-1250000000 (COS bucket naming)`;

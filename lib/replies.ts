@@ -287,6 +287,10 @@ function hint(code: string, context: HintContext, expected: string | undefined):
       return `the credentials may not do this; the minimum policy is ${minimumPolicy(bucket)}`;
     case 'RequestTimeTooSkewed':
       return "this machine's clock is too far from the server's; synchronise it (NTP)";
+    case 'Forbidden':
+      // A 403 without an error document, as every HEAD refusal is (HEAD replies have no body, RFC 9110 section
+      // 9.3.2): a wrong secret, a skewed clock and a missing permission all look the same.
+      return "the reply gives no reason: check that secret_key belongs to access_key, this machine's clock, and that the credentials may do this";
     default:
       return undefined;
   }

@@ -111,6 +111,27 @@ export function describe(value: unknown): string {
   return kind(value);
 }
 
+/** The credential keys: all of them come from the file, or all from the environment. */
+const CREDENTIAL_KEYS = ['access_key', 'secret_key', 'session_token'] as const;
+
+/** The placeholders of the reference's example ("S3-Compatible Storage", "Configuration Reference"). */
+const PLACEHOLDERS: ReadonlySet<string> = new Set(['YOUR_ACCESS_KEY', 'YOUR_SECRET_KEY']);
+
+/**
+ * What is wrong with a credential, never showing it: a documentation placeholder, or the whitespace a CRLF env file
+ * or a copied line leaves, which would sign every request with the wrong key. `printable`: the value goes into a
+ * header (access key id, session token), so it must be printable ASCII.
+ */
+function credentialProblem(value: string, printable: boolean): string | undefined {
+  if (PLACEHOLDERS.has(value))
+    return `still holds the placeholder ${value} from the documentation example; put your own value there`;
+  if (/[\r\n]$/.test(value)) return 'ends with a line break (CR or LF), as a Windows (CRLF) env file gives; remove it';
+  if (/^\s|\s$/.test(value)) return 'starts or ends with whitespace; remove it';
+  if (/\p{Cc}/u.test(value)) return 'holds a control character';
+  if (printable && !/^[\x21-\x7e]+$/.test(value)) return 'must be printable ASCII without spaces';
+  return undefined;
+}
+
 /** Levenshtein distance, for "did you mean". */
 function distance(a: string, b: string): number {
   let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
@@ -193,14 +214,47 @@ export function resolve(
     if (why !== undefined) report(at(key), `${why} and ${FROM_ENVIRONMENT[key][0]} is not set; ${advice}`);
   };
 
-  const accessKey = sourced('access_key');
-  if (accessKey.value === '') unset('access_key', 'set one of them');
-  else if (!/^[\x21-\x7e]+$/.test(accessKey.value)) report(accessKey.at, 'must be printable ASCII without spaces');
-  const secretKey = sourced('secret_key');
-  if (secretKey.value === '') unset('secret_key', 'set one of them');
-  const token = sourced('session_token');
-  if (token.value !== '' && !/^[\x21-\x7e]+$/.test(token.value))
-    report(token.at, 'must be printable ASCII without spaces');
+  // Credentials come from one source, as botocore takes them: the file (or the options) when it sets any of them,
+  // else the environment. A session token belongs to the key it was issued with, so AWS_SESSION_TOKEN is never
+  // attached to a key from the file.
+  const inFile = CREDENTIAL_KEYS.filter((key) => absence(table, key) === undefined);
+  const credential = (key: (typeof CREDENTIAL_KEYS)[number]): Sourced => {
+    if (inFile.length === 0) return sourced(key);
+    const own = values[key];
+    return { value: typeof own === 'string' ? own : '', at: at(key) };
+  };
+  const accessKey = credential('access_key');
+  const secretKey = credential('secret_key');
+  const token = credential('session_token');
+  for (const [key, sourcedKey] of [
+    ['access_key', accessKey],
+    ['secret_key', secretKey],
+  ] as const) {
+    if (sourcedKey.value !== '' || absence(table, key) === undefined) continue;
+    if (inFile.length === 0) unset(key, 'set one of them');
+    else {
+      const [set] = inFile;
+      const sources = `${FROM_ENVIRONMENT.access_key[0]} and ${FROM_ENVIRONMENT.secret_key[0]}`;
+      report(
+        at(key),
+        `${absence(table, key)} but ${at(set!)} is set; credentials come from one source, so set both here, or neither to take them from ${sources}`,
+      );
+    }
+  }
+  for (const [sourcedKey, printable] of [
+    [accessKey, true],
+    [secretKey, false],
+    [token, true],
+  ] as const) {
+    const problem = sourcedKey.value === '' ? undefined : credentialProblem(sourcedKey.value, printable);
+    if (problem !== undefined) report(sourcedKey.at, problem);
+  }
+  const ignoredToken = FROM_ENVIRONMENT.session_token[0];
+  if (inFile.length > 0 && token.value === '' && (env[ignoredToken] ?? '') !== '') {
+    const why =
+      'the access key comes from the configuration, and a session token belongs to the key it was issued with';
+    warnings.push(`${fileKey('session_token')}: ${ignoredToken} is set but not used: ${why}`);
+  }
 
   const bucket = typeof values.bucket === 'string' ? values.bucket : '';
   const noBucket = absence(table, 'bucket');
@@ -231,15 +285,9 @@ export function resolve(
     baseText === '' ? undefined : httpUrl(baseText, at('public_url_base'), 'https://cdn.example.com', report);
 
   const host = endpoint?.hostname ?? '';
-  // A virtual-hosted endpoint copied from a console would name the bucket twice: my-bucket.my-bucket.s3...
-  if (bucket !== '' && host.startsWith(`${bucket}.`)) {
-    const without = `${endpoint!.protocol}//${endpoint!.host.slice(bucket.length + 1)}`;
-    report(
-      endpointText.at,
-      `already starts with the bucket name; set endpoint = "${without}" and keep bucket = "${bucket}"`,
-    );
-  }
   const provider = awsDefaultEndpoint ? 'aws' : providerOf(host);
+  const misplaced = endpoint === undefined ? undefined : bucketInEndpoint(endpoint, bucket, provider);
+  if (misplaced !== undefined) report(endpointText.at, misplaced);
   const hostRegion = regionOfHost(provider, host);
   const given = sourced('region');
   // The file, then AWS_REGION, then the region the endpoint host names, then the provider's default.
@@ -268,7 +316,14 @@ export function resolve(
   const namedBucket = { value: bucket, at: at('bucket') };
   // Like the http:// warning below, the force_path_style warnings name the file's key whatever `at` is.
   const pathStyle = { value: forcePathStyle, at: fileKey('force_path_style') };
-  checkProvider(provider, { host, bucket: namedBucket, region, forcePathStyle: pathStyle }, report, warnings);
+  const facts = {
+    host,
+    bucket: namedBucket,
+    region,
+    forcePathStyle: pathStyle,
+    forcePathStyleKey: at('force_path_style'),
+  };
+  checkProvider(provider, facts, report, warnings);
   // Plain http carries every request, and the access key id, in the clear: fine on this machine or a private network
   // only.
   if (endpoint?.protocol === 'http:' && !privateHost(host)) {
@@ -291,6 +346,30 @@ export function resolve(
     publicUrlBase: base === undefined ? undefined : joined(partsOf(base)),
     warnings,
   };
+}
+
+/**
+ * Why an endpoint names the bucket, or a path its provider does not serve, or undefined. A console's virtual-hosted
+ * URL names it in the host (my-bucket.s3...), the R2 dashboard's in the path (https://<account>.r2...com/<bucket>):
+ * either would name the bucket twice, and every key would land under `<bucket>/`. AWS, COS and R2 serve the S3 API at
+ * the root of their hosts; other servers may sit behind a base path (https://gw.example.net/s3), which is kept.
+ */
+function bucketInEndpoint(url: URL, bucket: string, provider: Provider): string | undefined {
+  const path = url.pathname.replace(/\/+$/, '');
+  const keep = bucket === '' ? 'set bucket to the bucket name' : `keep bucket = "${bucket}"`;
+  if (bucket !== '' && url.hostname.startsWith(`${bucket}.`)) {
+    const without = `${url.protocol}//${url.host.slice(bucket.length + 1)}${path}`;
+    return `already starts with the bucket name; set endpoint = "${without}" and ${keep}`;
+  }
+  if (bucket !== '' && path.split('/').at(-1) === bucket) {
+    const without = `${url.protocol}//${url.host}${path.slice(0, -(bucket.length + 1))}`;
+    return `ends in the bucket name, so every key would land under ${bucket}/; remove it from the path: set endpoint = "${without}" and ${keep}`;
+  }
+  if (path !== '' && provider !== 'other') {
+    const root = `${url.protocol}//${url.host}`;
+    return `has the path ${path}, but AWS, COS and R2 serve the S3 API at the root of the host; set endpoint = "${root}" and ${keep}`;
+  }
+  return undefined;
 }
 
 /** The parts of an http(s) URL that httpUrl let through, frozen. */

@@ -95,6 +95,22 @@ const CLOSE_GRACE_MS = 1000;
 /** How often a body in memory reports progress: every 256 KiB, so a bar moves at least every MiB. */
 const PROGRESS_STEP = 256 * 1024;
 
+/**
+ * OpenSSL's codes when an https:// request meets a server that answers in plain HTTP: its reply's first bytes
+ * ("HTTP/1.1 400") do not parse as a TLS record.
+ */
+const PLAIN_HTTP_CODES: ReadonlySet<string> = new Set([
+  'ERR_SSL_WRONG_VERSION_NUMBER',
+  'ERR_SSL_PACKET_LENGTH_TOO_LONG',
+]);
+
+/** What a network failure's code means, when the code alone does not say it. */
+export function failureCause(code: string, message: string): string {
+  if (PLAIN_HTTP_CODES.has(code))
+    return `${code}: the server speaks plain HTTP on this port, not TLS; use http:// in endpoint, or the server's https port`;
+  return code || message;
+}
+
 /** How one attempt ended: with the reply to return, or with the error to throw unless the policy retries. */
 type Attempted = { reply: Reply } | { failure: AttemptFailure; error: Error };
 
@@ -197,7 +213,7 @@ export class Transport {
     const code = (error as { code?: string }).code ?? '';
     const kind = TIMEOUT_CODES.has(code) ? 'ERR_S3V4_TIMEOUT' : 'ERR_S3V4_NETWORK';
     const what = FAILURE_TEXT[kind][reading ? 'reading' : 'sending'];
-    const message = `${label}: ${what} from ${this.#hints.endpoint} (${code || (error as Error).message})`;
+    const message = `${label}: ${what} from ${this.#hints.endpoint} (${failureCause(code, (error as Error).message)})`;
     return new NetworkError(kind, message, error);
   }
 

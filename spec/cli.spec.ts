@@ -23,6 +23,8 @@ import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { unresolvedFix } from '../lib/doctor.js';
+import { Endpoint, storageConfig } from '../lib/index.js';
 import { builtCli, cephForSpecs, storageToml } from './helpers.js';
 import { startFaultProxy } from './support/faults.js';
 import { freePort, sharedRgw, signedRequest, uploadsIn, type Rgw } from './support/rgw.js';
@@ -157,7 +159,9 @@ if (cephForSpecs(test, 'the s3v4 command line', 'spec/cli.spec.ts')) {
     NODE_ARGS = [builtCli()];
     dir = mkdtempSync(join(tmpdir(), 's3v4-cli-spec-'));
     rgw = await sharedRgw();
-    agent = new Agent();
+    // No keep-alive: the synchronous tests block the event loop for longer than Ceph keeps an idle connection
+    // (beast's 65 s), so a pooled socket would be found closed by the next request on a busy machine.
+    agent = new Agent({ pipelining: 0 });
     for (const bucket of [BUCKET, PUBLIC_BUCKET]) assert.is((await raw('PUT', `/${bucket}`)).status, 200);
     const policy = {
       Version: '2012-10-17',
@@ -774,6 +778,46 @@ if (cephForSpecs(test, 'the s3v4 command line', 'spec/cli.spec.ts')) {
       new RegExp(`no answer from http://127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\)`),
     );
     assert.match(down.text, /^s3v4: 1 of 2 checks failed: endpoint$/m);
+
+    // https:// against Ceph's plain-http port: the detail says so.
+    const plain = doctor(writeConfig('doctor-plain.toml', { endpoint: rgw.endpoint.replace(/^http:/, 'https:') }));
+    assert.is(plain.status, 1);
+    assert.match(
+      failed(plain.report)[0]!.detail,
+      /\(ERR_SSL_WRONG_VERSION_NUMBER: the server speaks plain HTTP on this port, not TLS; use http:\/\/ in endpoint/,
+    );
+  });
+
+  test('doctor suggests force_path_style = true for a host that does not resolve only when requests are virtual-hosted', () => {
+    const endpoint = (forcePathStyle: boolean) =>
+      new Endpoint(
+        storageConfig(
+          {
+            endpoint: 'https://gw.example.net',
+            bucket: 'agentverse',
+            region: 'us-east-1',
+            forcePathStyle,
+            accessKeyId: 'AKID',
+            secretAccessKey: 'secret',
+          },
+          {},
+        ),
+      );
+    assert.is(
+      unresolvedFix(endpoint(false)),
+      'check endpoint; virtual-hosted requests go to agentverse.gw.example.net, which must resolve too, else set force_path_style = true',
+    );
+    assert.is(unresolvedFix(endpoint(true)), 'check the host in endpoint, and DNS on this machine');
+  });
+
+  test('stat with a wrong secret: the bodiless 403 of a HEAD comes with a hint', () => {
+    const wrong = writeConfig('stat-secret.toml', { secret_key: `${rgw.secretAccessKey.slice(0, -4)}AAAA` });
+    const run = s3v4(['stat', 'ops/anything'], { config: wrong });
+    assert.is(run.status, 1);
+    assert.match(
+      run.stderr,
+      /HEAD ops\/anything: 403 Forbidden: forbidden \(the reply gives no reason: check that secret_key belongs to access_key/,
+    );
   });
 }
 

@@ -1014,6 +1014,10 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     assert.match(error.hint ?? '', 'secret_key belongs to access_key');
     assert.ok(error.requestId !== undefined);
     await s3Error(wrong.put('anything', 'body'), 'SignatureDoesNotMatch', 403);
+    // A HEAD refusal has no body, so no code says why: the hint names the likely causes.
+    const head = await s3Error(wrong.head('anything'), 'Forbidden', 403);
+    assert.match(head.hint ?? '', 'check that secret_key belongs to access_key');
+    assert.match(head.message, /^HEAD anything: 403 Forbidden: forbidden \(the reply gives no reason: /);
     const presigned = await request(wrong.presign('anything'));
     assert.is(presigned.statusCode, 403);
     assert.match(await presigned.body.text(), 'SignatureDoesNotMatch');
@@ -1078,7 +1082,10 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     assert.is(proxy.seen.length, 7, 'sent once');
     canned(403, '');
     const headDenied = await s3Error(client.head('k'), 'Forbidden', 403);
-    assert.is(headDenied.message, 'HEAD k: 403 Forbidden: forbidden');
+    assert.is(
+      headDenied.message,
+      "HEAD k: 403 Forbidden: forbidden (the reply gives no reason: check that secret_key belongs to access_key, this machine's clock, and that the credentials may do this)",
+    );
     canned(404, '<html><body>not xml</body>');
     assert.is((await s3Error(client.get('k'), 'NotFound', 404)).message, 'GET k: 404 NotFound: not found');
     // Issue 11, item 14: a HEAD's 301 has no body; its x-amz-bucket-region header names the region, as a GET's body does.
@@ -1716,6 +1723,18 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     assert.is(error.code, 'ERR_S3V4_NETWORK');
     assert.is((error.cause as { code?: string }).code, 'ECONNREFUSED');
     assert.match(error.message, `HEAD k: no reply from http://127.0.0.1:${port} (ECONNREFUSED)`);
+  });
+
+  test("https:// against Ceph's plain-http port says the server speaks plain HTTP", async () => {
+    const endpoint = rgw.endpoint.replace(/^http:/, 'https:');
+    const client = makeClient('objects', { endpoint }, { maxAttempts: 1 });
+    const error = await rejects(client.head('k'), NetworkError);
+    assert.is(error.code, 'ERR_S3V4_NETWORK');
+    assert.is((error.cause as { code?: string }).code, 'ERR_SSL_WRONG_VERSION_NUMBER');
+    assert.is(
+      error.message,
+      `HEAD k: no reply from ${endpoint} (ERR_SSL_WRONG_VERSION_NUMBER: the server speaks plain HTTP on this port, not TLS; use http:// in endpoint, or the server's https port)`,
+    );
   });
 
   test('AbortSignal: get, put, list and a wait between retries end with AbortError', async () => {

@@ -127,20 +127,53 @@ test('index re-exports the configuration API', () => {
   assert.is(index.ConfigError, ConfigError);
 });
 
-test('reference.toml: empty endpoint means AWS S3 in the given region, every key as written', () => {
+test('reference.toml, verbatim, is refused: its credentials are the placeholders YOUR_ACCESS_KEY and YOUR_SECRET_KEY', () => {
   const file = join(CONFIGS, 'reference.toml');
-  assert.equal(settingsOf(loadConfig(file, NO_ENV)), {
-    source: file,
+  assertMessage(
+    configError(() => loadConfig(file, NO_ENV), file),
+    `
+FILE: the storage configuration has 2 problems:
+  [object_store.s3] access_key: still holds the placeholder YOUR_ACCESS_KEY from the documentation example; put your own value there
+  [object_store.s3] secret_key: still holds the placeholder YOUR_SECRET_KEY from the documentation example; put your own value there`,
+  );
+  // The same placeholders from the environment are named after their variables.
+  const fromEnv = configError(
+    () =>
+      parseConfig(toml('bucket = "agentverse"', 'region = "us-east-1"'), 'env.toml', {
+        AWS_ACCESS_KEY_ID: 'YOUR_ACCESS_KEY',
+        AWS_SECRET_ACCESS_KEY: 'YOUR_SECRET_KEY',
+      }),
+    'env.toml',
+  );
+  assert.equal(
+    fromEnv.problems.map((problem) => problem.key),
+    [
+      '[object_store.s3] access_key (from AWS_ACCESS_KEY_ID)',
+      '[object_store.s3] secret_key (from AWS_SECRET_ACCESS_KEY)',
+    ],
+  );
+});
+
+test('reference.toml with its placeholders filled: empty endpoint means AWS S3 in the given region, every key as written', () => {
+  const text = readFileSync(join(CONFIGS, 'reference.toml'), 'utf8')
+    .replace('YOUR_ACCESS_KEY', 'AKIAIOSFODNN7EXAMPLE')
+    .replace('YOUR_SECRET_KEY', 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY');
+  assert.equal(settingsOf(parseConfig(text, 'reference.toml', NO_ENV)), {
+    source: 'reference.toml',
     endpoint: 'https://s3.us-east-1.amazonaws.com',
     provider: 'aws',
-    accessKeyId: 'YOUR_ACCESS_KEY',
+    accessKeyId: 'AKIAIOSFODNN7EXAMPLE',
     bucket: 'agentverse-packages',
     region: 'us-east-1',
     forcePathStyle: false,
     presignedExpirySecs: 0,
     publicUrlBase: undefined,
     warnings: [],
-    credentials: { accessKeyId: 'YOUR_ACCESS_KEY', secretAccessKey: 'YOUR_SECRET_KEY', sessionToken: undefined },
+    credentials: {
+      accessKeyId: 'AKIAIOSFODNN7EXAMPLE',
+      secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+      sessionToken: undefined,
+    },
   });
 });
 
@@ -403,6 +436,56 @@ test('the syntax error is reported without the source line, which here holds the
   assertNoSecret(error, ['Gu5t9xGARNpq86cd98joQYCN3EXAMPLE', 'Gu5t9x']);
 });
 
+test('an unterminated string is reported as one, at its opening quote, without the secret it holds', () => {
+  const secret = 'Gu5t9xGARNpq86cd98joQYCN3EXAMPLE';
+  const cases: Array<[string, string]> = [
+    [`secret_key = "${secret}\nbucket = "agentverse"\n`, 'line 6, column 14'],
+    [`secret_key = "${secret}\r\nbucket = "agentverse"\r\n`, 'line 6, column 14'],
+    [`secret_key = '${secret}\nbucket = "agentverse"\n`, 'line 6, column 14'],
+    [`bucket = "agentverse"\nsecret_key = "${secret}`, 'line 7, column 14'],
+    [`secret_key = """${secret}\nbucket = "agentverse"\n`, 'line 6, column 14'],
+  ];
+  for (const [lines, key] of cases) {
+    // Without toml()'s own final line break, so the fourth case's string runs to the end of the file.
+    const text = toml(...AWS_CREDENTIALS.slice(0, 1), lines).slice(0, -1);
+    const error = configError(() => parseConfig(text, 'u.toml', NO_ENV), 'u.toml');
+    assert.equal(
+      error.problems,
+      [{ key, problem: 'TOML syntax error: unterminated string: the closing quote is missing' }],
+      lines,
+    );
+    assertNoSecret(error, [secret]);
+  }
+  // A control character inside a string that does end is still called that.
+  const control = configError(() => parseConfig(toml('bucket = "a\u0001b"'), 'c.toml', NO_ENV), 'c.toml');
+  assert.equal(control.problems, [
+    { key: 'line 5, column 12', problem: 'TOML syntax error: control characters are not allowed in strings' },
+  ]);
+});
+
+test('[object_store.S3] and [Object_Store]: a table named in another case gets a did-you-mean', () => {
+  const s3 = configError(
+    () => parseConfig(toml(...AWS_CREDENTIALS).replace('[object_store.s3]', '[object_store.S3]'), 'c.toml', NO_ENV),
+    'c.toml',
+  );
+  assertMessage(
+    s3,
+    `
+FILE: the storage configuration has 1 problem:
+  [object_store.s3]: is missing; did you mean [object_store.S3]? Table names are case-sensitive: rename it [object_store.s3]`,
+  );
+  const store = configError(
+    () => parseConfig(toml(...AWS_CREDENTIALS).replaceAll('[object_store', '[Object_Store'), 'c.toml', NO_ENV),
+    'c.toml',
+  );
+  assertMessage(
+    store,
+    `
+FILE: the storage configuration has 1 problem:
+  [object_store]: is missing; did you mean [Object_Store]? Table names are case-sensitive: rename it [object_store]`,
+  );
+});
+
 test('missing credentials are not an error when the environment holds them', () => {
   const config = loadConfig(join(BROKEN, 'missing-credentials.toml'), {
     AWS_ACCESS_KEY_ID: 'AKIAENVEXAMPLE',
@@ -486,14 +569,12 @@ FILE: the storage configuration has 1 problem:
 
 test('secrets from the environment never show in a ConfigError either', () => {
   const env = {
+    AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE',
     AWS_SECRET_ACCESS_KEY: 'envSecretKeyValue/1234',
     AWS_SESSION_TOKEN: 'envSessionTokenValue+5678',
     AWS_REGION: 'us west',
   };
-  const error = configError(
-    () => parseConfig(toml('access_key = "AKIAIOSFODNN7EXAMPLE"', 'bucket = "agentverse"'), 'env.toml', env),
-    'env.toml',
-  );
+  const error = configError(() => parseConfig(toml('bucket = "agentverse"'), 'env.toml', env), 'env.toml');
   assertMessage(
     error,
     `
@@ -1062,11 +1143,15 @@ test('the file wins over the environment wherever both are set', () => {
   const config = loadConfig(join(CONFIGS, 'cos.toml'), FULL_ENV);
   assert.is(config.endpoint, 'https://cos.ap-guangzhou.myqcloud.com');
   assert.is(config.region, 'ap-guangzhou');
+  // The file's keys come without AWS_SESSION_TOKEN: a token belongs to the key it was issued with (botocore's rule).
   assert.equal(config.credentials(), {
     accessKeyId: 'AKIDxxxxxxxxxxxxxxxx',
     secretAccessKey: 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx',
-    sessionToken: 'envSessionToken==',
+    sessionToken: undefined,
   });
+  assert.equal(config.warnings, [
+    '[object_store.s3] session_token: AWS_SESSION_TOKEN is set but not used: the access key comes from the configuration, and a session token belongs to the key it was issued with',
+  ]);
   const withToken = parseConfig(
     toml(
       ...AWS_CREDENTIALS,
@@ -1434,6 +1519,263 @@ test('an endpoint that already names the bucket is refused with the endpoint to 
   );
 });
 
+test('an endpoint whose path is the bucket, as the R2 dashboard shows it, is refused with the endpoint to use', () => {
+  const r2 = configError(
+    () =>
+      parseConfig(
+        readFileSync(join(CONFIGS, 'r2-account.toml'), 'utf8').replace(
+          '.r2.cloudflarestorage.com"',
+          '.r2.cloudflarestorage.com/agentverse-packages"',
+        ),
+        'r2.toml',
+        NO_ENV,
+      ),
+    'r2.toml',
+  );
+  assertMessage(
+    r2,
+    `
+FILE: the storage configuration has 1 problem:
+  [object_store.s3] endpoint: ends in the bucket name, so every key would land under agentverse-packages/; remove it from the path: set endpoint = "https://8c1a4f7e2b9d03a6e5f41c7b2d8a9e30.r2.cloudflarestorage.com" and keep bucket = "agentverse-packages"`,
+  );
+  assertNoSecret(r2, ['your-r2-secret-access-key']);
+  const refused = (endpoint: string, bucket = 'agentverse', env: Environment = NO_ENV) =>
+    configError(
+      () => parseConfig(toml(...MINIO_CREDENTIALS, `bucket = "${bucket}"`, `endpoint = "${endpoint}"`), 'p.toml', env),
+      'p.toml',
+    ).problems;
+  // Behind a base path, the bucket as its last segment is refused too; the base path stays in the fix.
+  assert.equal(refused('http://gw.example.net:8080/s3/agentverse/'), [
+    {
+      key: '[object_store.s3] endpoint',
+      problem:
+        'ends in the bucket name, so every key would land under agentverse/; remove it from the path: set endpoint = "http://gw.example.net:8080/s3" and keep bucket = "agentverse"',
+    },
+  ]);
+  // AWS, COS and R2 serve the API at the root: any other path there is refused, even when it is not the bucket.
+  assert.equal(refused('https://acc.r2.cloudflarestorage.com/other-bucket'), [
+    {
+      key: '[object_store.s3] endpoint',
+      problem:
+        'has the path /other-bucket, but AWS, COS and R2 serve the S3 API at the root of the host; set endpoint = "https://acc.r2.cloudflarestorage.com" and keep bucket = "agentverse"',
+    },
+  ]);
+  assert.equal(refused('https://s3.eu-west-1.amazonaws.com/v1', 'agentverse', { AWS_REGION: 'eu-west-1' }), [
+    {
+      key: '[object_store.s3] endpoint',
+      problem:
+        'has the path /v1, but AWS, COS and R2 serve the S3 API at the root of the host; set endpoint = "https://s3.eu-west-1.amazonaws.com" and keep bucket = "agentverse"',
+    },
+  ]);
+  const fromEnv = configError(
+    () =>
+      parseConfig(toml(...MINIO_CREDENTIALS, 'bucket = "agentverse"'), 'p.toml', {
+        AWS_ENDPOINT_URL_S3: 'https://cos.ap-shanghai.myqcloud.com/agentverse-1250000000',
+      }),
+    'p.toml',
+  );
+  assert.equal(fromEnv.problems[0], {
+    key: '[object_store.s3] endpoint (from AWS_ENDPOINT_URL_S3)',
+    problem:
+      'has the path /agentverse-1250000000, but AWS, COS and R2 serve the S3 API at the root of the host; set endpoint = "https://cos.ap-shanghai.myqcloud.com" and keep bucket = "agentverse"',
+  });
+  // A root path, with or without its slash, is no path.
+  for (const endpoint of ['https://acc.r2.cloudflarestorage.com/', 'https://acc.r2.cloudflarestorage.com//']) {
+    const config = parseConfig(
+      toml(...MINIO_CREDENTIALS, 'bucket = "agentverse"', `endpoint = "${endpoint}"`),
+      'ok',
+      NO_ENV,
+    );
+    assert.is(config.endpoint, 'https://acc.r2.cloudflarestorage.com');
+  }
+});
+
+test('credentials come from one source: the file, or the environment, never a mix', () => {
+  const env: Environment = {
+    AWS_ACCESS_KEY_ID: 'AKIAENVEXAMPLE',
+    AWS_SECRET_ACCESS_KEY: 'envSecret/Key+1',
+    AWS_SESSION_TOKEN: 'envSessionToken==',
+    AWS_REGION: 'us-east-1',
+  };
+  // All three from the environment when the file sets none of them.
+  assert.equal(parseConfig(toml('bucket = "agentverse"'), 'e.toml', env).credentials(), {
+    accessKeyId: 'AKIAENVEXAMPLE',
+    secretAccessKey: 'envSecret/Key+1',
+    sessionToken: 'envSessionToken==',
+  });
+  // The file's keys never get the environment's token.
+  const file = parseConfig(toml(...AWS_CREDENTIALS, 'bucket = "agentverse"'), 'f.toml', env);
+  assert.equal(file.credentials(), {
+    accessKeyId: 'AKIAIOSFODNN7EXAMPLE',
+    secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+    sessionToken: undefined,
+  });
+  assert.equal(file.warnings.length, 1);
+  // Half the credentials in the file: the other half is not taken from the environment.
+  const half = configError(
+    () => parseConfig(toml('access_key = "AKIAIOSFODNN7EXAMPLE"', 'bucket = "agentverse"'), 'h.toml', env),
+    'h.toml',
+  );
+  assertMessage(
+    half,
+    `
+FILE: the storage configuration has 1 problem:
+  [object_store.s3] secret_key: is missing but [object_store.s3] access_key is set; credentials come from one source, so set both here, or neither to take them from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY`,
+  );
+  assertNoSecret(half, ['envSecret/Key+1', 'envSessionToken==']);
+  // A token alone in the file is not attached to the environment's keys either.
+  const token = configError(
+    () => parseConfig(toml('session_token = "fileToken"', 'bucket = "agentverse"'), 't.toml', env),
+    't.toml',
+  );
+  assert.equal(
+    token.problems.map((problem) => problem.key),
+    ['[object_store.s3] access_key', '[object_store.s3] secret_key'],
+  );
+  assert.match(token.problems[0]!.problem, 'is missing but [object_store.s3] session_token is set');
+  assertNoSecret(token, ['fileToken', 'envSecret/Key+1']);
+});
+
+test('credentials with the trailing CR of a CRLF file, or spaces around them, are refused without showing them', () => {
+  const secret = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
+  const cases: Array<[string[], string, string]> = [
+    [
+      ['access_key = "AKIAIOSFODNN7EXAMPLE"', `secret_key = "${secret}\\r"`],
+      '[object_store.s3] secret_key',
+      'ends with a line break (CR or LF), as a Windows (CRLF) env file gives; remove it',
+    ],
+    [
+      ['access_key = "AKIAIOSFODNN7EXAMPLE"', `secret_key = "${secret} "`],
+      '[object_store.s3] secret_key',
+      'starts or ends with whitespace; remove it',
+    ],
+    [
+      ['access_key = "AKIAIOSFODNN7EXAMPLE\\r"', `secret_key = "${secret}"`],
+      '[object_store.s3] access_key',
+      'ends with a line break (CR or LF), as a Windows (CRLF) env file gives; remove it',
+    ],
+    [
+      ['access_key = "AKIAIOSFODNN7EXAMPLE"', `secret_key = "${secret}"`, `session_token = "tok\\u0000en"`],
+      '[object_store.s3] session_token',
+      'holds a control character',
+    ],
+  ];
+  for (const [lines, key, problem] of cases) {
+    const error = configError(
+      () => parseConfig(toml(...lines, 'bucket = "agentverse"', 'region = "us-east-1"'), 'c.toml', NO_ENV),
+      'c.toml',
+    );
+    assert.equal(error.problems, [{ key, problem }], lines.join(' '));
+    assertNoSecret(error, [secret, 'tok\u0000en']);
+  }
+  // The same from a CRLF env file, named after its variable.
+  const env = configError(
+    () =>
+      parseConfig(toml('bucket = "agentverse"', 'region = "us-east-1"'), 'e.toml', {
+        AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE',
+        AWS_SECRET_ACCESS_KEY: `${secret}\r`,
+      }),
+    'e.toml',
+  );
+  assert.equal(env.problems, [
+    {
+      key: '[object_store.s3] secret_key (from AWS_SECRET_ACCESS_KEY)',
+      problem: 'ends with a line break (CR or LF), as a Windows (CRLF) env file gives; remove it',
+    },
+  ]);
+  assertNoSecret(env, [secret]);
+  // A space inside a secret is the provider's business.
+  assert.is(
+    parseConfig(
+      toml(
+        ...MINIO_CREDENTIALS.slice(0, 1),
+        'secret_key = "two words"',
+        'bucket = "agentverse"',
+        'endpoint = "http://localhost:9000"',
+      ),
+      's',
+      NO_ENV,
+    ).credentials().secretAccessKey,
+    'two words',
+  );
+});
+
+test('AWS FIPS, dual-stack and Transfer Acceleration hosts are AWS, with the region their host names', () => {
+  const cases: Array<[string, string | undefined]> = [
+    ['s3-fips.us-east-1.amazonaws.com', 'us-east-1'],
+    ['s3.dualstack.us-east-1.amazonaws.com', 'us-east-1'],
+    ['s3-fips.dualstack.us-gov-west-1.amazonaws.com', 'us-gov-west-1'],
+    ['s3.dualstack.cn-north-1.amazonaws.com.cn', 'cn-north-1'],
+    ['s3-accelerate.amazonaws.com', undefined],
+    ['s3-accelerate.dualstack.amazonaws.com', undefined],
+  ];
+  for (const [host, region] of cases) {
+    assert.is(providerOf(host), 'aws', host);
+    const text = toml(...AWS_CREDENTIALS, 'bucket = "agentverse"', `endpoint = "https://${host}"`);
+    if (region === undefined) {
+      // Acceleration names no region: the bucket's own must be given.
+      assert.equal(configError(() => parseConfig(text, 'a.toml', NO_ENV), 'a.toml').problems, [
+        {
+          key: '[object_store.s3] region',
+          problem: "is missing and AWS_REGION is not set; set the bucket's region, such as us-east-1",
+        },
+      ]);
+      const config = parseConfig(text, 'a.toml', { AWS_REGION: 'eu-west-1' });
+      assert.equal([config.provider, config.region, config.warnings], ['aws', 'eu-west-1', []], host);
+    } else {
+      const config = parseConfig(text, 'r.toml', NO_ENV);
+      assert.equal([config.provider, config.region, config.warnings], ['aws', region, []], host);
+    }
+  }
+  for (const host of ['s3-fips.amazonaws.com.example.net', 's3-accelerate.us-east-1.amazonaws.com.evil.net']) {
+    assert.is(providerOf(host), 'other', host);
+  }
+});
+
+test('Transfer Acceleration takes virtual-hosted requests for buckets without periods only', () => {
+  const error = configError(
+    () =>
+      parseConfig(
+        toml(
+          ...AWS_CREDENTIALS,
+          'bucket = "my.bucket"',
+          'region = "us-east-1"',
+          'endpoint = "https://s3-accelerate.dualstack.amazonaws.com"',
+          'force_path_style = true',
+        ),
+        'a.toml',
+        NO_ENV,
+      ),
+    'a.toml',
+  );
+  assertMessage(
+    error,
+    `
+FILE: the storage configuration has 2 problems:
+  [object_store.s3] force_path_style: S3 Transfer Acceleration (s3-accelerate.dualstack.amazonaws.com) takes virtual-hosted requests only; set force_path_style = false
+  [object_store.s3] bucket: "my.bucket" holds a period, which S3 Transfer Acceleration (s3-accelerate.dualstack.amazonaws.com) does not allow; use a regional endpoint`,
+  );
+  const options = configError(
+    () =>
+      storageConfig(
+        {
+          bucket: 'agentverse',
+          region: 'us-east-1',
+          endpoint: 'https://s3-accelerate.amazonaws.com',
+          forcePathStyle: true,
+          accessKeyId: 'AKIAIOSFODNN7EXAMPLE',
+          secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+        },
+        NO_ENV,
+      ),
+    'options',
+  );
+  assert.equal(
+    options.problems.map((problem) => problem.key),
+    ['options.forcePathStyle'],
+  );
+});
+
 test('storageConfig: plain options follow the same rules, with problems named after the options', () => {
   const config = storageConfig(
     {
@@ -1478,7 +1820,7 @@ test('storageConfig: plain options follow the same rules, with problems named af
   options.forcePathStyles: is not a known key; did you mean forcePathStyle?
   options.forcePathStyle: must be true or false, got the string "yes"
   options.presignedExpirySecs: must be a whole number of seconds, got the number 1.5
-  options.accessKeyId: is missing and AWS_ACCESS_KEY_ID is not set; set one of them
+  options.accessKeyId: is missing but options.secretAccessKey is set; credentials come from one source, so set both here, or neither to take them from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY
   options.bucket: "B" is 1 character long; bucket names have 3 to 63 (S3 bucket naming rules)
   options.region: is missing and AWS_REGION is not set; set the bucket's region, such as us-east-1`,
   );

@@ -89,8 +89,18 @@ test('configuration and argument errors never show the secret or the token', asy
       'presigned_expiry_secs = 999999999',
     ],
   ];
+  // The whitespace a CRLF file leaves around a credential, which is refused.
+  for (const around of ['\\r', ' ', '\\n', '\\t'])
+    broken.push(['access_key = "AKID"', `secret_key = "${SECRET}${around}"`, `session_token = "${TOKEN}${around}"`]);
   for (const lines of broken)
     await thrownIsClean(lines.join('; '), () => parseConfig(storageToml(...lines), 'broken.toml', {}));
+  await thrownIsClean('a CRLF env file', () =>
+    parseConfig(storageToml('bucket = "bucket-b"', 'region = "us-east-1"'), 'env.toml', {
+      AWS_SECRET_ACCESS_KEY: `${SECRET}\r`,
+      AWS_SESSION_TOKEN: `${TOKEN}\r`,
+      AWS_ACCESS_KEY_ID: 'AKID\r',
+    }),
+  );
   // From the environment too.
   await thrownIsClean('environment', () =>
     parseConfig(storageToml('bucket = "bucket-b"', 'region = "nowhere region"'), 'env.toml', {
