@@ -738,7 +738,10 @@ function expectedListing(keys: Iterable<string>, spec: ListSpec): { keys: string
     if (cut < 0) listed.push(key);
     else prefixes.add(key.slice(0, cut + spec.delimiter!.length));
   }
-  return { keys: listed, prefixes: [...prefixes].sort(byteOrder) };
+  // A common prefix at or before startAfter is not listed again: it is how a listing resumes after a page that
+  // ended with it (S3 API Reference, ListObjects: the last CommonPrefixes can be the next Marker).
+  const after = (common: string) => spec.startAfter === undefined || byteOrder(common, spec.startAfter) > 0;
+  return { keys: listed, prefixes: [...prefixes].filter(after).sort(byteOrder) };
 }
 
 class List extends Step {
