@@ -317,7 +317,8 @@ async function runDoctor({ configPath, values, signal }: Context): Promise<numbe
   const { doctor } = await import('./doctor.js');
   const line = (check: Check) => {
     const fix = check.fix === undefined ? '' : `\n      ${''.padEnd(11)}  fix: ${check.fix}`;
-    return `${check.ok ? 'ok  ' : 'FAIL'}  ${check.name.padEnd(11)}  ${check.detail}${fix}`;
+    const mark = check.ok ? 'ok  ' : check.skipped === true ? 'skip' : 'FAIL';
+    return `${mark}  ${check.name.padEnd(11)}  ${check.detail}${fix}`;
   };
   const checks = await doctor(configPath, {
     signal,
@@ -325,13 +326,16 @@ async function runDoctor({ configPath, values, signal }: Context): Promise<numbe
   });
   const ok = checks.every((check) => check.ok);
   if (json) write(process.stdout, JSON.stringify({ ok, checks }));
-  const failed = checks.filter((c) => !c.ok);
+  const failed = checks.filter((c) => !c.ok && c.skipped !== true);
+  const skipped = checks.filter((c) => c.skipped === true);
+  const names = (list: Check[]) => list.map((c) => c.name).join(', ');
   // A failure is also said on stderr, as every failing command does; the fixes are in the report above it.
   if (ok) write(process.stdout, json ? '' : `all ${checks.length} checks passed`);
   else
     write(
       process.stderr,
-      `s3v4: ${failed.length} of ${checks.length} checks failed: ${failed.map((c) => c.name).join(', ')}`,
+      `s3v4: ${failed.length} of ${checks.length} checks failed: ${names(failed)}` +
+        (skipped.length === 0 ? '' : `; ${skipped.length} skipped: ${names(skipped)}`),
     );
   if (!ok && checks[0]?.name === 'config' && !checks[0].ok) return EXIT.usage;
   return ok ? EXIT.ok : EXIT.failed;

@@ -544,7 +544,7 @@ if (cephForSpecs(test, 'the s3v4 command line', 'spec/cli.spec.ts')) {
 
   interface DoctorReport {
     ok: boolean;
-    checks: Array<{ name: string; ok: boolean; detail: string; fix?: string }>;
+    checks: Array<{ name: string; ok: boolean; skipped?: boolean; detail: string; fix?: string }>;
   }
 
   /** The doctor's --json report; with `text`, also its output for people (a second run), which must exit the same. */
@@ -559,7 +559,8 @@ if (cephForSpecs(test, 'the s3v4 command line', 'spec/cli.spec.ts')) {
     };
   }
 
-  const failed = (report: DoctorReport) => report.checks.filter((check) => !check.ok);
+  const failed = (report: DoctorReport) => report.checks.filter((check) => !check.ok && check.skipped !== true);
+  const skipped = (report: DoctorReport) => report.checks.filter((check) => check.skipped === true).map((c) => c.name);
 
   test('doctor passes a good config, one line per check, and leaves nothing behind', () => {
     const good = doctor(join(dir, 'config.toml'), true);
@@ -605,7 +606,50 @@ if (cephForSpecs(test, 'the s3v4 command line', 'spec/cli.spec.ts')) {
     assert.equal(ok(['ls', 's3v4-doctor/', '--recursive'], { config: join(dir, 'doctor-public.toml') }), '');
   });
 
-  test('doctor fails with the fix: wrong secret, wrong region, missing bucket, private bucket with plain links', () => {
+  test('doctor judges the region by what the server enforces, not by the name GetBucketLocation gives', async () => {
+    // Ceph checks the signature with whatever region it was signed for: a stock Ceph names its zonegroup "default"
+    // (this one "us-east-1"), and any region works. The requests are accepted, so the region is right.
+    for (const region of ['default', 'eu-west-1']) {
+      const accepted = doctor(writeConfig(`doctor-${region}.toml`, { region }), true);
+      assert.is(accepted.status, 0, accepted.text);
+      assert.equal(failed(accepted.report), []);
+      assert.is(
+        accepted.report.checks.find((c) => c.name === 'bucket')?.detail,
+        `bucket cli exists and accepts requests signed for region ${region} (GetBucketLocation names us-east-1)`,
+      );
+      assert.match(accepted.text, /^all 8 checks passed$/m);
+    }
+    // A server that enforces the region refuses the signed request and names the one it wants (AWS does).
+    const proxy = await startFaultProxy(rgw.port);
+    try {
+      const wrong =
+        '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AuthorizationHeaderMalformed</Code>' +
+        "<Message>The authorization header is malformed; the region 'eu-west-1' is wrong; expecting 'ap-south-1'</Message>" +
+        '<Region>ap-south-1</Region></Error>';
+      proxy.inject(
+        { kind: 'reply', status: 400, body: wrong, headers: { 'content-type': 'application/xml' } },
+        { times: 1000, match: (method) => method === 'GET' },
+      );
+      const run = await start(
+        ['doctor', '--json'],
+        writeConfig('doctor-enforced.toml', { endpoint: proxy.endpoint, region: 'eu-west-1' }),
+      ).done;
+      assert.is(run.status, 1, run.stderr);
+      const report = JSON.parse(run.stdout) as DoctorReport;
+      assert.equal(failed(report), [
+        {
+          name: 'bucket',
+          ok: false,
+          detail: 'requests signed for region eu-west-1 are refused: AuthorizationHeaderMalformed',
+          fix: 'the bucket is in ap-south-1; set region = "ap-south-1"',
+        },
+      ]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test('doctor fails with the fix, and counts the checks it skipped: wrong secret, missing bucket, private bucket', () => {
     const secret = doctor(
       writeConfig('doctor-secret.toml', { secret_key: `${rgw.secretAccessKey.slice(0, -4)}AAAA` }),
       true,
@@ -618,18 +662,13 @@ if (cephForSpecs(test, 'the s3v4 command line', 'spec/cli.spec.ts')) {
     assert.match(failed(secret.report)[0]!.detail, /access key S3V4TEST\w+ refused: SignatureDoesNotMatch/);
     assert.match(failed(secret.report)[0]!.fix!, /check that secret_key belongs to access_key/);
     assert.match(secret.text, /^FAIL {2}credentials {2}.*\n {19}fix: /m);
-    assert.match(secret.text, /^s3v4: 1 of 4 checks failed: credentials$/m);
-
-    const region = doctor(writeConfig('doctor-region.toml', { region: 'eu-west-1' }));
-    assert.is(region.status, 1);
-    assert.equal(failed(region.report), [
-      {
-        name: 'bucket',
-        ok: false,
-        detail: 'bucket cli is in region us-east-1, not eu-west-1',
-        fix: 'set region = "us-east-1"',
-      },
-    ]);
+    // The checks after the failed one did not run, and the summary counts them.
+    assert.equal(skipped(secret.report), ['bucket', 'addressing', 'link', 'policy']);
+    assert.match(secret.text, /^skip {2}bucket {7}not run: an earlier check failed$/m);
+    assert.match(
+      secret.text,
+      /^s3v4: 1 of 8 checks failed: credentials; 4 skipped: bucket, addressing, link, policy$/m,
+    );
 
     const missing = doctor(writeConfig('doctor-missing.toml', { bucket: 'no-such-bucket' }));
     assert.is(missing.status, 1);
@@ -662,10 +701,16 @@ if (cephForSpecs(test, 'the s3v4 command line', 'spec/cli.spec.ts')) {
 
     const invalid = doctor(writeConfig('doctor-invalid.toml', { bucket: '' }));
     assert.is(invalid.status, 2);
-    assert.equal(
-      invalid.report.checks.map((c) => [c.name, c.ok]),
-      [['config', false]],
-    );
+    assert.equal(invalid.report.checks.map((c) => [c.name, c.ok]).slice(0, 1), [['config', false]]);
+    assert.equal(skipped(invalid.report), [
+      'endpoint',
+      'clock',
+      'credentials',
+      'bucket',
+      'addressing',
+      'link',
+      'policy',
+    ]);
     assert.match(invalid.report.checks[0]!.detail, /bucket/);
   });
 
@@ -763,7 +808,7 @@ if (cephForSpecs(test, 'the s3v4 command line', 'spec/cli.spec.ts')) {
     const down = doctor(writeConfig('doctor-down.toml', { endpoint: `http://127.0.0.1:${port}` }), true);
     assert.is(down.status, 1);
     assert.equal(
-      down.report.checks.map((c) => [c.name, c.ok]),
+      down.report.checks.slice(0, 2).map((c) => [c.name, c.ok]),
       [
         ['config', true],
         ['endpoint', false],
@@ -773,7 +818,11 @@ if (cephForSpecs(test, 'the s3v4 command line', 'spec/cli.spec.ts')) {
       down.report.checks[1]!.detail,
       new RegExp(`no answer from http://127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\)`),
     );
-    assert.match(down.text, /^s3v4: 1 of 2 checks failed: endpoint$/m);
+    assert.equal(skipped(down.report), ['clock', 'credentials', 'bucket', 'addressing', 'link', 'policy']);
+    assert.match(
+      down.text,
+      /^s3v4: 1 of 8 checks failed: endpoint; 6 skipped: clock, credentials, bucket, addressing, link, policy$/m,
+    );
   });
 }
 
