@@ -230,11 +230,23 @@ interface Progress {
   end(): void;
 }
 
-/** Redraws at most this often. */
+/**
+ * Redraws at most this often, and whenever progress arrives this long after the last frame; the last frame is drawn
+ * at the end, whenever it comes.
+ */
 const REDRAW_MS = 100;
 
-/** A progress bar on stderr (bytes, rate, ETA) when stderr is a terminal; silent otherwise. */
-function progress(label: string, total: number): Progress {
+/** Cells of the bar: at most, and the fewest kept beside a label. */
+const BAR_CELLS = { most: 20, least: 10 } as const;
+
+/** The fewest characters of a label kept beside the bar (the label's end, "…" before it). */
+const LABEL_CELLS = 12;
+
+/**
+ * A progress bar on stderr (bytes, rate, ETA; only bytes and rate when the total is unknown) when stderr is a
+ * terminal; silent otherwise. Each frame fits the terminal's width, read at every frame (a resize is followed).
+ */
+function progress(label: string, total: number | undefined): Progress {
   const stream = process.stderr;
   if (!stream.isTTY) return { update() {}, end() {} };
   const started = performance.now();
@@ -244,15 +256,7 @@ function progress(label: string, total: number): Progress {
     drawn = performance.now();
     const seconds = (drawn - started) / 1000;
     const rate = seconds > 0 ? loaded / seconds : 0;
-    const fraction = total > 0 ? Math.min(1, loaded / total) : 1;
-    const eta = rate > 0 ? Math.ceil((total - loaded) / rate) : undefined;
-    const bar = '#'.repeat(Math.round(fraction * 20)).padEnd(20, '.');
-    const percent = String(Math.floor(fraction * 100)).padStart(3);
-    const left = eta === undefined ? '--' : `${eta}s`;
-    const facts = `[${bar}] ${percent}% ${bytes(loaded)}/${bytes(total)} ${bytes(rate)}/s ETA ${left}`;
-    const room = (stream.columns || 80) - facts.length - 2;
-    const name = label.length <= room ? label : `…${label.slice(label.length - Math.max(room - 1, 0))}`;
-    stream.write(`\r\x1b[K${name}  ${facts}`);
+    stream.write(`\r\x1b[K${frame(columns(stream), label, loaded, total, rate)}`);
   };
   return {
     update(now) {
@@ -264,6 +268,46 @@ function progress(label: string, total: number): Progress {
       stream.write('\n');
     },
   };
+}
+
+/**
+ * The columns a frame may take: one fewer than the terminal has, since writing the last column makes many
+ * terminals wrap. A terminal that reports no size (a pseudo-terminal nobody sized) falls back to $COLUMNS, then 80.
+ */
+function columns(stream: NodeJS.WriteStream): number {
+  const reported = stream.columns || Number.parseInt(process.env.COLUMNS ?? '', 10) || 80;
+  return Math.max(reported - 1, 1);
+}
+
+/**
+ * One frame in `width` columns: `label  [bar] percent sizes rate ETA`. What fits goes in by need: the rate is left
+ * out first, then the ETA, then the sizes; then the bar narrows; then the label goes, and last the bar.
+ */
+function frame(width: number, label: string, loaded: number, total: number | undefined, rate: number): string {
+  const fraction = total === undefined ? undefined : total > 0 ? Math.min(1, loaded / total) : 1;
+  const percent = fraction === undefined ? undefined : `${String(Math.floor(fraction * 100)).padStart(3)}%`;
+  const sizes = total === undefined ? bytes(loaded) : `${bytes(loaded)}/${bytes(total)}`;
+  const speed = `${bytes(rate)}/s`;
+  const eta =
+    total === undefined ? undefined : `ETA ${rate > 0 ? `${Math.ceil(Math.max(total - loaded, 0) / rate)}s` : '--'}`;
+  const bar = (cells: number) =>
+    fraction === undefined ? '' : `[${'#'.repeat(Math.round(fraction * cells)).padEnd(cells, '.')}] `;
+  const choices = [[percent, sizes, speed, eta], [percent, sizes, eta], [percent, sizes], [percent ?? sizes]].map(
+    (facts) => facts.filter((fact) => fact !== undefined).join(' '),
+  );
+  const least = Math.min(label.length, LABEL_CELLS);
+  for (const facts of choices) {
+    // Brackets and spaces: "label  [bar] facts".
+    const cells = Math.min(BAR_CELLS.most, width - facts.length - 5 - least);
+    if (fraction !== undefined && cells < BAR_CELLS.least) continue;
+    const room = width - bar(cells).length - facts.length - 2;
+    if (room < least) continue;
+    const name = label.length <= room ? label : `…${label.slice(label.length - (room - 1))}`;
+    return `${name}  ${bar(cells)}${facts}`;
+  }
+  const facts = choices.at(-1)!;
+  const cells = Math.min(BAR_CELLS.most, width - facts.length - 3);
+  return (cells > 0 ? `${bar(cells)}${facts}` : facts).slice(0, width);
 }
 
 /** 1536 → "1.5 KiB". */

@@ -512,6 +512,45 @@ if (cephForSpecs(test, 'the s3v4 command line', 'spec/cli.spec.ts')) {
     ok(['rm', 'progress.bin']);
   });
 
+  test('in a 40-column terminal the bar never wraps, redraws at most every 100 ms and ends at 100%', () => {
+    const big = file('narrow.bin', randomBytes(20 * MiB));
+    /** Runs the command under a 40-column pseudo-terminal; the frames it drew, and how long it took. */
+    const narrow = (args: string[]) => {
+      const command = [process.execPath, ...NODE_ARGS, ...args, '--config', join(dir, 'config.toml')]
+        .map((a) => `'${a}'`)
+        .join(' ');
+      const started = performance.now();
+      const tty = spawnSync('script', ['-qec', `stty cols 40 rows 24 && ${command}`, '/dev/null'], {
+        cwd: dir,
+        env: cleanEnv({ COLUMNS: '40' }),
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      const elapsed = performance.now() - started;
+      assert.is(tty.status, 0, tty.stdout + tty.stderr);
+      // Each frame starts with carriage return and erase-line; the last one ends at the newline after it.
+      const frames = tty.stdout
+        .split('\r\x1b[K')
+        .slice(1)
+        .map((frame) => frame.split(/\r?\n/)[0]!);
+      assert.ok(frames.length >= 1, JSON.stringify(tty.stdout.slice(0, 300)));
+      for (const frame of frames) assert.ok([...frame].length < 40, `${[...frame].length} columns: ${frame}`);
+      // At most one frame per 100 ms of the run, plus the first and the last.
+      assert.ok(frames.length <= elapsed / 100 + 2, `${frames.length} frames in ${Math.round(elapsed)} ms`);
+      return frames;
+    };
+    const put = narrow(['put', big, 'progress/a-rather-long-key-name-for-a-narrow-terminal.bin']);
+    assert.match(put.at(-1)!, /^…[\w.-]+ {2}\[#+\] 100%/);
+    const get = narrow([
+      'get',
+      'progress/a-rather-long-key-name-for-a-narrow-terminal.bin',
+      join(dir, 'narrow-copy.bin'),
+    ]);
+    assert.match(get.at(-1)!, /\[#+\] 100%/);
+    assert.ok(readFileSync(join(dir, 'narrow-copy.bin')).equals(readFileSync(big)));
+    ok(['rm', 'progress/a-rather-long-key-name-for-a-narrow-terminal.bin']);
+  });
+
   test('Ctrl-C aborts a multipart upload and removes a partial download', async () => {
     const big = file('interrupt.bin', randomBytes(160 * MiB));
     const interrupted = async (args: string[], ready: () => Promise<boolean>) => {
