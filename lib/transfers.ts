@@ -2,9 +2,9 @@
  * The `s3v4` command's transfers between the bucket and local files: one
  * object into a file through a temporary file renamed into place, every object
  * under a prefix into a directory (refusing keys that would land outside it),
- * the files of a recursive put and the upload loop, with a progress bar when
- * stderr is a terminal. They know a client and an abort signal, not the
- * command line. Only the client's types are imported here: its module (and
+ * the files of a recursive put and the upload loop, standard input and output
+ * as `-`, with a progress bar when stderr is a terminal. They know a client
+ * and an abort signal, not the command line. Only the client's types are imported here: its module (and
  * undici with it) is loaded by whoever makes the client.
  */
 import { randomBytes } from 'node:crypto';
@@ -12,14 +12,16 @@ import {
   createWriteStream,
   existsSync,
   linkSync,
+  lstatSync,
   mkdirSync,
   readdirSync,
   realpathSync,
   renameSync,
   rmSync,
+  type Stats,
 } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, join, relative, sep } from 'node:path';
-import { Transform } from 'node:stream';
+import { Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fromFile } from './bodies.js';
 import type { S3Client } from './client.js';
@@ -38,11 +40,22 @@ export interface Transfer {
   warn: (message: string) => void;
 }
 
+/** `-` as a FILE of put or the DEST of get: standard input or output. */
+export const STDIO = '-';
+
 /** One file of a put and the key it goes to. */
 export interface Upload {
+  /** A path, or STDIO. */
   file: string;
   key: string;
-  size: number;
+  /** Undefined for standard input, whose length is known only at its end. */
+  size: number | undefined;
+}
+
+/** A prefix as a folder: `site` means `site/`, never `site2/`; "" and "/" are the bucket's top level. */
+export function folder(prefix: string): string {
+  if (prefix === '' || prefix === '/') return '';
+  return prefix.endsWith('/') ? prefix : `${prefix}/`;
 }
 
 /** What a recursive get did, as --json reports it. */
@@ -93,39 +106,53 @@ export function filesUnder(directory: string, transfer: Pick<Transfer, 'warn'>):
   return files.sort();
 }
 
-/** Uploads the files in order, a line each; typed `contentType`, else by extension. Resolves to their ETags. */
+/**
+ * Uploads the files in order, a line each; typed `contentType`, else by extension. Resolves to their sizes and
+ * ETags. Standard input is streamed as it arrives: of unknown length, it goes through multipart (client.put), a
+ * few parts in memory at a time.
+ */
 export async function putFiles(
   transfer: Transfer,
   uploads: readonly Upload[],
   contentType: string | undefined,
-): Promise<Array<Upload & { etag: string }>> {
+): Promise<Array<Upload & { size: number; etag: string }>> {
   const { client, signal } = transfer;
-  const done: Array<Upload & { etag: string }> = [];
+  const done: Array<Upload & { size: number; etag: string }> = [];
   for (const upload of uploads) {
     const bar = progress(upload.key, upload.size);
     const type = contentType ?? CONTENT_TYPES[extname(upload.file).toLowerCase()];
+    const read = { bytes: 0 };
+    const body = upload.file === STDIO ? counted(process.stdin, read) : fromFile(upload.file);
     try {
-      const result = await client.put(upload.key, fromFile(upload.file), {
+      const result = await client.put(upload.key, body, {
         ...(type === undefined ? {} : { contentType: type }),
         signal,
         onProgress: ({ loaded }) => bar.update(loaded),
       });
-      done.push({ ...upload, etag: result.etag });
+      done.push({ ...upload, size: upload.size ?? read.bytes, etag: result.etag });
     } finally {
       bar.end();
     }
-    transfer.line(`${upload.file} -> ${upload.key} (${bytes(upload.size)})`);
+    transfer.line(`${upload.file} -> ${upload.key} (${bytes(done.at(-1)!.size)})`);
   }
   return done;
+}
+
+/** The stream's chunks as they come, with their bytes added up in `read`. */
+async function* counted(stream: AsyncIterable<Buffer>, read: { bytes: number }): AsyncGenerator<Buffer> {
+  for await (const chunk of stream) {
+    read.bytes += chunk.length;
+    yield chunk;
+  }
 }
 
 // ---------------------------------------------------------------------------
 // Downloads
 
 /**
- * Every object under a prefix into a directory, each at its key's path below
- * the prefix; keys that would land outside are refused. An object that fails
- * is warned about and the others still come.
+ * Every object under a prefix (a folder: see folder()) into a directory, each
+ * at its key's path below the prefix; keys that would land outside are
+ * refused. An object that fails is warned about and the others still come.
  */
 export async function getTree(transfer: Transfer, prefix: string, dest: string): Promise<Tree> {
   mkdirSync(dest, { recursive: true });
@@ -136,8 +163,7 @@ export async function getTree(transfer: Transfer, prefix: string, dest: string):
     for (const object of page.objects) {
       // A key ending in / is a folder marker made by consoles, not a file.
       if (object.key.endsWith('/')) continue;
-      let path = object.key.slice(prefix.length);
-      if (prefix !== '' && !prefix.endsWith('/')) path = path.replace(/^\//, '');
+      const path = object.key.slice(prefix.length);
       const file = join(root, path);
       const refusal = unsafe(path) ?? outside(root, file);
       try {
@@ -183,14 +209,55 @@ function outside(root: string, path: string): string | undefined {
  * Streams an object into `file` through a temporary file beside it, renamed
  * into place once every byte has arrived; on any failure the temporary file
  * is removed and `file` is untouched. Without --force an existing file stays.
+ * Only a regular file is ever replaced, --force or not: renaming over a FIFO,
+ * a device or a symbolic link (`/dev/stdout` is one) would replace the entry
+ * itself, not write to what it leads to. A symbolic link to a regular file
+ * is refused too, rather than followed: a path is replaced only as named.
+ * An entry swapped in after the check is replaced by the rename, never
+ * written through.
  */
 export async function download(transfer: Transfer, key: string, file: string): Promise<number> {
-  const { force, signal } = transfer;
-  if (!force && existsSync(file)) {
+  const { force } = transfer;
+  const existing = lstatSync(file, { throwIfNoEntry: false });
+  if (existing !== undefined && !existing.isFile()) {
+    throw new S3v4Error(
+      'ERR_S3V4_NOT_A_FILE',
+      `${file} is ${kindOf(existing)}, not a regular file, and get replaces only regular files; for standard output name DEST "-"`,
+    );
+  }
+  if (!force && existing !== undefined) {
     throw new S3v4Error('ERR_S3V4_EXISTS', `${file} exists; pass --force to overwrite it`);
   }
   mkdirSync(dirname(file), { recursive: true });
   const partial = join(dirname(file), `.${basename(file)}.${randomBytes(4).toString('hex')}.s3v4-partial`);
+  try {
+    const received = await receive(transfer, key, () => createWriteStream(partial, { flags: 'wx' }), true);
+    if (force) {
+      renameSync(partial, file);
+    } else {
+      // A hard link fails if the file appeared meanwhile, where a rename would replace it.
+      linkSync(partial, file);
+      rmSync(partial);
+    }
+    return received;
+  } catch (error) {
+    rmSync(partial, { force: true });
+    throw error;
+  }
+}
+
+/** Streams an object to standard output, as it arrives; a closed stdout stops it (see cli.ts). */
+export async function toStdout(transfer: Transfer, key: string): Promise<number> {
+  // Standard output stays open: the process's own, it is not this transfer's to end.
+  return receive(transfer, key, () => process.stdout, false);
+}
+
+/**
+ * Streams an object into what `open` gives once the object's reply has come (so nothing is created for a missing
+ * key); fails unless exactly its size arrived. Resolves to the bytes received.
+ */
+async function receive(transfer: Transfer, key: string, open: () => Writable, end: boolean): Promise<number> {
+  const { signal } = transfer;
   const reply = await transfer.client.get(key, { signal });
   const bar = progress(key, reply.size);
   let received = 0;
@@ -202,24 +269,27 @@ export async function download(transfer: Transfer, key: string, file: string): P
     },
   });
   try {
-    await pipeline(reply.body, count, createWriteStream(partial, { flags: 'wx' }), { signal });
+    await pipeline(reply.body, count, open(), { signal, end });
     if (received !== reply.size) {
       throw new S3v4Error('ERR_S3V4_TRUNCATED', `GET ${key}: received ${received} of ${reply.size} bytes`);
     }
-    if (force) {
-      renameSync(partial, file);
-    } else {
-      // A hard link fails if the file appeared meanwhile, where a rename would replace it.
-      linkSync(partial, file);
-      rmSync(partial);
-    }
+    return received;
   } catch (error) {
-    rmSync(partial, { force: true });
     throw signal.aborted ? new AbortError(`GET ${key}: aborted`, error) : error;
   } finally {
     bar.end();
   }
-  return received;
+}
+
+/** What a directory entry is, for a refusal: "a FIFO", "a symbolic link", ... */
+function kindOf(stats: Stats): string {
+  if (stats.isSymbolicLink()) return 'a symbolic link';
+  if (stats.isDirectory()) return 'a directory';
+  if (stats.isFIFO()) return 'a FIFO';
+  if (stats.isSocket()) return 'a socket';
+  if (stats.isCharacterDevice()) return 'a character device';
+  if (stats.isBlockDevice()) return 'a block device';
+  return 'a special file';
 }
 
 // ---------------------------------------------------------------------------
@@ -250,7 +320,7 @@ function progress(label: string, total: number | undefined): Progress {
   const stream = process.stderr;
   if (!stream.isTTY) return { update() {}, end() {} };
   const started = performance.now();
-  let drawn = 0;
+  let drawn = Number.NEGATIVE_INFINITY;
   let loaded = 0;
   const draw = () => {
     drawn = performance.now();
