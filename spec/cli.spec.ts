@@ -515,6 +515,17 @@ if (cephForSpecs(test, 'the s3v4 command line', 'spec/cli.spec.ts')) {
       assert.is(got.stdout.split(' ')[0], sha(path));
       assert.is(got.stderr, '');
     }
+    // Streamed, never held whole: 256 MiB through each way raises the peak RSS far less than 256 MiB.
+    const command = [process.execPath, ...NODE_ARGS].map((a) => `'${a}'`).join(' ');
+    const config = `--config '${join(dir, 'config.toml')}'`;
+    const peak = (run: { stderr: string }) => Number(/^maxrss (\d+)$/m.exec(run.stderr)?.[1]) / 1024;
+    const up = shell(`head -c 256M /dev/zero | /usr/bin/time -f 'maxrss %M' ${command} put - pipes/zeros ${config}`);
+    assert.equal(up.statuses, [0, 0], up.stderr);
+    const down = shell(`/usr/bin/time -f 'maxrss %M' ${command} get pipes/zeros - ${config} | wc -c`);
+    assert.equal(down.statuses, [0, 0], down.stderr);
+    assert.is(down.stdout.trim(), String(256 * MiB));
+    for (const run of [up, down]) assert.ok(peak(run) < 200, `peak RSS ${peak(run)} MiB`);
+    ok(['rm', 'pipes/zeros']);
     // Unknown length: the stream went through multipart (its ETag is "<md5>-<parts>").
     assert.match(json(['stat', `pipes/${20 * MiB + 12345}`]).etag as string, /-3$/);
     const prefix = s3v4(['put', '-', 'pipes/']);
