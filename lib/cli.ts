@@ -4,7 +4,8 @@
  * a shell. Output is for people, or JSON with --json; messages go to stderr.
  * Exit status: 0 success, 1 an operation failed, 2 bad usage or
  * configuration, 130 interrupted (Ctrl-C: multipart uploads are aborted and
- * partial downloads removed before it exits). Here: the entry point, help,
+ * partial downloads removed before it exits), 141 standard output closed
+ * (`s3v4 ls | head`: the command stops quietly). Here: the entry point, help,
  * parsing and the error report; the commands are in commands.ts and the
  * transfers they call in transfers.ts.
  */
@@ -39,7 +40,7 @@ function help(): string {
     'The config is --config FILE, else $S3V4_CONFIG, else ./config.toml (the [object_store.s3] table);',
     'AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION and AWS_ENDPOINT_URL_S3 fill empty keys.',
     '--json prints results as JSON (ls: one JSON object per line). ' +
-      'Exit status: 0 ok, 1 failed, 2 bad usage or config, 130 interrupted.',
+      'Exit status: 0 ok, 1 failed, 2 bad usage or config, 130 interrupted, 141 stdout closed.',
     's3v4 COMMAND --help shows one command; s3v4 --version the version.',
   ].join('\n');
 }
@@ -86,6 +87,18 @@ async function main(argv: readonly string[]): Promise<number> {
   };
   process.on('SIGINT', interrupt);
   process.on('SIGTERM', interrupt);
+  // A failed stdout stops the command like Ctrl-C. A reader that went away (`s3v4 ls | head -1`, EPIPE) does so
+  // quietly, with status 141 = 128 + SIGPIPE (13): what a shell reports for cat, ls or grep killed by writing to a
+  // closed pipe. Node ignores SIGPIPE, so the status is set rather than received; nothing is printed, as those tools
+  // print nothing. The status is set here too, for a write that fails after the command has finished.
+  let failedOutput: NodeJS.ErrnoException | undefined;
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    failedOutput ??= error;
+    if (error.code === 'EPIPE') process.exitCode = EXIT.closed;
+    controller.abort(error);
+  });
+  // A closed stderr leaves no one to warn: the command carries on, and its status still says how it went.
+  process.stderr.on('error', () => undefined);
   let json = false;
   try {
     const { values, positionals } = parse(argv);
@@ -149,6 +162,8 @@ async function main(argv: readonly string[]): Promise<number> {
       await client?.close();
     }
   } catch (error) {
+    if (failedOutput?.code === 'EPIPE') return EXIT.closed;
+    if (failedOutput !== undefined) return report(failedOutput, false, false);
     return report(error, json, controller.signal.aborted);
   } finally {
     process.off('SIGINT', interrupt);
@@ -190,4 +205,6 @@ function report(error: unknown, json: boolean, interrupted: boolean): number {
   return status;
 }
 
-process.exitCode = await main(process.argv.slice(2));
+const status = await main(process.argv.slice(2));
+// A closed stdout may have set it already.
+process.exitCode ??= status;

@@ -10,11 +10,24 @@ import { basename, join, relative, sep } from 'node:path';
 import type { ObjectInfo, S3Client } from './client.js';
 import type { Check } from './doctor.js';
 import { linkKind, presignExpiry } from './endpoint.js';
-import { S3v4Error, UsageError } from './errors.js';
+import { S3Error, S3v4Error, UsageError } from './errors.js';
 import { MAX_PRESIGN_EXPIRY } from './signer.js';
-import { bytes, download, filesUnder, getTree, putFiles, type Transfer, type Upload, unsafe } from './transfers.js';
+import {
+  bytes,
+  download,
+  filesUnder,
+  folder,
+  getTree,
+  putFiles,
+  STDIO,
+  toStdout,
+  type Transfer,
+  type Upload,
+  unsafe,
+} from './transfers.js';
 
-export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
+/** 141 = 128 + SIGPIPE: standard output's reader went away (see cli.ts). */
+export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130, closed: 141 } as const;
 
 export const OPTIONS = {
   config: { type: 'string', short: 'c' },
@@ -25,6 +38,7 @@ export const OPTIONS = {
   long: { type: 'boolean', short: 'l' },
   force: { type: 'boolean', short: 'f' },
   prefix: { type: 'string' },
+  all: { type: 'boolean' },
   yes: { type: 'boolean', short: 'y' },
   method: { type: 'string', short: 'X' },
   expires: { type: 'string', short: 'e' },
@@ -65,7 +79,8 @@ export const MANY = Number.POSITIVE_INFINITY;
 export const COMMANDS: Readonly<Record<string, Command>> = {
   put: {
     usage: 'put FILE... KEY|PREFIX/ [--recursive] [--content-type TYPE]',
-    summary: 'upload files (directories with --recursive); several files, or a PREFIX ending in /, keep their names',
+    summary:
+      'upload files (directories with --recursive); several files, or a PREFIX ending in /, keep their names; FILE - is stdin',
     options: ['recursive', 'content-type'],
     args: [2, MANY],
     run: put,
@@ -73,22 +88,22 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   get: {
     usage: 'get KEY [DEST] [--recursive] [--force]',
     summary:
-      'download an object (every object under a prefix with --recursive) into DEST, default the current directory',
+      'download an object (every object under a folder with --recursive) into DEST, default the current directory; DEST - is stdout',
     options: ['recursive', 'force'],
     args: [1, 2],
     run: get,
   },
   ls: {
     usage: 'ls [PREFIX] [--recursive] [--long]',
-    summary: 'list keys, and folders unless --recursive; --long adds date and size',
+    summary: 'list keys, and folders unless --recursive (then PREFIX is a folder); --long adds date and size',
     options: ['recursive', 'long'],
     args: [0, 1],
     run: ls,
   },
   rm: {
-    usage: 'rm KEY... | rm --prefix P --yes',
-    summary: 'delete objects; every object under a prefix with --prefix and --yes',
-    options: ['prefix', 'yes'],
+    usage: 'rm KEY... | rm --prefix P --yes | rm --all --yes',
+    summary: 'delete objects, saying which did not exist; every object under a folder with --prefix, or all with --all',
+    options: ['prefix', 'all', 'yes'],
     args: [0, MANY],
     run: rm,
   },
@@ -148,8 +163,17 @@ async function put(context: Context, args: string[]): Promise<number> {
   const prefix = target === '/' ? '' : target;
   if (sources.length > 1 && !target.endsWith('/'))
     throw new UsageError(`with several files the last argument is a prefix and must end in /, got "${target}"`);
+  if (sources.includes(STDIO)) {
+    if (sources.length > 1) throw new UsageError('put - reads standard input: it must be the only FILE');
+    if (target.endsWith('/'))
+      throw new UsageError(`put - reads standard input and needs a KEY, not a prefix ending in /, got "${target}"`);
+  }
   const uploads: Upload[] = [];
   for (const source of sources) {
+    if (source === STDIO) {
+      uploads.push({ file: STDIO, key: target, size: undefined });
+      continue;
+    }
     const stats = statSync(source, { throwIfNoEntry: false });
     if (stats === undefined) throw new UsageError(`${source}: no such file or directory`);
     if (stats.isDirectory()) {
@@ -175,8 +199,16 @@ async function put(context: Context, args: string[]): Promise<number> {
 /** Downloads an object into a file or directory, or with --recursive every object under a prefix. */
 async function get(context: Context, args: string[]): Promise<number> {
   const [key, dest = '.'] = args as [string, string?];
+  if (dest === STDIO) {
+    if (context.values.recursive === true)
+      throw new UsageError('get --recursive writes files; DEST "-" (standard output) takes one object');
+    if (context.values.json === true)
+      throw new UsageError('get KEY - writes the object to standard output, where --json cannot go too');
+    await toStdout(context, key);
+    return EXIT.ok;
+  }
   if (context.values.recursive === true) {
-    const { downloaded, failed } = await getTree(context, key, dest);
+    const { downloaded, failed } = await getTree(context, folder(key), dest);
     context.result({ downloaded, failed });
     const total = failed.length + downloaded.length;
     if (failed.length > 0) context.warn(`${failed.length} of ${total} objects not downloaded`);
@@ -202,8 +234,10 @@ async function get(context: Context, args: string[]): Promise<number> {
 async function ls(context: Context, args: string[]): Promise<number> {
   const { values } = context;
   const recursive = values.recursive === true;
+  // Without --recursive PREFIX is S3's own (ls site shows site/ and site2/), as one level of a listing; with it, a folder.
+  const prefix = args[0] ?? '';
   for await (const page of context.client.list({
-    prefix: args[0] ?? '',
+    prefix: recursive ? folder(prefix) : prefix,
     ...(recursive ? {} : { delimiter: '/' }),
     signal: context.signal,
   })) {
@@ -222,40 +256,112 @@ async function ls(context: Context, args: string[]): Promise<number> {
   return EXIT.ok;
 }
 
-/** Deletes the keys named, or with --prefix and --yes every object under the prefix, a page at a time. */
+/**
+ * Deletes the keys named, or with --prefix and --yes every object under the folder, or with --all and --yes every
+ * object, a page at a time. An empty prefix (an unset shell variable, say) is refused rather than taken as the bucket.
+ */
 async function rm(context: Context, args: string[]): Promise<number> {
-  const { client, values, signal } = context;
-  const deleted: string[] = [];
-  const errors: Array<{ key: string; code: string; message: string }> = [];
+  const { values } = context;
+  if (values.all === true) {
+    if (values.prefix !== undefined) throw new UsageError('--all deletes the whole bucket; it takes no --prefix');
+    if (args.length > 0) throw new UsageError('rm takes keys or --all, not both');
+    if (values.yes !== true) throw new UsageError('rm --all deletes every object in the bucket; add --yes to confirm');
+    return removed(context, await removeUnder(context, ''));
+  }
   if (values.prefix !== undefined) {
     if (args.length > 0) throw new UsageError('rm takes keys or --prefix, not both');
-    if (values.yes !== true)
-      throw new UsageError(`rm --prefix "${values.prefix}" deletes every object under it; add --yes to confirm`);
-    // Page by page: a large prefix is never held in memory at once.
-    for await (const page of client.list({ prefix: values.prefix, signal })) {
-      if (page.objects.length === 0) continue;
-      const result = await client.deleteMany(
-        page.objects.map((o) => o.key),
-        { signal },
+    const under = folder(values.prefix);
+    if (under === '')
+      throw new UsageError(
+        `an empty --prefix names the whole bucket; to delete every object pass --all --yes, got "${values.prefix}"`,
       );
-      deleted.push(...result.deleted);
-      errors.push(...result.errors);
-    }
-  } else if (args.length === 0) {
-    throw new UsageError('rm needs KEY... or --prefix P --yes');
-  } else if (values.yes !== undefined) {
-    throw new UsageError('--yes goes with --prefix');
-  } else if (args.length === 1) {
-    await client.delete(args[0]!, { signal });
-    deleted.push(args[0]!);
-  } else {
-    const result = await client.deleteMany(args, { signal });
-    deleted.push(...result.deleted);
-    errors.push(...result.errors);
+    if (values.yes !== true)
+      throw new UsageError(`rm --prefix "${under}" deletes every object under it; add --yes to confirm`);
+    return removed(context, await removeUnder(context, under));
   }
+  if (args.length === 0) throw new UsageError('rm needs KEY..., --prefix P --yes or --all --yes');
+  if (values.yes !== undefined) throw new UsageError('--yes goes with --prefix or --all');
+  return removed(context, await removeKeys(context, [...new Set(args)]));
+}
+
+interface Removal {
+  deleted: string[];
+  /** Keys that did not exist: S3's DeleteObject succeeds for them, so they are looked up first. */
+  missing: string[];
+  errors: Array<{ key: string; code: string; message: string }>;
+}
+
+/** Every object under `prefix`, page by page: a large prefix is never held in memory at once. */
+async function removeUnder({ client, signal }: Context, prefix: string): Promise<Removal> {
+  const removal: Removal = { deleted: [], missing: [], errors: [] };
+  for await (const page of client.list({ prefix, signal })) {
+    if (page.objects.length === 0) continue;
+    const result = await client.deleteMany(
+      page.objects.map((o) => o.key),
+      { signal },
+    );
+    removal.deleted.push(...result.deleted);
+    removal.errors.push(...result.errors);
+  }
+  return removal;
+}
+
+/** HEAD requests in flight at once while rm looks its keys up. */
+const LOOKUPS = 8;
+
+/**
+ * The keys named, after a HEAD of each (one request per key, LOOKUPS at a time) to tell the ones that did not
+ * exist: S3's DeleteObject and DeleteObjects report a missing key as deleted (S3 API Reference, DeleteObject).
+ * Only the ones found are deleted. A key created between its HEAD and the delete is deleted but said missing.
+ */
+async function removeKeys(context: Context, keys: string[]): Promise<Removal> {
+  const { client, signal } = context;
+  const found = new Set<string>();
+  let next = 0;
+  const lookUp = async () => {
+    for (let key = keys[next++]; key !== undefined; key = keys[next++]) {
+      if (await present(context, key)) found.add(key);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(LOOKUPS, keys.length) }, lookUp));
+  const existing = keys.filter((key) => found.has(key));
+  const removal: Removal = { deleted: [], missing: keys.filter((key) => !found.has(key)), errors: [] };
+  if (existing.length === 1) {
+    await client.delete(existing[0]!, { signal });
+    removal.deleted.push(existing[0]!);
+  } else if (existing.length > 1) {
+    const result = await client.deleteMany(existing, { signal });
+    removal.deleted.push(...result.deleted);
+    removal.errors.push(...result.errors);
+  }
+  return removal;
+}
+
+/**
+ * Whether the key exists; true when the server will not say: without s3:ListBucket (the reference's minimum
+ * policy) S3 answers a HEAD of a missing key with 403, not 404 (S3 API Reference, HeadObject, "Permissions").
+ */
+async function present({ client, signal, warn }: Context, key: string): Promise<boolean> {
+  try {
+    return await client.exists(key, { signal });
+  } catch (error) {
+    if (!(error instanceof S3Error) || error.status !== 403) throw error;
+    warn(`could not tell whether "${key}" exists (HEAD: 403 ${error.code}); deleting it anyway`);
+    return true;
+  }
+}
+
+/** Reports what rm did; exit 1 when a key did not exist or could not be deleted, as rm(1) does. */
+function removed(context: Context, { deleted, missing, errors }: Removal): number {
+  for (const key of missing) context.warn(`"${key}" did not exist`);
   for (const error of errors) context.warn(`could not delete "${error.key}": ${error.code}: ${error.message}`);
-  context.print(`deleted ${deleted.length} object${deleted.length === 1 ? '' : 's'}`, { deleted, errors });
-  return errors.length === 0 ? EXIT.ok : EXIT.failed;
+  const absent = missing.length === 0 ? '' : `; ${missing.length} did not exist`;
+  context.print(`deleted ${deleted.length} object${deleted.length === 1 ? '' : 's'}${absent}`, {
+    deleted,
+    missing,
+    errors,
+  });
+  return errors.length === 0 && missing.length === 0 ? EXIT.ok : EXIT.failed;
 }
 
 /** Shows an object's size, ETag, content type, date and metadata. */
@@ -317,7 +423,8 @@ async function runDoctor({ configPath, values, signal }: Context): Promise<numbe
   const { doctor } = await import('./doctor.js');
   const line = (check: Check) => {
     const fix = check.fix === undefined ? '' : `\n      ${''.padEnd(11)}  fix: ${check.fix}`;
-    return `${check.ok ? 'ok  ' : 'FAIL'}  ${check.name.padEnd(11)}  ${check.detail}${fix}`;
+    const mark = check.ok ? 'ok  ' : check.skipped === true ? 'skip' : 'FAIL';
+    return `${mark}  ${check.name.padEnd(11)}  ${check.detail}${fix}`;
   };
   const checks = await doctor(configPath, {
     signal,
@@ -325,13 +432,16 @@ async function runDoctor({ configPath, values, signal }: Context): Promise<numbe
   });
   const ok = checks.every((check) => check.ok);
   if (json) write(process.stdout, JSON.stringify({ ok, checks }));
-  const failed = checks.filter((c) => !c.ok);
+  const failed = checks.filter((c) => !c.ok && c.skipped !== true);
+  const skipped = checks.filter((c) => c.skipped === true);
+  const names = (list: Check[]) => list.map((c) => c.name).join(', ');
   // A failure is also said on stderr, as every failing command does; the fixes are in the report above it.
   if (ok) write(process.stdout, json ? '' : `all ${checks.length} checks passed`);
   else
     write(
       process.stderr,
-      `s3v4: ${failed.length} of ${checks.length} checks failed: ${failed.map((c) => c.name).join(', ')}`,
+      `s3v4: ${failed.length} of ${checks.length} checks failed: ${names(failed)}` +
+        (skipped.length === 0 ? '' : `; ${skipped.length} skipped: ${names(skipped)}`),
     );
   if (!ok && checks[0]?.name === 'config' && !checks[0].ok) return EXIT.usage;
   return ok ? EXIT.ok : EXIT.failed;

@@ -21,7 +21,10 @@ import { failureCause } from './transport.js';
 export interface Check {
   /** What was checked: config, endpoint, clock, credentials, bucket, policy, addressing or link. */
   name: string;
+  /** False for a check that failed or was skipped. */
   ok: boolean;
+  /** Not run, because an earlier check failed. */
+  skipped?: boolean;
   /** What was found. */
   detail: string;
   /** What to change, when the check failed. */
@@ -56,7 +59,10 @@ const PROVIDER_NAMES: Readonly<Record<Provider, string>> = {
   other: 'S3-compatible endpoint',
 };
 
-/** Runs every check that can run; the result passes only when every check passed. */
+/**
+ * Runs every check that can run, then lists the ones a failure left out as skipped; the result passes only when
+ * every check passed.
+ */
 export async function doctor(path: string, options: DoctorOptions = {}): Promise<Check[]> {
   const checks: Check[] = [];
   const add = (check: Check): boolean => {
@@ -64,14 +70,39 @@ export async function doctor(path: string, options: DoctorOptions = {}): Promise
     options.report?.(check);
     return check.ok;
   };
-  let config: StorageConfig;
+  let config: StorageConfig | undefined;
   try {
     config = loadConfig(path);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     add({ name: 'config', ok: false, detail: error.message, fix: `correct every problem listed in ${path}` });
-    return checks;
   }
+  if (config !== undefined) await runChecks(path, config, options, add);
+  const left = planned(config);
+  for (const check of checks) {
+    const at = left.indexOf(check.name);
+    if (at !== -1) left.splice(at, 1);
+  }
+  for (const name of left) add({ name, ok: false, skipped: true, detail: 'not run: an earlier check failed' });
+  return checks;
+}
+
+/**
+ * The checks a full run reports, in order: one link line for the presigned or the plain link, or for the CDN's
+ * alone, and two for a presigned link and a CDN (see checkLinks). An unreadable config counts as one link line.
+ */
+function planned(config: StorageConfig | undefined): string[] {
+  const links = config !== undefined && config.presignedExpirySecs > 0 && config.publicUrlBase !== undefined ? 2 : 1;
+  return ['config', 'endpoint', 'clock', 'credentials', 'bucket', 'addressing', ...Array(links).fill('link'), 'policy'];
+}
+
+/** The checks after the config's, each run only when the ones it needs passed. */
+async function runChecks(
+  path: string,
+  config: StorageConfig,
+  options: DoctorOptions,
+  add: (check: Check) => boolean,
+): Promise<void> {
   const names = `bucket ${config.bucket}, region ${config.region}`;
   const warnings = config.warnings.map((warning) => `; warning: ${warning}`).join('');
   add({
@@ -89,11 +120,10 @@ export async function doctor(path: string, options: DoctorOptions = {}): Promise
   try {
     // A signal in every case keeps the calls below uniform; it fires only when the caller's does.
     const context: Context = { config, client, agent, signal: options.signal ?? new AbortController().signal, add };
-    if (!(await checkEndpoint(context))) return checks;
-    if (!(await checkCredentials(context))) return checks;
-    if (!(await checkBucket(context))) return checks;
+    if (!(await checkEndpoint(context))) return;
+    if (!(await checkCredentials(context))) return;
+    if (!(await checkBucket(context))) return;
     await checkObject(context);
-    return checks;
   } finally {
     await client.close();
     await agent.close();
@@ -220,21 +250,21 @@ async function checkCredentials({ config, client, signal, add }: Context): Promi
 }
 
 /**
- * The bucket's own region (GetBucketLocation), when the credentials may read it; the minimum policy does not grant
- * it.
+ * The bucket exists, and its region as GetBucketLocation names it, when the credentials may read it (the minimum
+ * policy does not grant it). The region is judged by what the server enforces: the signed GET of checkCredentials
+ * was accepted, so requests signed for the configured region work, whatever name the bucket's location has. AWS
+ * refuses a request signed for another region (AuthorizationHeaderMalformed, naming the one it wants: see
+ * checkCredentials); Ceph verifies the signature with the region it was signed for and names its zonegroup
+ * ("default" on a stock cluster); R2 takes "auto" for any bucket.
  */
 async function checkBucket({ config, client, signal, add }: Context): Promise<boolean> {
   try {
     const region = await client.location({ signal });
-    // R2 takes "auto" for any bucket (Cloudflare R2 docs, "S3 API compatibility").
-    if (config.region === 'auto' || region === config.region)
-      return add({ name: 'bucket', ok: true, detail: `bucket ${config.bucket} exists, in region ${region}` });
-    return add({
-      name: 'bucket',
-      ok: false,
-      detail: `bucket ${config.bucket} is in region ${region}, not ${config.region}`,
-      fix: `set region = "${region}"`,
-    });
+    const detail =
+      region === config.region
+        ? `bucket ${config.bucket} exists, in region ${region}`
+        : `bucket ${config.bucket} exists and accepts requests signed for region ${config.region} (GetBucketLocation names ${region})`;
+    return add({ name: 'bucket', ok: true, detail });
   } catch (error) {
     if (!(error instanceof S3Error)) return add(failure('bucket', error, 'check endpoint and the network'));
     if (error.code === 'NoSuchBucket') return add(noSuchBucket(config));

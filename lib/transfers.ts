@@ -2,9 +2,9 @@
  * The `s3v4` command's transfers between the bucket and local files: one
  * object into a file through a temporary file renamed into place, every object
  * under a prefix into a directory (refusing keys that would land outside it),
- * the files of a recursive put and the upload loop, with a progress bar when
- * stderr is a terminal. They know a client and an abort signal, not the
- * command line. Only the client's types are imported here: its module (and
+ * the files of a recursive put and the upload loop, standard input and output
+ * as `-`, with a progress bar when stderr is a terminal. They know a client
+ * and an abort signal, not the command line. Only the client's types are imported here: its module (and
  * undici with it) is loaded by whoever makes the client.
  */
 import { randomBytes } from 'node:crypto';
@@ -12,14 +12,16 @@ import {
   createWriteStream,
   existsSync,
   linkSync,
+  lstatSync,
   mkdirSync,
   readdirSync,
   realpathSync,
   renameSync,
   rmSync,
+  type Stats,
 } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, join, relative, sep } from 'node:path';
-import { Transform } from 'node:stream';
+import { Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fromFile } from './bodies.js';
 import type { S3Client } from './client.js';
@@ -38,11 +40,22 @@ export interface Transfer {
   warn: (message: string) => void;
 }
 
+/** `-` as a FILE of put or the DEST of get: standard input or output. */
+export const STDIO = '-';
+
 /** One file of a put and the key it goes to. */
 export interface Upload {
+  /** A path, or STDIO. */
   file: string;
   key: string;
-  size: number;
+  /** Undefined for standard input, whose length is known only at its end. */
+  size: number | undefined;
+}
+
+/** A prefix as a folder: `site` means `site/`, never `site2/`; "" and "/" are the bucket's top level. */
+export function folder(prefix: string): string {
+  if (prefix === '' || prefix === '/') return '';
+  return prefix.endsWith('/') ? prefix : `${prefix}/`;
 }
 
 /** What a recursive get did, as --json reports it. */
@@ -93,39 +106,53 @@ export function filesUnder(directory: string, transfer: Pick<Transfer, 'warn'>):
   return files.sort();
 }
 
-/** Uploads the files in order, a line each; typed `contentType`, else by extension. Resolves to their ETags. */
+/**
+ * Uploads the files in order, a line each; typed `contentType`, else by extension. Resolves to their sizes and
+ * ETags. Standard input is streamed as it arrives: of unknown length, it goes through multipart (client.put), a
+ * few parts in memory at a time.
+ */
 export async function putFiles(
   transfer: Transfer,
   uploads: readonly Upload[],
   contentType: string | undefined,
-): Promise<Array<Upload & { etag: string }>> {
+): Promise<Array<Upload & { size: number; etag: string }>> {
   const { client, signal } = transfer;
-  const done: Array<Upload & { etag: string }> = [];
+  const done: Array<Upload & { size: number; etag: string }> = [];
   for (const upload of uploads) {
     const bar = progress(upload.key, upload.size);
     const type = contentType ?? CONTENT_TYPES[extname(upload.file).toLowerCase()];
+    const read = { bytes: 0 };
+    const body = upload.file === STDIO ? counted(process.stdin, read) : fromFile(upload.file);
     try {
-      const result = await client.put(upload.key, fromFile(upload.file), {
+      const result = await client.put(upload.key, body, {
         ...(type === undefined ? {} : { contentType: type }),
         signal,
         onProgress: ({ loaded }) => bar.update(loaded),
       });
-      done.push({ ...upload, etag: result.etag });
+      done.push({ ...upload, size: upload.size ?? read.bytes, etag: result.etag });
     } finally {
       bar.end();
     }
-    transfer.line(`${upload.file} -> ${upload.key} (${bytes(upload.size)})`);
+    transfer.line(`${upload.file} -> ${upload.key} (${bytes(done.at(-1)!.size)})`);
   }
   return done;
+}
+
+/** The stream's chunks as they come, with their bytes added up in `read`. */
+async function* counted(stream: AsyncIterable<Buffer>, read: { bytes: number }): AsyncGenerator<Buffer> {
+  for await (const chunk of stream) {
+    read.bytes += chunk.length;
+    yield chunk;
+  }
 }
 
 // ---------------------------------------------------------------------------
 // Downloads
 
 /**
- * Every object under a prefix into a directory, each at its key's path below
- * the prefix; keys that would land outside are refused. An object that fails
- * is warned about and the others still come.
+ * Every object under a prefix (a folder: see folder()) into a directory, each
+ * at its key's path below the prefix; keys that would land outside are
+ * refused. An object that fails is warned about and the others still come.
  */
 export async function getTree(transfer: Transfer, prefix: string, dest: string): Promise<Tree> {
   mkdirSync(dest, { recursive: true });
@@ -136,8 +163,7 @@ export async function getTree(transfer: Transfer, prefix: string, dest: string):
     for (const object of page.objects) {
       // A key ending in / is a folder marker made by consoles, not a file.
       if (object.key.endsWith('/')) continue;
-      let path = object.key.slice(prefix.length);
-      if (prefix !== '' && !prefix.endsWith('/')) path = path.replace(/^\//, '');
+      const path = object.key.slice(prefix.length);
       const file = join(root, path);
       const refusal = unsafe(path) ?? outside(root, file);
       try {
@@ -183,14 +209,55 @@ function outside(root: string, path: string): string | undefined {
  * Streams an object into `file` through a temporary file beside it, renamed
  * into place once every byte has arrived; on any failure the temporary file
  * is removed and `file` is untouched. Without --force an existing file stays.
+ * Only a regular file is ever replaced, --force or not: renaming over a FIFO,
+ * a device or a symbolic link (`/dev/stdout` is one) would replace the entry
+ * itself, not write to what it leads to. A symbolic link to a regular file
+ * is refused too, rather than followed: a path is replaced only as named.
+ * An entry swapped in after the check is replaced by the rename, never
+ * written through.
  */
 export async function download(transfer: Transfer, key: string, file: string): Promise<number> {
-  const { force, signal } = transfer;
-  if (!force && existsSync(file)) {
+  const { force } = transfer;
+  const existing = lstatSync(file, { throwIfNoEntry: false });
+  if (existing !== undefined && !existing.isFile()) {
+    throw new S3v4Error(
+      'ERR_S3V4_NOT_A_FILE',
+      `${file} is ${kindOf(existing)}, not a regular file, and get replaces only regular files; for standard output name DEST "-"`,
+    );
+  }
+  if (!force && existing !== undefined) {
     throw new S3v4Error('ERR_S3V4_EXISTS', `${file} exists; pass --force to overwrite it`);
   }
   mkdirSync(dirname(file), { recursive: true });
   const partial = join(dirname(file), `.${basename(file)}.${randomBytes(4).toString('hex')}.s3v4-partial`);
+  try {
+    const received = await receive(transfer, key, () => createWriteStream(partial, { flags: 'wx' }), true);
+    if (force) {
+      renameSync(partial, file);
+    } else {
+      // A hard link fails if the file appeared meanwhile, where a rename would replace it.
+      linkSync(partial, file);
+      rmSync(partial);
+    }
+    return received;
+  } catch (error) {
+    rmSync(partial, { force: true });
+    throw error;
+  }
+}
+
+/** Streams an object to standard output, as it arrives; a closed stdout stops it (see cli.ts). */
+export async function toStdout(transfer: Transfer, key: string): Promise<number> {
+  // Standard output stays open: the process's own, it is not this transfer's to end.
+  return receive(transfer, key, () => process.stdout, false);
+}
+
+/**
+ * Streams an object into what `open` gives once the object's reply has come (so nothing is created for a missing
+ * key); fails unless exactly its size arrived. Resolves to the bytes received.
+ */
+async function receive(transfer: Transfer, key: string, open: () => Writable, end: boolean): Promise<number> {
+  const { signal } = transfer;
   const reply = await transfer.client.get(key, { signal });
   // A chunked reply does not say its size: the bar then counts bytes against what has arrived.
   const bar = progress(key, reply.size);
@@ -203,25 +270,28 @@ export async function download(transfer: Transfer, key: string, file: string): P
     },
   });
   try {
-    await pipeline(reply.body, count, createWriteStream(partial, { flags: 'wx' }), { signal });
+    await pipeline(reply.body, count, open(), { signal, end });
     // Without a size to compare, HTTP's own framing says the body is whole: undici fails a chunked body cut short.
     if (reply.size !== undefined && received !== reply.size) {
       throw new S3v4Error('ERR_S3V4_TRUNCATED', `GET ${key}: received ${received} of ${reply.size} bytes`);
     }
-    if (force) {
-      renameSync(partial, file);
-    } else {
-      // A hard link fails if the file appeared meanwhile, where a rename would replace it.
-      linkSync(partial, file);
-      rmSync(partial);
-    }
+    return received;
   } catch (error) {
-    rmSync(partial, { force: true });
     throw signal.aborted ? new AbortError(`GET ${key}: aborted`, error) : error;
   } finally {
     bar.end();
   }
-  return received;
+}
+
+/** What a directory entry is, for a refusal: "a FIFO", "a symbolic link", ... */
+function kindOf(stats: Stats): string {
+  if (stats.isSymbolicLink()) return 'a symbolic link';
+  if (stats.isDirectory()) return 'a directory';
+  if (stats.isFIFO()) return 'a FIFO';
+  if (stats.isSocket()) return 'a socket';
+  if (stats.isCharacterDevice()) return 'a character device';
+  if (stats.isBlockDevice()) return 'a block device';
+  return 'a special file';
 }
 
 // ---------------------------------------------------------------------------
@@ -232,30 +302,33 @@ interface Progress {
   end(): void;
 }
 
-/** Redraws at most this often. */
+/**
+ * Redraws at most this often, and whenever progress arrives this long after the last frame; the last frame is drawn
+ * at the end, whenever it comes.
+ */
 const REDRAW_MS = 100;
 
-/** A progress bar on stderr (bytes, rate, ETA) when stderr is a terminal; silent otherwise. */
-function progress(label: string, size: number | undefined): Progress {
+/** Cells of the bar: at most, and the fewest kept beside a label. */
+const BAR_CELLS = { most: 20, least: 10 } as const;
+
+/** The fewest characters of a label kept beside the bar (the label's end, "…" before it). */
+const LABEL_CELLS = 12;
+
+/**
+ * A progress bar on stderr (bytes, rate, ETA; only bytes and rate when the total is unknown) when stderr is a
+ * terminal; silent otherwise. Each frame fits the terminal's width, read at every frame (a resize is followed).
+ */
+function progress(label: string, total: number | undefined): Progress {
   const stream = process.stderr;
   if (!stream.isTTY) return { update() {}, end() {} };
   const started = performance.now();
-  let drawn = 0;
+  let drawn = Number.NEGATIVE_INFINITY;
   let loaded = 0;
   const draw = () => {
     drawn = performance.now();
-    const total = size ?? loaded;
     const seconds = (drawn - started) / 1000;
     const rate = seconds > 0 ? loaded / seconds : 0;
-    const fraction = total > 0 ? Math.min(1, loaded / total) : 1;
-    const eta = rate > 0 ? Math.ceil((total - loaded) / rate) : undefined;
-    const bar = '#'.repeat(Math.round(fraction * 20)).padEnd(20, '.');
-    const percent = String(Math.floor(fraction * 100)).padStart(3);
-    const left = eta === undefined ? '--' : `${eta}s`;
-    const facts = `[${bar}] ${percent}% ${bytes(loaded)}/${bytes(total)} ${bytes(rate)}/s ETA ${left}`;
-    const room = (stream.columns || 80) - facts.length - 2;
-    const name = label.length <= room ? label : `…${label.slice(label.length - Math.max(room - 1, 0))}`;
-    stream.write(`\r\x1b[K${name}  ${facts}`);
+    stream.write(`\r\x1b[K${frame(columns(stream), label, loaded, total, rate)}`);
   };
   return {
     update(now) {
@@ -267,6 +340,46 @@ function progress(label: string, size: number | undefined): Progress {
       stream.write('\n');
     },
   };
+}
+
+/**
+ * The columns a frame may take: one fewer than the terminal has, since writing the last column makes many
+ * terminals wrap. A terminal that reports no size (a pseudo-terminal nobody sized) falls back to $COLUMNS, then 80.
+ */
+function columns(stream: NodeJS.WriteStream): number {
+  const reported = stream.columns || Number.parseInt(process.env.COLUMNS ?? '', 10) || 80;
+  return Math.max(reported - 1, 1);
+}
+
+/**
+ * One frame in `width` columns: `label  [bar] percent sizes rate ETA`. What fits goes in by need: the rate is left
+ * out first, then the ETA, then the sizes; then the bar narrows; then the label goes, and last the bar.
+ */
+function frame(width: number, label: string, loaded: number, total: number | undefined, rate: number): string {
+  const fraction = total === undefined ? undefined : total > 0 ? Math.min(1, loaded / total) : 1;
+  const percent = fraction === undefined ? undefined : `${String(Math.floor(fraction * 100)).padStart(3)}%`;
+  const sizes = total === undefined ? bytes(loaded) : `${bytes(loaded)}/${bytes(total)}`;
+  const speed = `${bytes(rate)}/s`;
+  const eta =
+    total === undefined ? undefined : `ETA ${rate > 0 ? `${Math.ceil(Math.max(total - loaded, 0) / rate)}s` : '--'}`;
+  const bar = (cells: number) =>
+    fraction === undefined ? '' : `[${'#'.repeat(Math.round(fraction * cells)).padEnd(cells, '.')}] `;
+  const choices = [[percent, sizes, speed, eta], [percent, sizes, eta], [percent, sizes], [percent ?? sizes]].map(
+    (facts) => facts.filter((fact) => fact !== undefined).join(' '),
+  );
+  const least = Math.min(label.length, LABEL_CELLS);
+  for (const facts of choices) {
+    // Brackets and spaces: "label  [bar] facts".
+    const cells = Math.min(BAR_CELLS.most, width - facts.length - 5 - least);
+    if (fraction !== undefined && cells < BAR_CELLS.least) continue;
+    const room = width - bar(cells).length - facts.length - 2;
+    if (room < least) continue;
+    const name = label.length <= room ? label : `…${label.slice(label.length - (room - 1))}`;
+    return `${name}  ${bar(cells)}${facts}`;
+  }
+  const facts = choices.at(-1)!;
+  const cells = Math.min(BAR_CELLS.most, width - facts.length - 3);
+  return (cells > 0 ? `${bar(cells)}${facts}` : facts).slice(0, width);
 }
 
 /** 1536 → "1.5 KiB". */
