@@ -24,7 +24,7 @@ import {
   parseUploads,
   resultEtag,
 } from './documents.js';
-import { type QueryPair, encodeKey, formatQuery } from './encoding.js';
+import { type QueryPair, formatQuery } from './encoding.js';
 import { Endpoint, type ObjectPresignOptions, checkKey } from './endpoint.js';
 import { AbortError, InvalidArgumentError, S3Error } from './errors.js';
 import {

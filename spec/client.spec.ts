@@ -198,14 +198,16 @@ async function until(condition: () => boolean, ms = 2000): Promise<boolean> {
 // ---------------------------------------------------------------------------
 
 if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
-  // A hung request must fail the run, not hold it forever.
-  const watchdog = setTimeout(() => {
-    console.error('client.spec.ts: still running after 180 s; giving up');
-    process.exit(1);
-  }, 180_000);
-  watchdog.unref();
+  // A hung request must fail the run, not hold it forever. Armed when this suite starts, not when the runner loads
+  // every spec file, so the suites before it do not count.
+  let watchdog: NodeJS.Timeout | undefined;
 
   test.before(async () => {
+    watchdog = setTimeout(() => {
+      console.error('client.spec.ts: still running after 180 s; giving up');
+      process.exit(1);
+    }, 180_000);
+    watchdog.unref();
     workDir = mkdtempSync(join(tmpdir(), 's3v4-client-spec-'));
     rgw = await sharedRgw();
     await Promise.all(
@@ -222,6 +224,7 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
   });
 
   test.after(async () => {
+    clearTimeout(watchdog);
     await Promise.all(clients.map((client) => client.close()));
     await Promise.all(dispatchers.map((dispatcher) => dispatcher.close()));
     // Also when before() failed half-way.
