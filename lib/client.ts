@@ -48,6 +48,7 @@ import {
   putResult,
   resultOf,
   unquote,
+  shownKey,
 } from './replies.js';
 import {
   type CopyOptions,
@@ -174,17 +175,17 @@ export class S3Client {
       headers,
       payload: single,
       signal: options.signal,
-      label: `PUT ${key}`,
+      label: `PUT ${shownKey(key)}`,
       onSent: write.progress,
     });
     await reply.body.dump();
-    return putResult(reply.headers, `PUT ${key}`);
+    return putResult(reply.headers, `PUT ${shownKey(key)}`);
   }
 
   /** Downloads an object; its body is a stream that is not buffered. */
   async get(key: string, options: GetOptions = {}): Promise<GetResult> {
     const { signal } = options;
-    const label = `GET ${key}`;
+    const label = `GET ${shownKey(key)}`;
     const spec = { method: 'GET', headers: getHeaders(options), signal, label } as const;
     const reply = await this.#transport.send(this.endpoint.objectTarget(key), spec);
     const fail = (error: unknown) => this.#transport.failure(error, label, signal, true);
@@ -196,7 +197,7 @@ export class S3Client {
     const reply = await this.#transport.send(this.endpoint.objectTarget(key), {
       method: 'HEAD',
       signal,
-      label: `HEAD ${key}`,
+      label: `HEAD ${shownKey(key)}`,
     });
     await reply.body.dump();
     return objectInfo(key, reply.headers);
@@ -204,7 +205,7 @@ export class S3Client {
 
   /** Whether the object exists; a missing bucket is no answer but S3Error NoSuchBucket. */
   async exists(key: string, { signal }: Signal = {}): Promise<boolean> {
-    const spec = { method: 'HEAD', signal, accept: notFoundIsAnAnswer, label: `HEAD ${key}` } as const;
+    const spec = { method: 'HEAD', signal, accept: notFoundIsAnAnswer, label: `HEAD ${shownKey(key)}` } as const;
     const reply = await this.#transport.send(this.endpoint.objectTarget(key), spec);
     await reply.body.dump();
     if (reply.status !== 404) return true;
@@ -227,7 +228,7 @@ export class S3Client {
     const reply = await this.#transport.send(this.endpoint.objectTarget(key), {
       method: 'DELETE',
       signal,
-      label: `DELETE ${key}`,
+      label: `DELETE ${shownKey(key)}`,
     });
     await reply.body.dump();
   }
@@ -272,7 +273,7 @@ export class S3Client {
   async copy(from: string, to: string, options: CopyOptions = {}): Promise<PutResult> {
     checkKey(from);
     const headers = copyHeaders(this.config.bucket, from, options);
-    const label = `COPY ${from} to ${to}`;
+    const label = `COPY ${shownKey(from)} to ${shownKey(to)}`;
     const target = this.endpoint.objectTarget(to);
     const reply = await this.#transport.send(target, {
       method: 'PUT',
@@ -345,7 +346,7 @@ export class S3Client {
       for (const { key, uploadId, initiated } of page.uploads) {
         // Not `initiated >= olderThan`: an Invalid Date compares false both ways and must be kept, not aborted.
         if (!(initiated.getTime() < olderThan.getTime())) continue;
-        const label = `DELETE ${key} ?uploadId`;
+        const label = `DELETE ${shownKey(key)} ?uploadId`;
         const target = this.endpoint.objectTarget(key, formatQuery([['uploadId', uploadId]]));
         const abort = await this.#transport.send(target, {
           method: 'DELETE',
@@ -402,7 +403,7 @@ export class S3Client {
    */
   async #putMultipart(payload: Payload, write: Write): Promise<PutResult> {
     const { key, signal } = write;
-    const label = `PUT ${key}`;
+    const label = `PUT ${shownKey(key)}`;
     if (write.conditions['if-none-match'] !== undefined && (await this.exists(key, { signal }))) {
       const message = 'the key exists (asked before the multipart upload, as ifNoneMatch "*" requires)';
       throw new S3Error({ code: 'PreconditionFailed', status: 412, message, request: label });
@@ -439,7 +440,7 @@ export class S3Client {
       payload: request.body === undefined ? undefined : bytesPayload(request.body),
       signal: request.cleanup === true ? undefined : signal,
       text: true,
-      label: `${operationOf(request)} ${key}`,
+      label: `${operationOf(request)} ${shownKey(key)}`,
       onSent: request.method === 'PUT' ? progress : undefined,
     });
     return { headers: reply.headers, text: reply.text };

@@ -335,9 +335,21 @@ function objectFacts(key: string, headers: ReplyHeaders, label: string): GetResu
   };
 }
 
+/** C0 controls, DEL and C1 controls: what a key may hold but a log line must not. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what it looks for.
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f]/g;
+
+/**
+ * A key as messages show it (`PUT key`): its control characters written as `\u000d` escapes, so a key with a CR or
+ * LF cannot break or forge a line of the caller's logs.
+ */
+export function shownKey(key: string): string {
+  return key.replace(CONTROLS, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** A HEAD reply's ObjectInfo: a HEAD of an object always says its Content-Length (RFC 9110, 9.3.2), so one without is refused. */
 export function objectInfo(key: string, headers: ReplyHeaders): ObjectInfo {
-  const label = `HEAD ${key}`;
+  const label = `HEAD ${shownKey(key)}`;
   const { size, ...facts } = objectFacts(key, headers, label);
   if (size === undefined) {
     throw new ProtocolError(`${label}: the reply has no Content-Length`, { status: 200, request: label });
@@ -385,7 +397,7 @@ export class Download implements GetResult {
    * ProtocolError, the body destroyed so its socket is not held.
    */
   constructor(key: string, reply: Reply, fail: (error: unknown) => Error, idleMs: number) {
-    const label = `GET ${key}`;
+    const label = `GET ${shownKey(key)}`;
     let info: GetResultFacts;
     try {
       info = objectFacts(key, reply.headers, label);

@@ -26,6 +26,7 @@ import { pipeline } from 'node:stream/promises';
 import { fromFile } from './bodies.js';
 import type { S3Client } from './client.js';
 import { AbortError, S3v4Error } from './errors.js';
+import { shownKey } from './replies.js';
 
 /** What the transfers need from their caller: the CLI's Context is one. */
 export interface Transfer {
@@ -273,11 +274,11 @@ async function receive(transfer: Transfer, key: string, open: () => Writable, en
     await pipeline(reply.body, count, open(), { signal, end });
     // Without a size to compare, HTTP's own framing says the body is whole: undici fails a chunked body cut short.
     if (reply.size !== undefined && received !== reply.size) {
-      throw new S3v4Error('ERR_S3V4_TRUNCATED', `GET ${key}: received ${received} of ${reply.size} bytes`);
+      throw new S3v4Error('ERR_S3V4_TRUNCATED', `GET ${shownKey(key)}: received ${received} of ${reply.size} bytes`);
     }
     return received;
   } catch (error) {
-    throw signal.aborted ? new AbortError(`GET ${key}: aborted`, error) : error;
+    throw signal.aborted ? new AbortError(`GET ${shownKey(key)}: aborted`, error) : error;
   } finally {
     bar.end();
   }

@@ -6,8 +6,9 @@
  * every answer with an in-memory model of the bucket. botocore reads the
  * bucket independently at the end of every run and now and then during it.
  *
- * CI runs a fixed seed and at least S3V4_MODEL_COMMANDS commands (300 by
- * default); S3V4_MODEL_SEED picks another seed, and S3V4_MODEL_OMIT leaves
+ * CI runs a fixed seed and at least S3V4_MODEL_COMMANDS commands (1000 by
+ * default: 300 did not reach a key with a CR in a deleteMany when the escape
+ * of CR was taken out; 1000 did, at run 17); S3V4_MODEL_SEED picks another seed, and S3V4_MODEL_OMIT leaves
  * out the inputs of a known defect (spec/support/model.ts, Omitted) to look
  * past it. A failure prints the seed and the shrunk command sequence;
  * shrinking is cut off at TIME_LIMIT_MS, so a failure reports within a few
@@ -30,7 +31,7 @@ import { cephForSpecs } from './helpers.js';
 const test = suite('model-based: S3Client against Ceph, compared with a model of the bucket');
 
 const SEED = Number(process.env.S3V4_MODEL_SEED ?? 20261101);
-const BUDGET = Number(process.env.S3V4_MODEL_COMMANDS ?? 300);
+const BUDGET = Number(process.env.S3V4_MODEL_COMMANDS ?? 1000);
 const OMIT = new Set((process.env.S3V4_MODEL_OMIT ?? '').split(',').filter((name) => name !== ''));
 /** Commands per run at most; fc.commands draws from 0 to this many. */
 const MAX_COMMANDS = 40;

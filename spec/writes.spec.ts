@@ -57,6 +57,11 @@ function recorder(): { dispatcher: Dispatcher; log: Array<{ method: string; path
   return { dispatcher, log };
 }
 
+/** Whether `text` holds a C0 control, DEL or a C1 control. */
+function hasControl(text: string): boolean {
+  return [...text].some((ch) => ch.charCodeAt(0) < 0x20 || (ch.charCodeAt(0) >= 0x7f && ch.charCodeAt(0) <= 0x9f));
+}
+
 /** `work`'s rejection; fails the test when it resolves. */
 async function rejection(work: Promise<unknown>, what: string): Promise<unknown> {
   return work.then(
@@ -95,6 +100,19 @@ if (cephForSpecs(test, 'writes', 'spec/writes.spec.ts')) {
     await Promise.all(dispatchers.map((dispatcher) => dispatcher.close()));
     await tls?.close();
     if (workDir !== undefined) rmSync(workDir, { recursive: true, force: true });
+  });
+
+  test('a key with control characters is named in messages with escapes, so it cannot forge a log line', async () => {
+    const client = makeClient(rgw.endpoint);
+    for (const key of ['log\r\nFAKE 200 OK', 'tab\there\u0085']) {
+      const error = await rejection(client.head(key), `HEAD of the missing key ${JSON.stringify(key)}`);
+      assert.instance(error, S3Error);
+      const { message, request } = error as S3Error;
+      assert.not.ok(hasControl(message), message);
+      assert.not.ok(hasControl(request), request);
+    }
+    const error = (await rejection(client.get('log\r\nFAKE'), 'GET of a missing key')) as S3Error;
+    assert.is(error.request, 'GET log\\u000d\\u000aFAKE');
   });
 
   test('a create-only multipart put over an existing key is refused before any part, and the object stays', async () => {
