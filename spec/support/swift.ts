@@ -54,8 +54,8 @@ type Kind = 'proxy' | (typeof STORAGE_KINDS)[number];
 const server = (kind: Kind) => `/usr/bin/swift-${kind}-server`;
 /** The interpreter those scripts name, which builds the rings. */
 const PYTHON = '/usr/bin/python3';
-/** A start takes a few seconds; this bounds a hung one on a busy machine. */
-const READY_SECONDS = 60;
+/** Readiness took 10 to 35 s at load averages of 7 to 12 on 2 cores (Python starts are CPU-bound); this bounds a hung one. */
+const READY_SECONDS = 120;
 
 /** Whether Debian's Swift servers and memcached are installed. */
 export function swiftInstalled(): boolean {
