@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 import type { Test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { InvalidArgumentError, S3v4Error } from '../lib/errors.js';
-import { ensureCeph } from './support/rgw.js';
+import { CEPH_PACKAGES, ensureCeph } from './support/rgw.js';
+import { SWIFT_PACKAGES, ensureSwift } from './support/swift.js';
 
 /**
  * Runs `fn`, which must throw an InvalidArgumentError about `argument` whose
@@ -56,26 +57,43 @@ export function prng(seed: number): () => number {
   };
 }
 
+/** A real S3 server the specs start: what it is called, its Debian packages, and what installs them. */
+export interface ServerKind {
+  name: string;
+  packages: readonly string[];
+  /** Whether the server's programs are there, installing them first when this process may. */
+  ensure(log: (line: string) => void): boolean;
+}
+
+export const CEPH: ServerKind = { name: 'Ceph', packages: CEPH_PACKAGES, ensure: ensureCeph };
+export const SWIFT: ServerKind = { name: 'OpenStack Swift', packages: SWIFT_PACKAGES, ensure: ensureSwift };
+
 /**
- * Whether the specs that need the Ceph server can run (installing Ceph when
- * this process may). When they cannot: under CI=true a failing test says so;
+ * Whether the specs that need `server` can run (installing it when this
+ * process may). When they cannot: under CI=true a failing test says so;
  * elsewhere a loud warning says that `what` was not tested.
  */
-export function cephForSpecs(test: Test, what: string, file: string): boolean {
-  if (ensureCeph((line) => console.error(line))) return true;
+export function serverForSpecs(test: Test, server: ServerKind, what: string, file: string): boolean {
+  if (server.ensure((line) => console.error(line))) return true;
+  const packages = server.packages.join(' ');
   if (process.env.CI === 'true') {
-    test(`Ceph is installed, so ${what} is tested against a real S3 server`, () => {
+    test(`${server.name} is installed, so ${what} is tested against a real S3 server`, () => {
       assert.unreachable(
-        'Ceph (radosgw, ceph-mon, ceph-osd, ceph-common) is not installed and ensureCeph() could not install it; .ci/run installs it with apt-get',
+        `${server.name} (${packages}) is not installed and could not be installed here; .ci/run installs it with apt-get`,
       );
     });
   } else {
     const line = '!'.repeat(78);
     console.warn(
-      `\n${line}\n!! ${what.toUpperCase()} WAS NOT TESTED AGAINST A SERVER: Ceph is not installed,\n!! and it cannot be installed here (apt-get as root is needed).\n!! Install radosgw ceph-mon ceph-osd ceph-common to run ${file}.\n${line}\n`,
+      `\n${line}\n!! ${what.toUpperCase()} WAS NOT TESTED AGAINST ${server.name.toUpperCase()}: it is not installed,\n!! and it cannot be installed here (apt-get as root is needed).\n!! Install ${packages} to run ${file}.\n${line}\n`,
     );
   }
   return false;
+}
+
+/** serverForSpecs for Ceph's RADOS Gateway. */
+export function cephForSpecs(test: Test, what: string, file: string): boolean {
+  return serverForSpecs(test, CEPH, what, file);
 }
 
 let built: string | undefined;

@@ -8,38 +8,42 @@
  * Facts this relies on are in ../shared/notes/ceph-rgw.md (settings a
  * single node needs, and the traps: secure mon connections, Nagle, zombies).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Agent, request, type Dispatcher } from 'undici';
-import { SigV4Signer } from '../../lib/signer.js';
-import { parseUploads, type UploadInProgress } from '../../lib/documents.js';
+import { Agent } from 'undici';
+import {
+  commandsExist,
+  daemon,
+  ensurePackages,
+  freePort,
+  removeDirectory,
+  run,
+  serverDirectory,
+  stopChild,
+  waitFor,
+  type S3Server,
+} from './servers.js';
 
-export interface Rgw {
-  /** `http://127.0.0.1:<port>` */
-  endpoint: string;
-  port: number;
-  accessKeyId: string;
-  secretAccessKey: string;
-  region: string;
+export { freePort, signedRequest, uploadsIn } from './servers.js';
+
+export interface Rgw extends S3Server {
   /** Makes another S3 user, who owns nothing and may do only what bucket policies grant. */
   createUser(uid: string): Promise<{ accessKeyId: string; secretAccessKey: string }>;
-  /** Stops every daemon and removes the directory. */
-  stop(): Promise<void>;
 }
 
 /** The Debian packages that provide the cluster (Ceph 16 on Debian 12). */
 export const CEPH_PACKAGES = ['radosgw', 'ceph-mon', 'ceph-osd', 'ceph-common'];
 /** The region the cluster's zonegroup reports for its buckets. */
 const REGION = 'us-east-1';
+/** How errors name the cluster. */
+const CLUSTER = 'radosgw test cluster';
 const BINARIES = ['monmaptool', 'ceph-mon', 'ceph-osd', 'radosgw', 'radosgw-admin', 'ceph'];
 
 /** Whether every Ceph program the cluster needs is on PATH. */
 export function cephInstalled(): boolean {
-  return BINARIES.every((name) => spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0);
+  return commandsExist(BINARIES);
 }
 
 /**
@@ -48,34 +52,7 @@ export function cephInstalled(): boolean {
  * whether the programs are there afterwards.
  */
 export function ensureCeph(log: (line: string) => void = (line) => console.error(line)): boolean {
-  if (cephInstalled()) return true;
-  const root = process.getuid?.() === 0;
-  const apt = spawnSync('sh', ['-c', 'command -v apt-get'], { stdio: 'ignore' }).status === 0;
-  if (!root || !apt) return false;
-  log(`Installing Ceph from Debian's packages (${CEPH_PACKAGES.join(' ')}), once: about 60 MB, a minute...`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const update = spawnSync('apt-get', ['update', '-qq'], { stdio: ['ignore', 'ignore', 'inherit'], env });
-  if (update.status !== 0) return false;
-  spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...CEPH_PACKAGES], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env,
-  });
-  return cephInstalled();
-}
-
-/** A free TCP port on 127.0.0.1 outside 6800-7300, the range OSDs take; nothing listens there, so connecting is refused. */
-export async function freePort(): Promise<number> {
-  for (;;) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const server = createServer();
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => {
-        const address = server.address();
-        server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-      });
-    });
-    if (port < 6800 || port > 7300) return port;
-  }
+  return ensurePackages('Ceph', CEPH_PACKAGES, cephInstalled, log);
 }
 
 function config(dir: string, fsid: string, monPort: number, rgwPort: number): string {
@@ -124,80 +101,9 @@ ms mon client mode = crc
 `;
 }
 
-const running = new Set<ChildProcess>();
-const directories = new Set<string>();
-
-/** Kills what is left when the process ends, however it ends, so no daemon outlives the tests. */
-function killAll(): void {
-  for (const child of running) child.kill('SIGKILL');
-  running.clear();
-  for (const dir of directories) rmSync(dir, { recursive: true, force: true });
-  directories.clear();
-}
-process.once('exit', killAll);
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    killAll();
-    process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
-  });
-}
-
-/** Runs a command to completion; rejects with its output when it fails. */
-function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (data: Buffer) => (output += data));
-    child.stderr.on('data', (data: Buffer) => (output += data));
-    child.once('error', reject);
-    child.once('close', (code) =>
-      code === 0
-        ? resolve(output)
-        : reject(new Error(`${command} ${args.join(' ')} exited with ${code}:\n${output.slice(-2000)}`)),
-    );
-  });
-}
-
-/** Starts a daemon in the foreground of a child process, its output in a log file. */
-function daemon(command: string, args: string[], env: NodeJS.ProcessEnv, log: string): ChildProcess {
-  const out = openSync(log, 'a');
-  const child = spawn(command, args, { env, stdio: ['ignore', out, out] });
-  // Unreferenced, so a test process that is done can end: its 'exit' hook (killAll) then kills the daemon.
-  child.unref();
-  running.add(child);
-  child.once('exit', () => running.delete(child));
-  return child;
-}
-
-/** Polls `check` every 100 ms until it resolves true, or fails after `seconds`. */
-async function waitFor(
-  what: string,
-  seconds: number,
-  check: () => Promise<boolean>,
-  logs: () => string,
-): Promise<void> {
-  const deadline = Date.now() + seconds * 1000;
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`radosgw test cluster: ${what} not ready after ${seconds} s\n${logs()}`);
-}
-
-/** Kills a daemon and waits for its exit: memstore data is thrown away, so there is nothing to stop cleanly. */
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  // Referenced again while the caller awaits its exit, or the process could end first.
-  child.ref();
-  child.kill('SIGKILL');
-  await exited;
-}
-
 /** Starts a cluster and an S3 user; about 3 s. */
 export async function startRgw(): Promise<Rgw> {
-  const dir = mkdtempSync(join(tmpdir(), 's3v4-rgw-'));
-  directories.add(dir);
+  const dir = serverDirectory('s3v4-rgw-');
   for (const sub of ['run', 'log', 'mon', 'osd/osd.0', 'rgw']) mkdirSync(join(dir, sub), { recursive: true });
   const [monPort, port] = [await freePort(), await freePort()];
   const fsid = randomUUID();
@@ -217,8 +123,7 @@ export async function startRgw(): Promise<Rgw> {
   };
   const stop = async () => {
     await Promise.all(children.map(stopChild));
-    rmSync(dir, { recursive: true, force: true });
-    directories.delete(dir);
+    removeDirectory(dir);
   };
   try {
     await run(
@@ -229,6 +134,7 @@ export async function startRgw(): Promise<Rgw> {
     await run('ceph-mon', ['-i', 'a', '--mkfs', '--monmap', join(dir, 'monmap'), '--keyring', '/dev/null'], env);
     children.push(daemon('ceph-mon', ['-f', '-i', 'a'], env, join(dir, 'log', 'mon.out')));
     await waitFor(
+      CLUSTER,
       'monitor',
       30,
       async () => {
@@ -240,7 +146,7 @@ export async function startRgw(): Promise<Rgw> {
     await run('ceph', ['osd', 'create'], env);
     await run('ceph-osd', ['-i', '0', '--mkfs'], env);
     children.push(daemon('ceph-osd', ['-f', '-i', '0'], env, join(dir, 'log', 'osd.out')));
-    await waitFor('OSD', 30, async () => /^osd\.0 up/m.test(await run('ceph', ['osd', 'dump'], env)), logs);
+    await waitFor(CLUSTER, 'OSD', 30, async () => /^osd\.0 up/m.test(await run('ceph', ['osd', 'dump'], env)), logs);
     const accessKeyId = `S3V4TEST${randomBytes(6).toString('hex').toUpperCase()}`;
     const secretAccessKey = randomBytes(30).toString('base64');
     // Creating the user also creates the default zonegroup, whose API name is the region GetBucketLocation
@@ -264,7 +170,7 @@ export async function startRgw(): Promise<Rgw> {
     await run('radosgw-admin', ['zonegroup', 'modify', '--rgw-zonegroup', 'default', '--api-name', REGION], env);
     children.push(daemon('radosgw', ['-f', '-n', 'client.rgw.a'], env, join(dir, 'log', 'rgw.out')));
     const endpoint = `http://127.0.0.1:${port}`;
-    await waitFor('radosgw', 60, async () => (await fetch(endpoint)).status > 0, logs);
+    await waitFor(CLUSTER, 'radosgw', 60, async () => (await fetch(endpoint)).status > 0, logs);
     const createUser = async (uid: string) => {
       const keys = {
         accessKeyId: `S3V4${uid.toUpperCase().replace(/[^A-Z0-9]/g, '')}${randomBytes(4).toString('hex').toUpperCase()}`,
@@ -312,45 +218,6 @@ export function loopbackAgent(): Agent {
       },
     },
   });
-}
-
-const signers = new WeakMap<Rgw, SigV4Signer>();
-
-/**
- * A request signed as the cluster's user, made without S3Client: to create
- * buckets, set policies, and look behind a client's back.
- */
-export async function signedRequest(
-  rgw: Rgw,
-  method: string,
-  path: string,
-  body = '',
-  dispatcher?: Dispatcher,
-): Promise<{ status: number; text: string }> {
-  let signer = signers.get(rgw);
-  if (signer === undefined) {
-    signer = new SigV4Signer({
-      accessKeyId: rgw.accessKeyId,
-      secretAccessKey: rgw.secretAccessKey,
-      region: rgw.region,
-    });
-    signers.set(rgw, signer);
-  }
-  const url = `${rgw.endpoint}${path}`;
-  const reply = await request(url, {
-    method: method as 'GET',
-    headers: { ...signer.sign({ method, url, body }) },
-    body: method === 'GET' || method === 'HEAD' ? null : body,
-    ...(dispatcher === undefined ? {} : { dispatcher }),
-  });
-  return { status: reply.statusCode, text: await reply.body.text() };
-}
-
-/** Multipart uploads in progress in a bucket, listed without the client. */
-export async function uploadsIn(rgw: Rgw, bucket: string): Promise<UploadInProgress[]> {
-  const reply = await signedRequest(rgw, 'GET', `/${bucket}?uploads=`);
-  if (reply.status !== 200) throw new Error(`listing uploads in ${bucket}: HTTP ${reply.status} ${reply.text}`);
-  return parseUploads(reply.text).uploads;
 }
 
 let shared: Promise<Rgw> | undefined;
