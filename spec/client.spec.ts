@@ -34,7 +34,7 @@ import {
 } from '../lib/index.js';
 import { errorXml, startFaultProxy, startTlsTerminator, TEST_CERT, type FaultProxy } from './support/faults.js';
 import { freePort, loopbackAgent, sharedRgw, signedRequest, uploadsIn, type Rgw } from './support/rgw.js';
-import { cephForSpecs, prng, storageToml, throwsArgument } from './helpers.js';
+import { cephForSpecs, prng, storageToml, throwsArgument, watchdog } from './helpers.js';
 
 const test = suite('client against Ceph RADOS Gateway');
 const MiB = 1024 * 1024;
@@ -198,16 +198,9 @@ async function until(condition: () => boolean, ms = 2000): Promise<boolean> {
 // ---------------------------------------------------------------------------
 
 if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
-  // A hung request must fail the run, not hold it forever. Armed when this suite starts, not when the runner loads
-  // every spec file, so the suites before it do not count.
-  let watchdog: NodeJS.Timeout | undefined;
+  watchdog(test, 'spec/client.spec.ts', 180);
 
   test.before(async () => {
-    watchdog = setTimeout(() => {
-      console.error('client.spec.ts: still running after 180 s; giving up');
-      process.exit(1);
-    }, 180_000);
-    watchdog.unref();
     workDir = mkdtempSync(join(tmpdir(), 's3v4-client-spec-'));
     rgw = await sharedRgw();
     await Promise.all(
@@ -224,7 +217,6 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
   });
 
   test.after(async () => {
-    clearTimeout(watchdog);
     await Promise.all(clients.map((client) => client.close()));
     await Promise.all(dispatchers.map((dispatcher) => dispatcher.close()));
     // Also when before() failed half-way.

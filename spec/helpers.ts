@@ -113,3 +113,19 @@ export function builtCli(): string {
   built = join(root, bin.s3v4!);
   return built;
 }
+
+/**
+ * Fails the run when `test`'s suite is still running after `seconds`: a hung request must not hold CI forever. Armed
+ * when the suite starts, not when the runner loads every spec file, so the suites before it do not count.
+ */
+export function watchdog(test: Test, file: string, seconds: number): void {
+  let timer: NodeJS.Timeout | undefined;
+  test.before(() => {
+    timer = setTimeout(() => {
+      console.error(`${file}: still running after ${seconds} s; giving up`);
+      process.exit(1);
+    }, seconds * 1000);
+    timer.unref();
+  });
+  test.after(() => clearTimeout(timer));
+}

@@ -14,7 +14,7 @@ import * as assert from 'uvu/assert';
 import { S3Client, S3Error, SigV4Signer, type ClientOptions, type StorageOptions } from '../lib/index.js';
 import { signedRequest } from './support/servers.js';
 import { sharedSwift, type Swift } from './support/swift.js';
-import { SWIFT, serverForSpecs } from './helpers.js';
+import { SWIFT, serverForSpecs, watchdog } from './helpers.js';
 
 const test = suite('OpenStack Swift s3api');
 const BUCKET = 'smoke';
@@ -55,11 +55,7 @@ const md5 = (bytes: Uint8Array) => createHash('md5').update(bytes).digest('hex')
 
 if (serverForSpecs(test, SWIFT, 'the Swift S3 API', 'spec/swift.spec.ts')) {
   // A hung request must fail the run, not hold it forever.
-  const watchdog = setTimeout(() => {
-    console.error('swift.spec.ts: still running after 180 s; giving up');
-    process.exit(1);
-  }, 180_000);
-  watchdog.unref();
+  watchdog(test, 'spec/swift.spec.ts', 180);
 
   test.before(async () => {
     const started = Date.now();
