@@ -438,7 +438,7 @@ export class S3Client {
       method: request.method satisfies HttpMethod,
       headers: request.headers,
       payload: request.body === undefined ? undefined : bytesPayload(request.body),
-      signal: request.cleanup === true ? undefined : signal,
+      signal: request.detached === true ? undefined : signal,
       text: true,
       label: `${operationOf(request)} ${shownKey(key)}`,
       onSent: request.method === 'PUT' ? progress : undefined,

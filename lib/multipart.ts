@@ -77,8 +77,11 @@ export interface PartRequest {
   query: string;
   body?: Uint8Array;
   headers?: Record<string, string>;
-  /** A clean-up request: sent even after the caller's AbortSignal fired. */
-  cleanup?: boolean;
+  /**
+   * Sent without the caller's AbortSignal, so an abort cannot cut it off: CreateMultipartUpload, whose upload id must
+   * be read to abort the upload it made, and AbortMultipartUpload, sent after the abort.
+   */
+  detached?: boolean;
 }
 
 /** The S3 operation a PartRequest is, for messages. */
@@ -122,7 +125,14 @@ export async function uploadMultipart(
   source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   options: MultipartOptions,
 ): Promise<string> {
-  const created = await transport.send({ method: 'POST', query: formatQuery([['uploads']]), headers: options.headers });
+  // An abort that cut CreateMultipartUpload off after the server made the upload would leave it open unseen: the
+  // request runs to its reply, and the abort is honoured once the id is known (inside the try below).
+  const created = await transport.send({
+    method: 'POST',
+    query: formatQuery([['uploads']]),
+    headers: options.headers,
+    detached: true,
+  });
   const id = uploadIdOf(created.text);
   const upload = formatQuery([['uploadId', id]]);
   const sendPart = async (partNumber: number, part: Uint8Array): Promise<string> => {
@@ -143,6 +153,7 @@ export async function uploadMultipart(
   const free: Uint8Array[] = [];
   const take = () => free.pop() ?? new Uint8Array(options.partSize);
   try {
+    options.signal?.throwIfAborted();
     const etags: string[] = [];
     let failure: unknown;
     let number = 0;
@@ -189,7 +200,7 @@ export async function uploadMultipart(
     // Parts still in flight could land after the abort and be kept (S3 API Reference,
     // AbortMultipartUpload): let them settle first, then abort.
     await Promise.allSettled(inFlight);
-    await transport.send({ method: 'DELETE', query: upload, cleanup: true }).catch(() => undefined);
+    await transport.send({ method: 'DELETE', query: upload, detached: true }).catch(() => undefined);
     throw error;
   }
 }

@@ -127,6 +127,31 @@ if (cephForSpecs(test, 'the client lifecycle', 'spec/lifecycle.spec.ts')) {
     assert.is((late as NetworkError).code, 'ERR_S3V4_TIMEOUT');
   });
 
+  test('an abort or close() at any moment of a multipart put, CreateMultipartUpload included, leaves no upload', async () => {
+    // The moments sweep the first milliseconds, where CreateMultipartUpload is in flight: an abort there used to cut
+    // the request off after the server had made the upload, so nobody knew its id to abort it.
+    const body = randomBytes(6 * MiB);
+    const outcomes: string[] = [];
+    for (let delay = 0; delay < 24; delay++) {
+      const key = `early/${delay}`;
+      const client = makeClient({ partSize: 5 * MiB });
+      const controller = new AbortController();
+      const stop = delay % 2 === 0 ? () => controller.abort(new Error('enough')) : () => void client.close();
+      const timer = setTimeout(stop, delay / 2);
+      const outcome = await client.put(key, body, { signal: controller.signal }).then(
+        () => 'stored',
+        (error: unknown) => (error instanceof AbortError || error instanceof NetworkError ? 'stopped' : error),
+      );
+      clearTimeout(timer);
+      await client.close();
+      assert.ok(outcome === 'stored' || outcome === 'stopped', `${key}: ${String(outcome)}`);
+      outcomes.push(outcome as string);
+      const left = (await uploadsIn(rgw, BUCKET)).filter((upload) => upload.key === key);
+      assert.equal(left, [], `${key}: stopped after ${delay / 2} ms, the upload was left open`);
+    }
+    assert.ok(outcomes.includes('stopped'), 'no put was stopped: the sweep missed the upload');
+  });
+
   test('close() during a multipart put aborts the upload on the server first, then settles', async () => {
     const client = makeClient({ partSize: 5 * MiB });
     let reached!: () => void;

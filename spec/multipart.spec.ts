@@ -242,7 +242,7 @@ test('a failing part aborts the upload once the parts in flight have settled, an
   assert.is((error as Error).message, 'part 2 failed');
   assert.is(abortSentAfterSlowPart, true, 'the abort waited for part 1');
   const abort = sent.at(-1)!.request;
-  assert.equal(abort, { method: 'DELETE', query: 'uploadId=id%2Fwith%2Bodd%3Dchars', cleanup: true });
+  assert.equal(abort, { method: 'DELETE', query: 'uploadId=id%2Fwith%2Bodd%3Dchars', detached: true });
   assert.ok(sent.filter((s) => s.request.method === 'PUT').length <= 4, 'reading stopped soon after the failure');
   assert.not.ok(
     sent.some((s) => s.request.method === 'POST' && s.request.query.startsWith('uploadId=')),
