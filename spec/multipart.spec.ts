@@ -132,7 +132,13 @@ test('a source is cut into parts of exactly partSize, the last shorter, whatever
       joined.every((byte, i) => byte === i % 251),
       'bytes in order',
     );
-    assert.equal(sent[0]!.request, { method: 'POST', query: 'uploads', headers: { 'content-type': 'x/y' } });
+    // Create is detached from the caller's signal: an abort must not cut it off before its upload id is known.
+    assert.equal(sent[0]!.request, {
+      method: 'POST',
+      query: 'uploads',
+      headers: { 'content-type': 'x/y' },
+      detached: true,
+    });
     assert.equal(
       parts.map((s) => s.request.query),
       [1, 2, 3].map((n) => `partNumber=${n}&uploadId=id%2Fwith%2Bodd%3Dchars`),
