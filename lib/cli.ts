@@ -87,6 +87,8 @@ async function main(argv: readonly string[]): Promise<number> {
   };
   process.on('SIGINT', interrupt);
   process.on('SIGTERM', interrupt);
+  // A closed terminal or a dropped ssh session: cleaned up like Ctrl-C, so no upload or partial file is left.
+  process.on('SIGHUP', interrupt);
   // A failed stdout stops the command like Ctrl-C. A reader that went away (`s3v4 ls | head -1`, EPIPE) does so
   // quietly, with status 141 = 128 + SIGPIPE (13): what a shell reports for cat, ls or grep killed by writing to a
   // closed pipe. Node ignores SIGPIPE, so the status is set rather than received; nothing is printed, as those tools
@@ -168,6 +170,7 @@ async function main(argv: readonly string[]): Promise<number> {
   } finally {
     process.off('SIGINT', interrupt);
     process.off('SIGTERM', interrupt);
+    process.off('SIGHUP', interrupt);
   }
 }
 

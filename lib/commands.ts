@@ -11,6 +11,7 @@ import type { ObjectInfo, S3Client } from './client.js';
 import type { Check } from './doctor.js';
 import { linkKind, presignExpiry } from './endpoint.js';
 import { S3Error, S3v4Error, UsageError } from './errors.js';
+import { shownKey } from './replies.js';
 import { MAX_PRESIGN_EXPIRY } from './signer.js';
 import {
   bytes,
@@ -189,11 +190,22 @@ async function put(context: Context, args: string[]): Promise<number> {
         size: stats.size,
       });
     } else {
-      throw new UsageError(`${source} is not a regular file`);
+      throw new UsageError(`${source} is not a regular file; to upload a pipe's data, give - and send it to stdin`);
     }
   }
+  refuseCollisions(uploads);
   context.result({ uploaded: await putFiles(context, uploads, values['content-type']) });
   return EXIT.ok;
+}
+
+/** Two files bound for one key: the second would silently replace the first (cp(1) refuses the same). */
+function refuseCollisions(uploads: readonly Upload[]): void {
+  const files = new Map<string, string>();
+  for (const { file, key } of uploads) {
+    const first = files.get(key);
+    if (first !== undefined) throw new UsageError(`${first} and ${file} would both be uploaded to ${key}`);
+    files.set(key, file);
+  }
 }
 
 /** Downloads an object into a file or directory, or with --recursive every object under a prefix. */
@@ -226,7 +238,7 @@ async function get(context: Context, args: string[]): Promise<number> {
     file = join(dest, name);
   }
   const size = await download(context, key, file);
-  context.print(`${key} -> ${file} (${bytes(size)})`, { downloaded: [{ key, file, size }] });
+  context.print(`${shownKey(key)} -> ${file} (${bytes(size)})`, { downloaded: [{ key, file, size }] });
   return EXIT.ok;
 }
 
@@ -241,11 +253,19 @@ async function ls(context: Context, args: string[]): Promise<number> {
     ...(recursive ? {} : { delimiter: '/' }),
     signal: context.signal,
   })) {
+    // Keys are shown with control characters escaped, as ls(1) does: a key holding ESC or LF must not drive the
+    // terminal or pass for two keys. JSON carries them as they are.
     for (const prefix of page.prefixes)
-      context.print(values.long === true ? `${''.padEnd(19)}  ${'DIR'.padStart(12)}  ${prefix}` : prefix, { prefix });
+      context.print(
+        values.long === true ? `${''.padEnd(19)}  ${'DIR'.padStart(12)}  ${shownKey(prefix)}` : shownKey(prefix),
+        {
+          prefix,
+        },
+      );
     for (const object of page.objects) {
       const date = object.lastModified.toISOString().slice(0, 19).replace('T', ' ');
-      context.print(values.long === true ? `${date}  ${String(object.size).padStart(12)}  ${object.key}` : object.key, {
+      const key = shownKey(object.key);
+      context.print(values.long === true ? `${date}  ${String(object.size).padStart(12)}  ${key}` : key, {
         key: object.key,
         size: object.size,
         etag: object.etag,
@@ -346,15 +366,16 @@ async function present({ client, signal, warn }: Context, key: string): Promise<
     return await client.exists(key, { signal });
   } catch (error) {
     if (!(error instanceof S3Error) || error.status !== 403) throw error;
-    warn(`could not tell whether "${key}" exists (HEAD: 403 ${error.code}); deleting it anyway`);
+    warn(`could not tell whether "${shownKey(key)}" exists (HEAD: 403 ${error.code}); deleting it anyway`);
     return true;
   }
 }
 
 /** Reports what rm did; exit 1 when a key did not exist or could not be deleted, as rm(1) does. */
 function removed(context: Context, { deleted, missing, errors }: Removal): number {
-  for (const key of missing) context.warn(`"${key}" did not exist`);
-  for (const error of errors) context.warn(`could not delete "${error.key}": ${error.code}: ${error.message}`);
+  for (const key of missing) context.warn(`"${shownKey(key)}" did not exist`);
+  for (const error of errors)
+    context.warn(`could not delete "${shownKey(error.key)}": ${error.code}: ${error.message}`);
   const absent = missing.length === 0 ? '' : `; ${missing.length} did not exist`;
   context.print(`deleted ${deleted.length} object${deleted.length === 1 ? '' : 's'}${absent}`, {
     deleted,
@@ -368,7 +389,7 @@ function removed(context: Context, { deleted, missing, errors }: Removal): numbe
 async function stat(context: Context, [key]: string[]): Promise<number> {
   const info: ObjectInfo = await context.client.head(key!, { signal: context.signal });
   const lines = [
-    `key:           ${info.key}`,
+    `key:           ${shownKey(info.key)}`,
     `size:          ${info.size} (${bytes(info.size)})`,
     `etag:          ${info.etag}`,
     `content-type:  ${info.contentType ?? ''}`,
@@ -380,9 +401,11 @@ async function stat(context: Context, [key]: string[]): Promise<number> {
 }
 
 /** Copies an object within the bucket. */
-async function cp(context: Context, [from, to]: string[]): Promise<number> {
-  const result = await context.client.copy(from!, to!, { signal: context.signal });
-  context.print(`${from} -> ${to}`, { from, to, etag: result.etag });
+async function cp(context: Context, [from, destination]: string[]): Promise<number> {
+  // A destination ending in / is a folder, as for put: the copy keeps the source's name.
+  const to = destination!.endsWith('/') ? destination + from!.slice(from!.lastIndexOf('/') + 1) : destination!;
+  const result = await context.client.copy(from!, to, { signal: context.signal });
+  context.print(`${shownKey(from!)} -> ${shownKey(to)}`, { from, to, etag: result.etag });
   return EXIT.ok;
 }
 

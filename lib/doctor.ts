@@ -237,14 +237,19 @@ async function checkCredentials({ config, client, signal, add }: Context): Promi
         detail: `${who} refused: ${error.code}`,
         fix: error.hint ?? 'check access_key and secret_key (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)',
       });
-    if (REGION_CODES.has(error.code))
+    if (REGION_CODES.has(error.code) || error.code === 'NoSuchBucket') {
+      // The server judged the bucket before the signature: the credentials are not known to be right or wrong, and
+      // the report says so in its place rather than after the bucket's failure.
+      const detail = `not judged: the server refused the bucket before the signature (${error.code})`;
+      add({ name: 'credentials', ok: false, skipped: true, detail });
+      if (error.code === 'NoSuchBucket') return add(noSuchBucket(config));
       return add({
         name: 'bucket',
         ok: false,
         detail: `requests signed for region ${config.region} are refused: ${error.code}`,
         fix: error.hint ?? 'check region and endpoint',
       });
-    if (error.code === 'NoSuchBucket') return add(noSuchBucket(config));
+    }
     return add(failure('credentials', error, 'check access_key, secret_key, endpoint and region'));
   }
 }

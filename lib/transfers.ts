@@ -120,7 +120,7 @@ export async function putFiles(
   const { client, signal } = transfer;
   const done: Array<Upload & { size: number; etag: string }> = [];
   for (const upload of uploads) {
-    const bar = progress(upload.key, upload.size);
+    const bar = progress(shownKey(upload.key), upload.size);
     const type = contentType ?? CONTENT_TYPES[extname(upload.file).toLowerCase()];
     const read = { bytes: 0 };
     const body = upload.file === STDIO ? counted(process.stdin, read) : fromFile(upload.file);
@@ -134,7 +134,7 @@ export async function putFiles(
     } finally {
       bar.end();
     }
-    transfer.line(`${upload.file} -> ${upload.key} (${bytes(done.at(-1)!.size)})`);
+    transfer.line(`${upload.file} -> ${shownKey(upload.key)} (${bytes(done.at(-1)!.size)})`);
   }
   return done;
 }
@@ -177,7 +177,7 @@ export async function getTree(transfer: Transfer, prefix: string, dest: string):
         // Written at the resolved path; reported as the user named it.
         const named = join(dest, path);
         downloaded.push({ key: object.key, file: named, size: await download(transfer, object.key, file) });
-        transfer.line(`${object.key} -> ${named} (${bytes(object.size)})`);
+        transfer.line(`${shownKey(object.key)} -> ${named} (${bytes(object.size)})`);
       } catch (error) {
         // Refusals and file-system errors skip the object; anything else stops the get.
         const skipped = error instanceof S3v4Error || (error as NodeJS.ErrnoException).code !== undefined;
@@ -261,7 +261,7 @@ async function receive(transfer: Transfer, key: string, open: () => Writable, en
   const { signal } = transfer;
   const reply = await transfer.client.get(key, { signal });
   // A chunked reply does not say its size: the bar then counts bytes against what has arrived.
-  const bar = progress(key, reply.size);
+  const bar = progress(shownKey(key), reply.size);
   let received = 0;
   const count = new Transform({
     transform(chunk: Buffer, _encoding, callback) {

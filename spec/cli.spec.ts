@@ -345,6 +345,31 @@ if (cephForSpecs(test, 'the s3v4 command line', 'spec/cli.spec.ts')) {
     assert.ok(!Number.isNaN(Date.parse(lines[1]!.lastModified as string)));
 
     assert.equal(json(['cp', 'ops/one.bin', 'ops/copy.bin']).to, 'ops/copy.bin');
+    // Keys with control characters are shown escaped, as ls(1) does; JSON carries them as they are.
+    const control = file('ctl.txt', 'x');
+    for (const key of ['ctl/esc\u001b[31mred', 'ctl/line1\nline2']) ok(['put', control, key]);
+    assert.is(ok(['ls', 'ctl/']), 'ctl/esc\\u001b[31mred\nctl/line1\\u000aline2\n');
+    assert.equal(
+      ok(['ls', 'ctl/', '--json'])
+        .trim()
+        .split('\n')
+        .map((line) => (JSON.parse(line) as { key: string }).key),
+      ['ctl/esc\u001b[31mred', 'ctl/line1\nline2'],
+    );
+    ok(['rm', '--prefix', 'ctl', '--yes']);
+    // A DST ending in / is a folder: the copy keeps the source's name, as put does.
+    assert.equal(json(['cp', 'ops/one.bin', 'ops/folder/']).to, 'ops/folder/one.bin');
+    assert.is(json(['stat', 'ops/folder/one.bin']).size, 3000);
+    ok(['rm', 'ops/folder/one.bin']);
+    // Two files that would meet at one key: refused before anything is uploaded.
+    const twins = [file('twin-a/same.txt', 'A'), file('twin-b/same.txt', 'B')];
+    const collision = s3v4(['put', ...twins, 'twins/']);
+    assert.is(collision.status, 2, collision.stderr);
+    assert.match(
+      collision.stderr,
+      /twin-a\/same\.txt and .*twin-b\/same\.txt would both be uploaded to twins\/same\.txt/,
+    );
+    assert.is(s3v4(['stat', 'twins/same.txt']).status, 1, 'one of the twins was uploaded');
     const out = join(dir, 'down', 'copy.bin');
     assert.equal(json(['get', 'ops/copy.bin', out]), { downloaded: [{ key: 'ops/copy.bin', file: out, size: 3000 }] });
     assert.ok(readFileSync(out).equals(body));
@@ -744,30 +769,34 @@ if (cephForSpecs(test, 'the s3v4 command line', 'spec/cli.spec.ts')) {
     ok(['rm', 'progress/a-rather-long-key-name-for-a-narrow-terminal.bin']);
   });
 
-  test('Ctrl-C aborts a multipart upload and removes a partial download', async () => {
+  test('Ctrl-C, SIGTERM and SIGHUP abort a multipart upload and remove a partial download', async () => {
     const big = file('interrupt.bin', randomBytes(160 * MiB));
-    const interrupted = async (args: string[], ready: () => Promise<boolean>) => {
+    const interrupted = async (args: string[], ready: () => Promise<boolean>, signal: NodeJS.Signals = 'SIGINT') => {
       const { child, done } = start(args);
       const deadline = Date.now() + 30_000;
       while (!(await ready()) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
-      child.kill('SIGINT');
+      child.kill(signal);
       return done;
     };
 
     const uploading = async () => (await uploadsIn(rgw, BUCKET)).length > 0;
-    const up = await interrupted(['put', big, 'interrupt.bin'], uploading);
-    assert.is(up.status, 130, up.stderr);
-    assert.match(up.stderr, /interrupted: nothing was left half-done/);
-    assert.equal(await uploadsIn(rgw, BUCKET), []);
-    assert.is((await raw('HEAD', `/${BUCKET}/interrupt.bin`)).status, 404);
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+      const up = await interrupted(['put', big, 'interrupt.bin'], uploading, signal);
+      assert.is(up.status, 130, `${signal}: ${up.stderr}`);
+      assert.match(up.stderr, /interrupted: nothing was left half-done/);
+      assert.equal(await uploadsIn(rgw, BUCKET), [], `${signal} left the upload open`);
+      assert.is((await raw('HEAD', `/${BUCKET}/interrupt.bin`)).status, 404);
+    }
 
     ok(['put', big, 'interrupt.bin']);
     const dest = join(dir, 'partial');
     mkdirSync(dest);
     const partialExists = async () => readdirSync(dest).some((name) => name.endsWith('.s3v4-partial'));
-    const down = await interrupted(['get', 'interrupt.bin', join(dest, 'interrupt.bin')], partialExists);
-    assert.is(down.status, 130, down.stderr);
-    assert.equal(readdirSync(dest), []);
+    for (const signal of ['SIGINT', 'SIGHUP'] as const) {
+      const down = await interrupted(['get', 'interrupt.bin', join(dest, 'interrupt.bin')], partialExists, signal);
+      assert.is(down.status, 130, `${signal}: ${down.stderr}`);
+      assert.equal(readdirSync(dest), [], `${signal} left a partial download`);
+    }
     ok(['rm', 'interrupt.bin']);
   });
 
@@ -908,6 +937,11 @@ if (cephForSpecs(test, 'the s3v4 command line', 'spec/cli.spec.ts')) {
       failed(missing.report).map((c) => [c.name, c.detail]),
       [['bucket', `bucket no-such-bucket does not exist at ${rgw.endpoint}`]],
     );
+    // Credentials come before the bucket, in their place, as not judged: the server refused the bucket first.
+    assert.equal(missing.report.checks.map((c) => [c.name, c.ok, c.skipped === true]).slice(3, 5), [
+      ['credentials', false, true],
+      ['bucket', false, false],
+    ]);
 
     const privatePlain = doctor(writeConfig('doctor-private.toml', { presigned_expiry_secs: 0 }));
     assert.is(privatePlain.status, 1);
