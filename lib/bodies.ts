@@ -76,17 +76,17 @@ export function bytesPayload(bytes: Uint8Array): BytesPayload {
 }
 
 /**
- * A payload of length 0 as the empty bytes it is, signed with the empty SHA-256: Ceph refuses aws-chunked framing of
- * nothing (XAmzContentSHA256Mismatch). A one-shot stream declared empty is read to its end first: a byte in it is a BodyLengthError.
+ * A one-shot stream of declared length read into memory, checked against that length (source()): bytes, which can be
+ * signed whole and sent again. Over http the transport signs a stream so, rather than with aws-chunked framing.
  */
-export async function emptyAsBytes(payload: SizedPayload): Promise<SizedPayload> {
-  if (payload.length !== 0 || payload.kind === 'bytes') return payload;
-  if (payload.kind === 'stream') {
-    for await (const chunk of payload.stream) {
-      if (chunk.length > 0) throw new BodyLengthError('contentLength', 0, chunk.length);
-    }
+export async function inMemory(payload: StreamPayload & { readonly length: number }): Promise<BytesPayload> {
+  const bytes = new Uint8Array(payload.length);
+  let filled = 0;
+  for await (const chunk of source(payload)) {
+    bytes.set(chunk, filled);
+    filled += chunk.length;
   }
-  return bytesPayload(new Uint8Array(0));
+  return bytesPayload(bytes);
 }
 
 /** The payload, when its length is known. */

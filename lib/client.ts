@@ -5,7 +5,7 @@
  * typed errors) and reads the reply with replies.ts and documents.ts. Bodies
  * above the multipart threshold go through multipart.ts.
  */
-import { type Body, type Payload, bytesPayload, emptyAsBytes, sized, source, toPayload } from './bodies.js';
+import { type Body, type Payload, bytesPayload, sized, source, toPayload } from './bodies.js';
 import { type Checksum, checkChecksum, checksumHeaders } from './checksum.js';
 import { StorageConfig, type StorageOptions, storageConfig } from './config.js';
 import {
@@ -167,13 +167,12 @@ export class S3Client {
     };
     const known = sized(payload);
     if (known === undefined || usesMultipart(this.#parts, known.length)) return this.#putMultipart(payload, write);
-    const single = await emptyAsBytes(known);
     const headers = { ...write.headers, ...write.conditions };
-    if (single.kind === 'bytes') Object.assign(headers, checksumHeaders(this.#checksum, single.bytes));
+    if (known.kind === 'bytes') Object.assign(headers, checksumHeaders(this.#checksum, known.bytes));
     const reply = await this.#transport.send(target, {
       method: 'PUT',
       headers,
-      payload: single,
+      payload: known,
       signal: options.signal,
       label: `PUT ${shownKey(key)}`,
       onSent: write.progress,

@@ -10,8 +10,8 @@ import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, type Dispatcher } from 'undici';
 import { positiveInteger } from './arguments.js';
-import { type Payload, type SizedPayload, fixedChunks, source } from './bodies.js';
-import { type ChunkSigner, DEFAULT_CHUNK_SIZE } from './chunked.js';
+import { createHash } from 'node:crypto';
+import { type Payload, type SizedPayload, inMemory, source } from './bodies.js';
 import { AbortError, InvalidArgumentError, NetworkError, ProtocolError, S3Error, S3v4Error } from './errors.js';
 import {
   type HintContext,
@@ -181,7 +181,9 @@ export class Transport {
   async send(target: RequestTarget, spec: RequestSpec): Promise<Reply> {
     if (this.#closed) throw new NetworkError('ERR_S3V4_NETWORK', `${spec.label}: the client is closed`, undefined);
     let skewRetried = false;
-    // A one-shot stream is read by its first attempt: it is never sent again.
+    // Over plain http a one-shot stream is read into memory first, to be signed whole (see #attempt); it can then be
+    // sent again. Over https it is streamed, and read by its first attempt: it is never sent again.
+    if (!this.#https && spec.payload?.kind === 'stream') spec = { ...spec, payload: await inMemory(spec.payload) };
     const canReplay = spec.payload?.kind !== 'stream';
     for (let attempt = 1; ; attempt++) {
       const attempted = await this.#try(target, spec);
@@ -284,12 +286,13 @@ export class Transport {
       Object.assign(headers, this.#signer.sign(unsigned, { date }));
       body = Readable.from(counted(source(payload), onSent));
     } else {
-      // Over plain http every byte is signed: STREAMING-AWS4-HMAC-SHA256-PAYLOAD, chunk by chunk, never buffering the
-      // stream.
-      const options = { date, contentLength: payload.length, chunkSize: DEFAULT_CHUNK_SIZE };
-      const streaming = this.#signer.signStreaming({ method, url: target, headers }, options);
-      Object.assign(headers, streaming.headers);
-      body = Readable.from(signedChunks(counted(source(payload), onSent), streaming.chunks));
+      // Over plain http every byte is signed with the payload's SHA-256: a file or Blob is read twice, to hash it and
+      // to send it (send() made a one-shot stream bytes). Not aws-chunked (STREAMING-AWS4-HMAC-SHA256-PAYLOAD): Swift's
+      // s3api and Cloudflare R2 answer it with 501 NotImplemented (../shared/notes/swift-s3api.md).
+      headers['content-length'] = String(payload.length);
+      const payloadHash = await sourceHashOf(payload);
+      Object.assign(headers, this.#signer.sign({ method, url: target, headers, payloadHash }, { date }));
+      body = Readable.from(counted(source(payload), onSent));
     }
     const response = await this.#dispatcher.request({
       origin: target.origin,
@@ -348,6 +351,22 @@ function payloadHashOf(payload: Payload & { kind: 'bytes' }): string {
   return hash;
 }
 
+const sourceHashes = new WeakMap<Payload, Promise<string>>();
+
+/** A replayable payload's SHA-256, read once from its source (checked against its length) however often it is sent. */
+function sourceHashOf(payload: Payload): Promise<string> {
+  let hash = sourceHashes.get(payload);
+  if (hash === undefined) {
+    hash = (async () => {
+      const sha256 = createHash('sha256');
+      for await (const chunk of source(payload)) sha256.update(chunk);
+      return sha256.digest('hex');
+    })();
+    sourceHashes.set(payload, hash);
+  }
+  return hash;
+}
+
 /** `bytes` as views of PROGRESS_STEP bytes. */
 function* pieces(bytes: Uint8Array): Generator<Uint8Array> {
   for (let offset = 0; offset < bytes.length; offset += PROGRESS_STEP)
@@ -363,18 +382,4 @@ async function* counted(
     yield chunk;
     onSent?.(chunk.length);
   }
-}
-
-/** Frames a stream as `STREAMING-AWS4-HMAC-SHA256-PAYLOAD` chunks, ending with the empty chunk. */
-async function* signedChunks(
-  stream: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
-  chunks: ChunkSigner,
-): AsyncGenerator<Uint8Array | string> {
-  // A fresh buffer per chunk: the socket may still hold the previous one.
-  for await (const chunk of fixedChunks(stream, chunks.chunkSize, () => new Uint8Array(chunks.chunkSize))) {
-    yield chunks.chunkHeader(chunk);
-    yield chunk;
-    yield '\r\n';
-  }
-  yield `${chunks.chunkHeader(new Uint8Array(0))}\r\n`;
 }

@@ -16,7 +16,8 @@ import {
   type Payload,
   type ReplayablePayload,
   type SizedPayload,
-  emptyAsBytes,
+  type StreamPayload,
+  inMemory,
   fixedChunks,
   fromFile,
   sized,
@@ -90,20 +91,19 @@ test('fixedChunks cuts any source into pieces of exactly the size, the last shor
   }
 });
 
-test('an empty payload becomes empty bytes; a stream declared empty that holds data is refused', async () => {
-  for (const body of ['', new Blob([]), Readable.from([new Uint8Array(0)])]) {
-    const payload = (await emptyAsBytes(toPayload(body, 0) as SizedPayload)) as SizedPayload;
-    assert.equal([payload.kind, payload.length], ['bytes', 0]);
+test('inMemory() reads a stream of declared length into bytes, empty included, and refuses one that lies', async () => {
+  for (const chunks of [[], [new Uint8Array(0)], [Buffer.from('ab'), Buffer.from('c')]]) {
+    const length = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
+    const payload = await inMemory(toPayload(Readable.from(chunks), length) as StreamPayload & { length: number });
+    assert.equal([payload.kind, Buffer.from(payload.bytes).toString()], ['bytes', Buffer.concat(chunks).toString()]);
   }
-  const full = toPayload(Readable.from([Buffer.from('x')]), 0) as SizedPayload;
-  const refused = await emptyAsBytes(full).then(
+  const full = toPayload(Readable.from([Buffer.from('x')]), 0) as StreamPayload & { length: number };
+  const refused = await inMemory(full).then(
     () => assert.unreachable('a stream declared empty that holds a byte was accepted'),
     (error: unknown) => error,
   );
   assert.instance(refused, BodyLengthError);
   assert.equal([(refused as BodyLengthError).expected, (refused as BodyLengthError).actual], [0, 1]);
-  const some = toPayload('abc', undefined) as SizedPayload;
-  assert.is(await emptyAsBytes(some), some);
 });
 
 test('source() yields a body whole when it holds its length, and throws BodyLengthError when it holds more or less', async () => {
