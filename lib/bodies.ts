@@ -4,7 +4,7 @@
  * again or how long it is: bytes in memory, a source that can be opened again
  * (a file or a Blob, of known length), or a one-shot stream whose length is
  * known only when the caller declares it. Also the one chunker that cuts a
- * source into fixed-size pieces, for multipart parts and signed chunks alike.
+ * source into fixed-size pieces, a multipart upload's parts.
  */
 import { createReadStream, statSync } from 'node:fs';
 import { Readable } from 'node:stream';
@@ -156,8 +156,7 @@ export function toPayload(body: Body, contentLength: number | undefined): Payloa
 
 /**
  * Reads `source` into chunks of exactly `size` bytes (the last may be
- * shorter), each in a buffer from `take`: multipart parts, and the chunks of
- * a signed streaming upload.
+ * shorter), each in a buffer from `take`: a multipart upload's parts.
  */
 export async function* fixedChunks(
   source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
