@@ -335,9 +335,8 @@ function objectFacts(key: string, headers: ReplyHeaders, label: string): GetResu
   };
 }
 
-/** C0 controls, DEL and C1 controls: what a key may hold but a log line must not. */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what it looks for.
-const CONTROLS = /[\u0000-\u001f\u007f-\u009f]/g;
+/** C0 controls, DEL and C1 controls (Unicode's Cc): what a key may hold but a log line must not. */
+const CONTROLS = /\p{Cc}/gu;
 
 /**
  * A key as messages show it (`PUT key`): its control characters written as `\u000d` escapes, so a key with a CR or

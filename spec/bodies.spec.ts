@@ -15,7 +15,6 @@ import * as assert from 'uvu/assert';
 import {
   type Payload,
   type ReplayablePayload,
-  type SizedPayload,
   type StreamPayload,
   inMemory,
   fixedChunks,

@@ -32,7 +32,7 @@ import {
   type StorageOptions,
 } from '../lib/index.js';
 import { errorXml, startFaultProxy, startTlsTerminator, TEST_CERT, type FaultProxy } from './support/faults.js';
-import { freePort, loopbackAgent, sharedRgw, signedRequest, uploadsIn, type Rgw } from './support/rgw.js';
+import { freePort, loopbackAgent, sharedRgw, signedRequest, storageFor, uploadsIn, type Rgw } from './support/rgw.js';
 import { cephForSpecs, prng, storageToml, throwsArgument, watchdog } from './helpers.js';
 
 const test = suite('client against Ceph RADOS Gateway');
@@ -83,17 +83,7 @@ function recording(base: Dispatcher): { dispatcher: Dispatcher; log: Recorded[] 
 
 /** A client for `bucket` on the server (or `storage.endpoint`), closed when the suite ends. */
 function makeClient(bucket: string, storage: Partial<StorageOptions> = {}, options: ClientOptions = {}): S3Client {
-  const client = new S3Client(
-    {
-      endpoint: rgw.endpoint,
-      accessKeyId: rgw.accessKeyId,
-      secretAccessKey: rgw.secretAccessKey,
-      region: rgw.region,
-      bucket,
-      ...storage,
-    },
-    options,
-  );
+  const client = new S3Client(storageFor(rgw, bucket, storage), options);
   clients.push(client);
   return client;
 }

@@ -22,7 +22,7 @@ import * as assert from 'uvu/assert';
 import { NetworkError, S3Client, S3Error, type ClientOptions } from '../lib/index.js';
 import { cephForSpecs } from './helpers.js';
 import { startFaultProxy, type Fault, type FaultProxy } from './support/faults.js';
-import { freePort, sharedRgw, signedRequest, uploadsIn, type Rgw } from './support/rgw.js';
+import { freePort, sharedRgw, signedRequest, storageFor, uploadsIn, type Rgw } from './support/rgw.js';
 
 const test = suite('faults against Ceph through a loopback proxy');
 const BUCKET = 'fault-matrix';
@@ -50,16 +50,7 @@ const unhandled: unknown[] = [];
 const onUnhandled = (reason: unknown) => unhandled.push(reason);
 
 function client(options: ClientOptions = {}, endpoint = proxy.endpoint): S3Client {
-  const made = new S3Client(
-    {
-      endpoint,
-      accessKeyId: rgw.accessKeyId,
-      secretAccessKey: rgw.secretAccessKey,
-      region: rgw.region,
-      bucket: BUCKET,
-    },
-    { timeouts: TIMEOUTS, ...options },
-  );
+  const made = new S3Client(storageFor(rgw, BUCKET, { endpoint }), { timeouts: TIMEOUTS, ...options });
   clients.push(made);
   return made;
 }

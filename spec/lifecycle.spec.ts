@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AbortError, NetworkError, S3Client, type ClientOptions } from '../lib/index.js';
-import { sharedRgw, signedRequest, uploadsIn, type Rgw } from './support/rgw.js';
+import { sharedRgw, signedRequest, storageFor, uploadsIn, type Rgw } from './support/rgw.js';
 import { cephForSpecs } from './helpers.js';
 
 const test = suite('lifecycle against Ceph RADOS Gateway');
@@ -25,16 +25,7 @@ let rgw: Rgw;
 const clients: S3Client[] = [];
 
 function makeClient(options: ClientOptions = {}): S3Client {
-  const client = new S3Client(
-    {
-      endpoint: rgw.endpoint,
-      accessKeyId: rgw.accessKeyId,
-      secretAccessKey: rgw.secretAccessKey,
-      region: rgw.region,
-      bucket: BUCKET,
-    },
-    options,
-  );
+  const client = new S3Client(storageFor(rgw, BUCKET), options);
   clients.push(client);
   return client;
 }

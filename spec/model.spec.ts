@@ -25,7 +25,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { S3Client } from '../lib/index.js';
 import { type AuditedObject, type Model, PART, type Real, auditBucket, scenario } from './support/model.js';
-import { type Rgw, signedRequest, startRgw } from './support/rgw.js';
+import { type Rgw, signedRequest, startRgw, storageFor } from './support/rgw.js';
 import { cephForSpecs } from './helpers.js';
 
 const test = suite('model-based: S3Client against Ceph, compared with a model of the bucket');
@@ -117,16 +117,7 @@ if (cephForSpecs(test, 'the model-based test', 'spec/model.spec.ts')) {
           const bucket = `model-${round}-${buckets++}`;
           const created = await signedRequest(rgw, 'PUT', `/${bucket}`);
           assert.is(created.status, 200, `creating bucket ${bucket}: ${created.text}`);
-          const client = new S3Client(
-            {
-              endpoint: rgw.endpoint,
-              accessKeyId: rgw.accessKeyId,
-              secretAccessKey: rgw.secretAccessKey,
-              region: rgw.region,
-              bucket,
-            },
-            { partSize: PART, multipartThreshold: PART },
-          );
+          const client = new S3Client(storageFor(rgw, bucket), { partSize: PART, multipartThreshold: PART });
           const model: Model = { objects: new Map() };
           const real: Real = { rgw, client, bucket, dir, count, audit };
           try {

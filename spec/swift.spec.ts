@@ -24,7 +24,7 @@ import {
   type StorageOptions,
   fromFile,
 } from '../lib/index.js';
-import { signedRequest } from './support/servers.js';
+import { signedRequest, storageFor } from './support/servers.js';
 import { sharedSwift, type Swift } from './support/swift.js';
 import { SWIFT, serverForSpecs, watchdog } from './helpers.js';
 
@@ -35,18 +35,7 @@ let swift: Swift;
 const clients: S3Client[] = [];
 
 function makeClient(overrides: Partial<StorageOptions> = {}, options: ClientOptions = {}): S3Client {
-  const client = new S3Client(
-    {
-      endpoint: swift.endpoint,
-      accessKeyId: swift.accessKeyId,
-      secretAccessKey: swift.secretAccessKey,
-      bucket: BUCKET,
-      region: swift.region,
-      forcePathStyle: true,
-      ...overrides,
-    },
-    options,
-  );
+  const client = new S3Client(storageFor(swift, BUCKET, { forcePathStyle: true, ...overrides }), options);
   clients.push(client);
   return client;
 }

@@ -26,7 +26,7 @@ import {
   type S3Server,
 } from './servers.js';
 
-export { freePort, signedRequest, uploadsIn } from './servers.js';
+export { freePort, signedRequest, storageFor, uploadsIn } from './servers.js';
 
 export interface Rgw extends S3Server {
   /** Makes another S3 user, who owns nothing and may do only what bucket policies grant. */

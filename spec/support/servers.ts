@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { request, type Dispatcher } from 'undici';
 import { SigV4Signer } from '../../lib/signer.js';
 import { parseUploads, type UploadInProgress } from '../../lib/documents.js';
+import type { StorageOptions } from '../../lib/index.js';
 
 /** A running S3 server on loopback, path-style, with one user's credentials. */
 export interface S3Server {
@@ -23,6 +24,18 @@ export interface S3Server {
   region: string;
   /** Stops every daemon the server runs and removes its directory. */
   stop(): Promise<void>;
+}
+
+/** The storage options of a client for `bucket` on `server`, as its user; `overrides` replace any of them. */
+export function storageFor(server: S3Server, bucket: string, overrides: Partial<StorageOptions> = {}): StorageOptions {
+  return {
+    endpoint: server.endpoint,
+    accessKeyId: server.accessKeyId,
+    secretAccessKey: server.secretAccessKey,
+    region: server.region,
+    bucket,
+    ...overrides,
+  };
 }
 
 /** Whether every program is on PATH. */
