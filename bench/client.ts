@@ -37,7 +37,8 @@ import { fileURLToPath } from 'node:url';
 import { Agent, fetch as undiciFetch, request as undiciRequest } from 'undici';
 import { S3Client, type ClientOptions } from '../lib/index.js';
 import { DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE } from '../lib/multipart.js';
-import { signedRequest, startRgw, type Rgw } from '../spec/support/rgw.js';
+import { startRgw, type Rgw } from '../spec/support/rgw.js';
+import { signedRequest } from '../spec/support/servers.js';
 import { prng } from '../spec/helpers.js';
 import { fmt, spread, type Spread } from './stats.js';
 

@@ -5,7 +5,16 @@
  * typed errors) and reads the reply with replies.ts and documents.ts. Bodies
  * above the multipart threshold go through multipart.ts.
  */
-import { type Body, type Payload, bytesPayload, sized, source, toPayload } from './bodies.js';
+import {
+  type Body,
+  type Payload,
+  type SizedPayload,
+  bytesPayload,
+  inMemory,
+  sized,
+  source,
+  toPayload,
+} from './bodies.js';
 import { type Checksum, checkChecksum, checksumHeaders } from './checksum.js';
 import { StorageConfig, type StorageOptions, storageConfig } from './config.js';
 import {
@@ -130,6 +139,8 @@ export class S3Client {
   readonly #checksum: Checksum | undefined;
   readonly #parts: PartPlan;
   readonly #uploads = new Set<Upload>();
+  /** Whether the server answered If-None-Match on PutObject with 501, as Swift's s3api does: learnt once per client. */
+  #conditionalPutRefused = false;
 
   /** `config` comes from loadConfig or parseConfig, or is plain options checked by storageConfig. */
   constructor(config: StorageConfig | StorageOptions, options: ClientOptions = {}) {
@@ -167,18 +178,44 @@ export class S3Client {
     };
     const known = sized(payload);
     if (known === undefined || usesMultipart(this.#parts, known.length)) return this.#putMultipart(payload, write);
+    if (write.conditions['if-none-match'] !== undefined) return this.#putCreateOnly(target, known, write);
+    return this.#putObject(target, known, write);
+  }
+
+  /** PutObject: one request with the whole body. */
+  async #putObject(target: RequestTarget, payload: SizedPayload, write: Write): Promise<PutResult> {
+    const label = `PUT ${shownKey(write.key)}`;
     const headers = { ...write.headers, ...write.conditions };
-    if (known.kind === 'bytes') Object.assign(headers, checksumHeaders(this.#checksum, known.bytes));
+    if (payload.kind === 'bytes') Object.assign(headers, checksumHeaders(this.#checksum, payload.bytes));
     const reply = await this.#transport.send(target, {
       method: 'PUT',
       headers,
-      payload: known,
-      signal: options.signal,
-      label: `PUT ${shownKey(key)}`,
+      payload,
+      signal: write.signal,
+      label,
       onSent: write.progress,
     });
     await reply.body.dump();
-    return putResult(reply.headers, `PUT ${shownKey(key)}`);
+    return putResult(reply.headers, label);
+  }
+
+  /**
+   * A create-only put below the multipart threshold: PutObject with If-None-Match. Swift's s3api refuses any
+   * conditional PUT with 501 NotImplemented but checks If-None-Match on CompleteMultipartUpload, so after that answer
+   * the body goes as a multipart upload instead, then and for the rest of the client's life. A stream is read into
+   * memory first (it is below the threshold), so the refusal never costs its bytes.
+   */
+  async #putCreateOnly(target: RequestTarget, known: SizedPayload, write: Write): Promise<PutResult> {
+    const payload = known.kind === 'stream' ? await inMemory(known) : known;
+    if (!this.#conditionalPutRefused) {
+      try {
+        return await this.#putObject(target, payload, write);
+      } catch (error) {
+        if (!(error instanceof S3Error && error.status === 501 && error.code === 'NotImplemented')) throw error;
+        this.#conditionalPutRefused = true;
+      }
+    }
+    return this.#putMultipart(payload, write);
   }
 
   /** Downloads an object; its body is a stream that is not buffered. */
@@ -403,6 +440,12 @@ export class S3Client {
   async #putMultipart(payload: Payload, write: Write): Promise<PutResult> {
     const { key, signal } = write;
     const label = `PUT ${shownKey(key)}`;
+    // CreateMultipartUpload's reply names the key: Swift's s3api answers 500 for a key XML 1.0 cannot carry, and keeps
+    // the upload it made, whose id no one learns (README, Compatibility). Such a key goes in one PutObject or not at all.
+    if (!xmlCanCarry(key)) {
+      const why = 'holds a character XML 1.0 cannot carry (a C0 control, U+FFFE or U+FFFF), so no multipart upload';
+      throw new InvalidArgumentError('key', `${why}: put at most the multipart threshold in one request, or rename it`);
+    }
     if (write.conditions['if-none-match'] !== undefined && (await this.exists(key, { signal }))) {
       const message = 'the key exists (asked before the multipart upload, as ifNoneMatch "*" requires)';
       throw new S3Error({ code: 'PreconditionFailed', status: 412, message, request: label });

@@ -9,7 +9,9 @@
 import { randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import { Readable } from 'node:stream';
 import { Agent, request } from 'undici';
+import type { Body } from './bodies.js';
 import { S3Client } from './client.js';
 import { loadConfig, type StorageConfig } from './config.js';
 import { describeAddressing, type Endpoint } from './endpoint.js';
@@ -331,12 +333,14 @@ async function checkObject(context: Context): Promise<void> {
       detail: `${style} requests work${cosPathStyle ? '; this COS bucket does not forbid path-style' : ''}`,
     });
     await checkLinks(context, key, body);
+    const refused = await checkUploadPaths(context, key, body);
+    if (refused !== undefined) return void add(refused);
     await client.delete(key, { signal });
     written = false;
     add({
       name: 'policy',
       ok: true,
-      detail: `put, get and delete of a temporary object work (${minimumPolicy(config.bucket)})`,
+      detail: `put (a buffer, a file, a stream in parts), get and delete of a temporary object work (${minimumPolicy(config.bucket)})`,
     });
   } catch (error) {
     if (signal.aborted) throw error;
@@ -433,6 +437,37 @@ function failure(name: string, error: unknown, fix: string | undefined): Check {
       fix: fix ?? error.hint ?? 'see the error above',
     };
   return { name, ok: false, detail: (error as Error).message, fix: fix ?? 'check endpoint and the network' };
+}
+
+/**
+ * The other ways put() sends a body, over the temporary object, each read back: a file (a Blob takes its path: read
+ * once to hash it, then sent) and a stream of unknown length (a multipart upload). A server can take a buffer and
+ * refuse these: Swift's s3api refused every file upload while they went aws-chunked (README, Compatibility).
+ */
+async function checkUploadPaths(context: Context, key: string, body: string): Promise<Check | undefined> {
+  const { client, signal } = context;
+  const paths: Array<[string, () => Body]> = [
+    ['a file', () => new Blob([body])],
+    ['a stream of unknown length, in parts', () => Readable.from([Buffer.from(body)])],
+  ];
+  for (const [path, make] of paths) {
+    try {
+      await client.put(key, make(), { contentType: 'text/plain', signal });
+      const read = await (await client.get(key, { signal })).text();
+      if (read !== body)
+        return {
+          name: 'policy',
+          ok: false,
+          detail: `${key} uploaded as ${path} reads back as ${read.length} bytes that differ from the ${body.length} written`,
+          fix: 'check that nothing between here and the server rewrites objects',
+        };
+    } catch (error) {
+      if (signal.aborted) throw error;
+      const check = failure('policy', error, undefined);
+      return { ...check, detail: `uploading ${path}: ${check.detail}` };
+    }
+  }
+  return undefined;
 }
 
 /** A key no one uses: the doctor's temporary object, and the missing key of the credentials check. */

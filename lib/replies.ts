@@ -221,6 +221,16 @@ export function noSuchBucket(reply: Pick<Reply, 'status' | 'headers'>, label: st
   return errorFrom(reply, { name: 'Error', children: [code], text: '' }, label, context) as S3Error;
 }
 
+/**
+ * The error's code: the document's, or the status's for a reply without one. A 412 is always PreconditionFailed, the
+ * one code S3 gives it (S3 API Reference, "Error responses"): Swift's s3api answers a failed If-None-Match on
+ * CompleteMultipartUpload with 412 InvalidRequest.
+ */
+function errorCode(status: number, named: string | undefined): string | undefined {
+  if (status === 412) return 'PreconditionFailed';
+  return named || STATUS_CODES[status];
+}
+
 /** The error an S3 error document (or none, for a reply without body) stands for. */
 function errorFrom(
   reply: Pick<Reply, 'status' | 'headers'>,
@@ -229,7 +239,7 @@ function errorFrom(
   context?: HintContext,
 ): S3Error | ProtocolError {
   const { status, headers } = reply;
-  const code = (document && textOf(document, 'Code')) || STATUS_CODES[status];
+  const code = errorCode(status, document && textOf(document, 'Code'));
   if (code === undefined) {
     return new ProtocolError(`${label}: HTTP ${status} without an S3 error code`, { status, request: label });
   }

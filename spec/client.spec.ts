@@ -17,7 +17,6 @@ import { Readable } from 'node:stream';
 import { getEventListeners } from 'node:events';
 import { inspect } from 'node:util';
 import { Agent, request, type Dispatcher } from 'undici';
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   AbortError,
@@ -32,16 +31,15 @@ import {
   type StorageOptions,
 } from '../lib/index.js';
 import { errorXml, startFaultProxy, startTlsTerminator, TEST_CERT, type FaultProxy } from './support/faults.js';
-import { freePort, loopbackAgent, sharedRgw, signedRequest, storageFor, uploadsIn, type Rgw } from './support/rgw.js';
-import { cephForSpecs, prng, storageToml, throwsArgument, watchdog } from './helpers.js';
+import { freePort, loopbackAgent, signedRequest, storageFor, uploadsIn, type S3Server } from './support/servers.js';
+import { onEachServer, prng, storageToml, throwsArgument } from './helpers.js';
 
-const test = suite('client against Ceph RADOS Gateway');
 const MiB = 1024 * 1024;
 
 // ---------------------------------------------------------------------------
 // Fixtures
 
-let rgw: Rgw;
+let server: S3Server;
 let proxy: FaultProxy;
 let tls: { endpoint: string; close(): Promise<void> };
 /** Resolves every host to 127.0.0.1, for <bucket>.s3.localhost. */
@@ -55,7 +53,7 @@ const provoked: unknown[] = [];
 const WRONG_SECRET = 'wrongSecretKeyThatMustNeverBeShown0123456789';
 
 async function createBucket(name: string): Promise<void> {
-  const reply = await signedRequest(rgw, 'PUT', `/${name}`);
+  const reply = await signedRequest(server, 'PUT', `/${name}`);
   assert.is(reply.status, 200, `creating bucket ${name}: ${reply.text}`);
 }
 
@@ -83,7 +81,7 @@ function recording(base: Dispatcher): { dispatcher: Dispatcher; log: Recorded[] 
 
 /** A client for `bucket` on the server (or `storage.endpoint`), closed when the suite ends. */
 function makeClient(bucket: string, storage: Partial<StorageOptions> = {}, options: ClientOptions = {}): S3Client {
-  const client = new S3Client(storageFor(rgw, bucket, storage), options);
+  const client = new S3Client(storageFor(server, bucket, storage), options);
   clients.push(client);
   return client;
 }
@@ -186,17 +184,26 @@ async function until(condition: () => boolean, ms = 2000): Promise<boolean> {
 
 // ---------------------------------------------------------------------------
 
-if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
-  watchdog(test, 'spec/client.spec.ts', 180);
+/** The sizes of the pages `total` items make, `size` to a page. */
+const pagesOf = (total: number, size: number) =>
+  Array.from({ length: Math.ceil(total / size) }, (_, i) => Math.min(size, total - i * size));
+
+onEachServer('the S3 client', 'spec/client.spec.ts', 240, (test, on) => {
+  /**
+   * The size of the bulk tests: Swift's proxy serves these loopback requests about seven times slower than Ceph (45 s
+   * against 6.7 s for 2000 objects), so there they make fewer objects, still crossing every page and batch boundary
+   * they check, and the suite stays in CI's budget.
+   */
+  const bulk = on.id === 'swift' ? { objects: 500, folders: 11 } : { objects: 2000, folders: 25 };
 
   test.before(async () => {
     workDir = mkdtempSync(join(tmpdir(), 's3v4-client-spec-'));
-    rgw = await sharedRgw();
+    server = await on.shared();
     await Promise.all(
       ['objects', 'awkward-path', 'awkward-vhost', 'many', 'load', 'uploads', 'faults'].map(createBucket),
     );
-    proxy = await startFaultProxy(rgw.port);
-    tls = await startTlsTerminator(rgw.port);
+    proxy = await startFaultProxy(server.port);
+    tls = await startTlsTerminator(server.port);
     vhostAgent = loopbackAgent();
     dispatchers.push(vhostAgent);
   });
@@ -206,8 +213,8 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
   });
 
   test.after(async () => {
-    await Promise.all(clients.map((client) => client.close()));
-    await Promise.all(dispatchers.map((dispatcher) => dispatcher.close()));
+    await Promise.all(clients.splice(0).map((client) => client.close()));
+    await Promise.all(dispatchers.splice(0).map((dispatcher) => dispatcher.close()));
     // Also when before() failed half-way.
     await proxy?.close();
     await tls?.close();
@@ -219,11 +226,11 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
 
   test('plain storageConfig options and a parsed TOML configuration both make a working client', async () => {
     const plain = new S3Client({
-      endpoint: rgw.endpoint,
-      accessKeyId: rgw.accessKeyId,
-      secretAccessKey: rgw.secretAccessKey,
+      endpoint: server.endpoint,
+      accessKeyId: server.accessKeyId,
+      secretAccessKey: server.secretAccessKey,
       bucket: 'objects',
-      region: rgw.region,
+      region: server.region,
       forcePathStyle: true,
       presignedExpirySecs: 60,
     });
@@ -232,11 +239,11 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     assert.is(plain.endpoint.addressing, 'path-style');
     await plain.put('config/plain.txt', 'from plain options');
     const toml = storageToml(
-      `endpoint = "${rgw.endpoint}"`,
-      `access_key = "${rgw.accessKeyId}"`,
-      `secret_key = "${rgw.secretAccessKey}"`,
+      `endpoint = "${server.endpoint}"`,
+      `access_key = "${server.accessKeyId}"`,
+      `secret_key = "${server.secretAccessKey}"`,
       'bucket = "objects"',
-      `region = "${rgw.region}"`,
+      `region = "${server.region}"`,
     );
     const parsed = new S3Client(parseConfig(toml, 'config.toml', {}));
     clients.push(parsed);
@@ -249,7 +256,7 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     test(`${style}: put, get, head, exists, copy, list, delete, deleteMany, presign and downloadUrl`, async () => {
       const recorder = recording(style === 'virtual-hosted' ? vhostAgent : new Agent());
       if (style === 'path-style') dispatchers.push(recorder.dispatcher);
-      const endpoint = style === 'virtual-hosted' ? `http://s3.localhost:${rgw.port}` : rgw.endpoint;
+      const endpoint = style === 'virtual-hosted' ? `http://s3.localhost:${server.port}` : server.endpoint;
       const client = makeClient('objects', { endpoint, presignedExpirySecs: 300 }, { dispatcher: recorder.dispatcher });
       assert.is(
         client.endpoint.addressing,
@@ -262,7 +269,7 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
         metadata: { Owner: 'spec', 'run-id': '42' },
       });
       assert.is(put.etag, md5('hello, world'));
-      const wanted = style === 'virtual-hosted' ? `http://objects.s3.localhost:${rgw.port}` : rgw.endpoint;
+      const wanted = style === 'virtual-hosted' ? `http://objects.s3.localhost:${server.port}` : server.endpoint;
       assert.ok(
         recorder.log.length > 0 && recorder.log.every((r) => r.origin === wanted),
         `requests went to ${[...new Set(recorder.log.map((r) => r.origin))].join(', ')}`,
@@ -827,7 +834,7 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
       const client =
         style === 'path-style'
           ? makeClient(bucket)
-          : makeClient(bucket, { endpoint: `http://s3.localhost:${rgw.port}` }, { dispatcher: vhostAgent });
+          : makeClient(bucket, { endpoint: `http://s3.localhost:${server.port}` }, { dispatcher: vhostAgent });
       const keys = awkwardKeys();
       assert.is(keys.length, 200);
       assert.ok(keys.includes('nfc-\u00e9') && keys.includes('nfd-e\u0301'), 'NFC and NFD forms are different keys');
@@ -894,30 +901,32 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     assert.is(head.headers['content-length'], String(info.size));
   });
 
-  test('presignPost: a browser form upload to the bucket is accepted by Ceph; a form outside its policy is refused (issue 11, item 21)', async () => {
-    const client = makeClient('objects');
-    const post = client.presignPost({
-      key: 'post/${filename}',
-      expiresIn: 300,
-      fields: { 'Content-Type': 'text/plain' },
-      conditions: [['content-length-range', 0, 100]],
+  // Swift's s3api refuses browser-form uploads (support/facts.ts, postObject).
+  if (on.facts.postObject === true)
+    test('presignPost: a browser form upload to the bucket is accepted by Ceph; a form outside its policy is refused (issue 11, item 21)', async () => {
+      const client = makeClient('objects');
+      const post = client.presignPost({
+        key: 'post/${filename}',
+        expiresIn: 300,
+        fields: { 'Content-Type': 'text/plain' },
+        conditions: [['content-length-range', 0, 100]],
+      });
+      const send = (fields: Record<string, string>, content: string) => {
+        const form = new FormData();
+        for (const [name, value] of Object.entries(fields)) form.append(name, value);
+        form.append('file', new Blob([content]), 'form file.txt');
+        // Node's own fetch, whose FormData this is: what a browser does.
+        return fetch(post.url, { method: 'POST', body: form });
+      };
+      const accepted = await send(post.fields, 'posted by a form');
+      assert.ok(accepted.status >= 200 && accepted.status < 300, `${accepted.status} ${await accepted.text()}`);
+      const stored = await client.get('post/form file.txt');
+      assert.equal([await stored.text(), stored.contentType], ['posted by a form', 'text/plain']);
+      // Longer than content-length-range allows, and a key the policy does not name: both refused.
+      assert.is((await send(post.fields, 'x'.repeat(101))).status, 400);
+      assert.is((await send({ ...post.fields, key: 'elsewhere/x' }, 'y')).status, 403);
+      await client.delete('post/form file.txt');
     });
-    const send = (fields: Record<string, string>, content: string) => {
-      const form = new FormData();
-      for (const [name, value] of Object.entries(fields)) form.append(name, value);
-      form.append('file', new Blob([content]), 'form file.txt');
-      // Node's own fetch, whose FormData this is: what a browser does.
-      return fetch(post.url, { method: 'POST', body: form });
-    };
-    const accepted = await send(post.fields, 'posted by a form');
-    assert.ok(accepted.status >= 200 && accepted.status < 300, `${accepted.status} ${await accepted.text()}`);
-    const stored = await client.get('post/form file.txt');
-    assert.equal([await stored.text(), stored.contentType], ['posted by a form', 'text/plain']);
-    // Longer than content-length-range allows, and a key the policy does not name: both refused.
-    assert.is((await send(post.fields, 'x'.repeat(101))).status, 400);
-    assert.is((await send({ ...post.fields, key: 'elsewhere/x' }, 'y')).status, 403);
-    await client.delete('post/form file.txt');
-  });
 
   test('a presigned PUT can pin Content-Length and Content-Type; the server refuses any other', async () => {
     const client = makeClient('objects');
@@ -988,10 +997,10 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     }
     assert.is(await (await presigning.get(key)).text(), 'linked');
     const plain = makeClient('objects');
-    assert.is(plain.downloadUrl(key), `${rgw.endpoint}/objects/links/file%20name.txt`);
-    // The bucket is private: the plain link is refused without a signature.
+    assert.is(plain.downloadUrl(key), `${server.endpoint}/objects/links/file%20name.txt`);
+    // The bucket is private: the plain link is refused without a signature (Swift: 400, support/facts.ts).
     const refused = await request(plain.downloadUrl(key));
-    assert.is(refused.statusCode, 403);
+    assert.is(refused.statusCode, on.facts.anonymous.status);
     await refused.body.dump();
     assert.is(
       makeClient('objects', { publicUrlBase: 'https://cdn.example.com/files' }).downloadUrl(key),
@@ -1002,7 +1011,7 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
   // -------------------------------------------------------------------------
   // Refusals
 
-  test('a wrong secret gives SignatureDoesNotMatch with a hint; a wrong access key InvalidAccessKeyId', async () => {
+  test('a wrong secret gives SignatureDoesNotMatch with a hint; a wrong access key its own code', async () => {
     const wrong = makeClient('objects', { secretAccessKey: WRONG_SECRET });
     const error = await s3Error(wrong.get('anything'), 'SignatureDoesNotMatch', 403);
     assert.match(error.hint ?? '', 'secret_key belongs to access_key');
@@ -1017,10 +1026,12 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     assert.match(await presigned.body.text(), 'SignatureDoesNotMatch');
     const unknown = await s3Error(
       makeClient('objects', { accessKeyId: 'AKIANOSUCHKEY000000' }).get('anything'),
-      'InvalidAccessKeyId',
+      on.facts.unknownAccessKeyCode,
       403,
     );
-    assert.match(unknown.hint ?? '', `access_key is not known to ${rgw.endpoint}`);
+    // Swift's tempauth cannot tell an unknown key from a wrong secret (support/facts.ts).
+    const known = on.facts.unknownAccessKeyCode === 'InvalidAccessKeyId';
+    assert.match(unknown.hint ?? '', known ? `access_key is not known to ${server.endpoint}` : 'secret_key belongs to');
   });
 
   test('a body changed after signing is refused by the server: buffered, streamed or from a file', async () => {
@@ -1033,9 +1044,10 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
       ['file', () => fromFile(path), {}],
     ];
     for (const [kind, body, options] of bodies) {
-      // Every http payload is signed with its SHA-256, so a flipped byte is that hash's mismatch.
+      // Every http payload is signed with its SHA-256, so a flipped byte is that hash's mismatch (Swift names it
+      // BadDigest, support/facts.ts).
       proxy.inject({ kind: 'flip' }, { match: (method) => method === 'PUT' });
-      await s3Error(client.put(`tampered/${kind}`, body(), options), 'XAmzContentSHA256Mismatch', 400);
+      await s3Error(client.put(`tampered/${kind}`, body(), options), on.facts.payloadMismatchCode, 400);
       assert.is(await client.exists(`tampered/${kind}`), false, kind);
     }
     assert.is(proxy.seen.filter((r) => r.fault === 'flip').length, 3);
@@ -1055,7 +1067,7 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
       (await s3Error(client.get('k'), 'AuthorizationHeaderMalformed', 400)).hint ?? '',
       'set region = "ap-south-1"',
     );
-    canned(400, errorXml('AuthorizationHeaderMalformed', 'region is wrong', `<Region>${rgw.region}</Region>`));
+    canned(400, errorXml('AuthorizationHeaderMalformed', 'region is wrong', `<Region>${server.region}</Region>`));
     assert.is((await s3Error(client.get('k'), 'AuthorizationHeaderMalformed', 400)).hint, 'check region and endpoint');
     canned(400, errorXml('IllegalLocationConstraintException'));
     assert.is(
@@ -1137,7 +1149,7 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     }
     assert.is(downloaded, total);
     assert.is(hash.digest('hex'), uploaded);
-    assert.equal(await uploadsIn(rgw, 'uploads'), []);
+    assert.equal(await uploadsIn(server, 'uploads'), []);
     await client.delete('big/64MiB.bin');
   });
 
@@ -1185,7 +1197,7 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
       recorder.log.some((r) => r.method === 'DELETE' && r.path.includes('uploadId=')),
       'the upload was aborted',
     );
-    assert.equal(await uploadsIn(rgw, 'uploads'), []);
+    assert.equal(await uploadsIn(server, 'uploads'), []);
     assert.equal(await client.abortStaleUploads(new Date(Date.now() + 60_000)), []);
     assert.is(await client.exists('aborted/endless'), false);
   });
@@ -1201,7 +1213,7 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
       proxy.seen.some((r) => r.method === 'DELETE' && r.url.includes('uploadId=')),
       'the upload was aborted',
     );
-    assert.equal(await uploadsIn(rgw, 'uploads'), []);
+    assert.equal(await uploadsIn(server, 'uploads'), []);
     assert.is(await client.exists('failing/part'), false);
 
     proxy.reset();
@@ -1232,7 +1244,7 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
       proxy.seen.some((r) => r.method === 'DELETE' && r.url.includes('uploadId=')),
       'the upload was aborted',
     );
-    assert.equal(await uploadsIn(rgw, 'uploads'), []);
+    assert.equal(await uploadsIn(server, 'uploads'), []);
 
     proxy.inject(
       {
@@ -1250,17 +1262,17 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     );
     const noEtag = await rejects(client.put('complete/no-etag', randomSource(MiB).source), Error, 'no ETag');
     assert.match(noEtag.message, 'UploadPart 1 reply has no ETag');
-    assert.equal(await uploadsIn(rgw, 'uploads'), []);
+    assert.equal(await uploadsIn(server, 'uploads'), []);
   });
 
   test('abortStaleUploads: removes an orphaned upload, keeps newer ones, follows ListMultipartUploads pages', async () => {
     const client = proxied('uploads');
-    const created = await signedRequest(rgw, 'POST', '/uploads/orphan/part%20file?uploads=');
+    const created = await signedRequest(server, 'POST', '/uploads/orphan/part%20file?uploads=');
     assert.is(created.status, 200, created.text);
     const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(created.text)![1]!;
     assert.equal(await client.abortStaleUploads(new Date(Date.now() - 3600_000)), []);
     assert.equal(
-      (await uploadsIn(rgw, 'uploads')).map(({ key, uploadId }) => ({ key, uploadId })),
+      (await uploadsIn(server, 'uploads')).map(({ key, uploadId }) => ({ key, uploadId })),
       [{ key: 'orphan/part file', uploadId }],
     );
     // A first page that says more follow: the client asks for the next one with its markers.
@@ -1283,7 +1295,7 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
       proxy.seen.some((r) => r.url.includes('key-marker=fake%20key&upload-id-marker=2~fake')),
       proxy.seen.map((r) => r.url).join('\n'),
     );
-    assert.equal(await uploadsIn(rgw, 'uploads'), []);
+    assert.equal(await uploadsIn(server, 'uploads'), []);
   });
 
   test('abortStaleUploads: a page that would loop is refused, and an upload whose date cannot be read is kept (issue 11, item 6)', async () => {
@@ -1325,11 +1337,11 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
   // -------------------------------------------------------------------------
   // Load
 
-  test('load: 2000 small objects put and read back with 64 in flight, intact, on at most `connections` sockets', async () => {
+  test('load: 2000 small objects (500 on Swift) put and read back with 64 in flight, intact, on at most `connections` sockets', async () => {
     throwsArgument(
       () =>
         new S3Client(
-          { endpoint: rgw.endpoint, accessKeyId: 'a', secretAccessKey: 'b', bucket: 'load', region: rgw.region },
+          { endpoint: server.endpoint, accessKeyId: 'a', secretAccessKey: 'b', bucket: 'load', region: server.region },
           { connections: 0 },
         ),
       'connections',
@@ -1337,14 +1349,15 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     throwsArgument(
       () =>
         new S3Client(
-          { endpoint: rgw.endpoint, accessKeyId: 'a', secretAccessKey: 'b', bucket: 'load', region: rgw.region },
+          { endpoint: server.endpoint, accessKeyId: 'a', secretAccessKey: 'b', bucket: 'load', region: server.region },
           { connections: 8, dispatcher: vhostAgent },
         ),
       'connections',
     );
     const client = makeClient('load', { endpoint: proxy.endpoint }, { connections: 16 });
     proxy.reset();
-    const keys = Array.from({ length: 2000 }, (_, i) => `load/${String(i).padStart(4, '0')}`);
+    const count = bulk.objects;
+    const keys = Array.from({ length: count }, (_, i) => `load/${String(i).padStart(4, '0')}`);
     const bodies = keys.map((_, i) => randomBytes(1 + ((i * 7919) % 4096)));
     /** Runs `task` over every index with `width` in flight. */
     const inFlight = async (width: number, task: (i: number) => Promise<void>) => {
@@ -1361,8 +1374,8 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
       const got = Buffer.from(await (await client.get(keys[i]!)).bytes());
       if (got.equals(bodies[i]!)) intact++;
     });
-    assert.is(intact, 2000);
-    assert.is(proxy.seen.length, 4000, 'one request per operation, no retries');
+    assert.is(intact, count);
+    assert.is(proxy.seen.length, 2 * count, 'one request per operation, no retries');
     assert.ok(proxy.maxConnections <= 16, `${proxy.maxConnections} connections`);
     assert.ok(proxy.maxInFlight <= 16 && proxy.maxInFlight >= 8, `${proxy.maxInFlight} requests in flight at once`);
     assert.equal((await client.deleteMany(keys)).errors, []);
@@ -1373,12 +1386,15 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
   // -------------------------------------------------------------------------
   // Listing and deleting many
 
-  test('2500 keys: listed in pages of 1000 and of 7, by prefix, with a delimiter and startAfter; deleted with deleteMany in batches of 1000', async () => {
+  test('2500 keys (1100 on Swift): listed in pages of 1000 and of 7, by prefix, with a delimiter and startAfter; deleted with deleteMany in batches of 1000', async () => {
     const recorder = recording(new Agent());
     dispatchers.push(recorder.dispatcher);
     const client = makeClient('many', {}, { dispatcher: recorder.dispatcher });
+    const { folders } = bulk;
+    const total = folders * 100;
+    const last = `d${String(folders - 1).padStart(2, '0')}`;
     const keys: string[] = [];
-    for (let d = 0; d < 25; d++)
+    for (let d = 0; d < folders; d++)
       for (let k = 0; k < 100; k++) keys.push(`d${String(d).padStart(2, '0')}/k${String(k).padStart(3, '0')}`);
     await pool(keys, 64, async (key) => {
       await client.put(key, key);
@@ -1387,13 +1403,13 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     const pages = await allPages(client.list());
     assert.equal(
       pages.map((p) => p.objects.length),
-      [1000, 1000, 500],
+      pagesOf(total, 1000),
     );
     assert.equal(
       pages.flatMap((p) => p.objects.map((o) => o.key)),
       keys,
     );
-    assert.is(recorder.log.length, 3);
+    assert.is(recorder.log.length, Math.ceil(total / 1000));
     const first = pages[0]!.objects[0]!;
     assert.equal([first.size, first.etag], [8, md5('d00/k000')]);
     assert.ok(first.lastModified instanceof Date && !Number.isNaN(first.lastModified.getTime()));
@@ -1411,18 +1427,18 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     const grouped = await allPages(client.list({ delimiter: '/', pageSize: 10 }));
     assert.equal(
       grouped.map((p) => p.prefixes.length),
-      [10, 10, 5],
+      pagesOf(folders, 10),
     );
     assert.equal(
       grouped.flatMap((p) => p.prefixes),
-      Array.from({ length: 25 }, (_, d) => `d${String(d).padStart(2, '0')}/`),
+      Array.from({ length: folders }, (_, d) => `d${String(d).padStart(2, '0')}/`),
     );
     assert.equal(
       grouped.flatMap((p) => p.objects),
       [],
     );
 
-    assert.equal(await listKeys(client, { startAfter: 'd24/k049' }), keys.slice(2450));
+    assert.equal(await listKeys(client, { startAfter: `${last}/k049` }), keys.slice(total - 50));
     assert.equal(await listKeys(client, { prefix: 'd01/', startAfter: 'd01/k097', pageSize: 1 }), [
       'd01/k098',
       'd01/k099',
@@ -1434,7 +1450,7 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     assert.equal(result.errors, []);
     assert.equal(result.deleted, keys);
     const batches = recorder.log.filter((r) => r.method === 'POST');
-    assert.is(batches.length, 3);
+    assert.is(batches.length, Math.ceil(total / 1000));
     assert.ok(batches.every((r) => r.headers['content-md5'] !== undefined && r.path.endsWith('?delete=')));
     assert.equal(await listKeys(client), []);
   });
@@ -1714,7 +1730,7 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
   });
 
   test("https:// against Ceph's plain-http port says the server speaks plain HTTP", async () => {
-    const endpoint = rgw.endpoint.replace(/^http:/, 'https:');
+    const endpoint = server.endpoint.replace(/^http:/, 'https:');
     const client = makeClient('objects', { endpoint }, { maxAttempts: 1 });
     const error = await rejects(client.head('k'), NetworkError);
     assert.is(error.code, 'ERR_S3V4_NETWORK');
@@ -1779,13 +1795,13 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
   });
 
   test('close() releases the sockets of the own dispatcher; a user dispatcher is used and left open', async () => {
-    const own = await startFaultProxy(rgw.port);
+    const own = await startFaultProxy(server.port);
     try {
       const client = new S3Client({
         endpoint: own.endpoint,
-        accessKeyId: rgw.accessKeyId,
-        secretAccessKey: rgw.secretAccessKey,
-        region: rgw.region,
+        accessKeyId: server.accessKeyId,
+        secretAccessKey: server.secretAccessKey,
+        region: server.region,
         bucket: 'objects',
       });
       await client.put('close/object', 'x');
@@ -1809,9 +1825,9 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
       const user = new S3Client(
         {
           endpoint: own.endpoint,
-          accessKeyId: rgw.accessKeyId,
-          secretAccessKey: rgw.secretAccessKey,
-          region: rgw.region,
+          accessKeyId: server.accessKeyId,
+          secretAccessKey: server.secretAccessKey,
+          region: server.region,
           bucket: 'objects',
         },
         { dispatcher: counting },
@@ -1838,13 +1854,13 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
 
   test('arguments are checked before any request', async () => {
     const options = {
-      endpoint: rgw.endpoint,
-      accessKeyId: rgw.accessKeyId,
-      secretAccessKey: rgw.secretAccessKey,
-      region: rgw.region,
+      endpoint: server.endpoint,
+      accessKeyId: server.accessKeyId,
+      secretAccessKey: server.secretAccessKey,
+      region: server.region,
       bucket: 'objects',
     };
-    throwsArgument(() => new S3Client(options, { maxAttempts: 0 }), 'maxAttempts', [rgw.secretAccessKey]);
+    throwsArgument(() => new S3Client(options, { maxAttempts: 0 }), 'maxAttempts', [server.secretAccessKey]);
     throwsArgument(() => new S3Client(options, { timeouts: { headers: 1.5 } }), 'timeouts.headers');
     throwsArgument(() => new S3Client(options, { checksum: 'crc64' as 'md5' }), 'checksum');
     throwsArgument(() => new S3Client(options, { partSize: MiB }), 'partSize');
@@ -1867,11 +1883,9 @@ if (cephForSpecs(test, 'the S3 client', 'spec/client.spec.ts')) {
     assert.ok(provoked.length > 50, `only ${provoked.length} errors were collected`);
     for (const error of provoked) {
       for (const text of [String((error as Error).message), inspect(error, { depth: Infinity, showHidden: true })]) {
-        assert.not.ok(text.includes(rgw.secretAccessKey), `the secret key leaked: ${text.slice(0, 200)}`);
+        assert.not.ok(text.includes(server.secretAccessKey), `the secret key leaked: ${text.slice(0, 200)}`);
         assert.not.ok(text.includes(WRONG_SECRET), `the wrong secret key leaked: ${text.slice(0, 200)}`);
       }
     }
   });
-}
-
-test.run();
+});

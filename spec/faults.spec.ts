@@ -17,14 +17,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
 import { Readable } from 'node:stream';
 import { Agent, request } from 'undici';
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { NetworkError, S3Client, S3Error, type ClientOptions } from '../lib/index.js';
-import { cephForSpecs } from './helpers.js';
+import { onEachServer } from './helpers.js';
 import { startFaultProxy, type Fault, type FaultProxy } from './support/faults.js';
-import { freePort, sharedRgw, signedRequest, storageFor, uploadsIn, type Rgw } from './support/rgw.js';
+import { freePort, signedRequest, storageFor, uploadsIn, type S3Server } from './support/servers.js';
 
-const test = suite('faults against Ceph through a loopback proxy');
 const BUCKET = 'fault-matrix';
 const MiB = 1024 * 1024;
 /** Short timeouts keep the stalls quick; the attempts stay the default 3. */
@@ -41,7 +39,7 @@ interface Row {
 }
 
 const rows: Row[] = [];
-let rgw: Rgw;
+let server: S3Server;
 let proxy: FaultProxy;
 /** Straight to the server, to check what a faulty operation left behind. */
 let truth: S3Client;
@@ -50,7 +48,7 @@ const unhandled: unknown[] = [];
 const onUnhandled = (reason: unknown) => unhandled.push(reason);
 
 function client(options: ClientOptions = {}, endpoint = proxy.endpoint): S3Client {
-  const made = new S3Client(storageFor(rgw, BUCKET, { endpoint }), { timeouts: TIMEOUTS, ...options });
+  const made = new S3Client(storageFor(server, BUCKET, { endpoint }), { timeouts: TIMEOUTS, ...options });
   clients.push(made);
   return made;
 }
@@ -72,7 +70,7 @@ async function stored(key: string): Promise<Buffer | undefined> {
 }
 
 async function openUploads(): Promise<number> {
-  return (await uploadsIn(rgw, BUCKET)).length;
+  return (await uploadsIn(server, BUCKET)).length;
 }
 
 /** Bytes lost: `expected` was reported stored or read, and differs from `actual`. */
@@ -92,19 +90,19 @@ function record(row: Row): void {
 
 const injected = (kind: Fault['kind']) => proxy.seen.filter((s) => s.fault === kind).length;
 
-if (cephForSpecs(test, 'fault handling', 'spec/faults.spec.ts')) {
+onEachServer('fault handling', 'spec/faults.spec.ts', 180, (test, on) => {
   test.before(async () => {
     process.on('unhandledRejection', onUnhandled);
-    rgw = await sharedRgw();
-    const created = await signedRequest(rgw, 'PUT', `/${BUCKET}`);
+    server = await on.shared();
+    const created = await signedRequest(server, 'PUT', `/${BUCKET}`);
     assert.is(created.status, 200, created.text);
     // Without keep-alive to the server, the proxy holds no socket between requests: what stays open is the client's.
-    proxy = await startFaultProxy(rgw.port, { upstreamKeepAlive: false });
+    proxy = await startFaultProxy(server.port, { upstreamKeepAlive: false });
     truth = new S3Client({
-      endpoint: rgw.endpoint,
-      accessKeyId: rgw.accessKeyId,
-      secretAccessKey: rgw.secretAccessKey,
-      region: rgw.region,
+      endpoint: server.endpoint,
+      accessKeyId: server.accessKeyId,
+      secretAccessKey: server.secretAccessKey,
+      region: server.region,
       bucket: BUCKET,
     });
   });
@@ -113,7 +111,7 @@ if (cephForSpecs(test, 'fault handling', 'spec/faults.spec.ts')) {
 
   test.after(async () => {
     process.off('unhandledRejection', onUnhandled);
-    await Promise.all(clients.map((c) => c.close()));
+    await Promise.all(clients.splice(0).map((c) => c.close()));
     await truth?.close();
     await proxy?.close();
     if (rows.length > 0) {
@@ -413,7 +411,7 @@ if (cephForSpecs(test, 'fault handling', 'spec/faults.spec.ts')) {
     proxy.inject({ kind: 'reply', status: 503, code: 'SlowDown' }, { times: 2 });
     await c.put('left/a', randomBytes(1000));
     await Promise.all(Array.from({ length: 8 }, (_, i) => c.put(`left/${i}`, `${i}`)));
-    await Promise.all(clients.map((made) => made.close()));
+    await Promise.all(clients.splice(0).map((made) => made.close()));
     const deadline = Date.now() + 3000;
     let after = Infinity;
     while (Date.now() < deadline) {
@@ -428,6 +426,4 @@ if (cephForSpecs(test, 'fault handling', 'spec/faults.spec.ts')) {
     assert.equal(unhandled, []);
     assert.is(await openUploads(), 0);
   });
-}
-
-test.run();
+});

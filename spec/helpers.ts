@@ -4,11 +4,13 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Test } from 'uvu';
+import { suite, type Test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { InvalidArgumentError, S3v4Error } from '../lib/errors.js';
-import { CEPH_PACKAGES, ensureCeph } from './support/rgw.js';
-import { SWIFT_PACKAGES, ensureSwift } from './support/swift.js';
+import { CEPH_FACTS, SWIFT_FACTS, type ServerFacts } from './support/facts.js';
+import { CEPH_PACKAGES, ensureCeph, sharedRgw } from './support/rgw.js';
+import type { S3Server } from './support/servers.js';
+import { SWIFT_PACKAGES, ensureSwift, sharedSwift } from './support/swift.js';
 
 /**
  * Runs `fn`, which must throw an InvalidArgumentError about `argument` whose
@@ -65,8 +67,46 @@ export interface ServerKind {
   ensure(log: (line: string) => void): boolean;
 }
 
-export const CEPH: ServerKind = { name: 'Ceph', packages: CEPH_PACKAGES, ensure: ensureCeph };
-export const SWIFT: ServerKind = { name: 'OpenStack Swift', packages: SWIFT_PACKAGES, ensure: ensureSwift };
+/** A server of the matrix: how to reach the one the test process shares, and where it differs from the others. */
+export interface SpecServer extends ServerKind {
+  /** Its name in S3V4_SERVERS. */
+  id: 'ceph' | 'swift';
+  /** The running server, started on first use and shared by every spec of the process. */
+  shared(): Promise<S3Server>;
+  facts: ServerFacts;
+}
+
+export const CEPH: SpecServer = {
+  id: 'ceph',
+  name: 'Ceph',
+  packages: CEPH_PACKAGES,
+  ensure: ensureCeph,
+  shared: sharedRgw,
+  facts: CEPH_FACTS,
+};
+export const SWIFT: SpecServer = {
+  id: 'swift',
+  name: 'Swift',
+  packages: SWIFT_PACKAGES,
+  ensure: ensureSwift,
+  shared: sharedSwift,
+  facts: SWIFT_FACTS,
+};
+
+/**
+ * The servers every server-backed spec runs on: both, or those S3V4_SERVERS
+ * names (`ceph`, `swift`, comma-separated) to try one locally. Under CI=true
+ * both always run.
+ */
+export function specServers(): SpecServer[] {
+  const all = [CEPH, SWIFT];
+  const chosen = process.env.S3V4_SERVERS;
+  if (chosen === undefined || process.env.CI === 'true') return all;
+  const ids = chosen.split(',').map((id) => id.trim());
+  const unknown = ids.filter((id) => !all.some((server) => server.id === id));
+  if (unknown.length > 0) throw new Error(`S3V4_SERVERS: unknown server ${unknown.join(', ')}; use ceph, swift`);
+  return all.filter((server) => ids.includes(server.id));
+}
 
 /**
  * Whether the specs that need `server` can run (installing it when this
@@ -91,9 +131,32 @@ export function serverForSpecs(test: Test, server: ServerKind, what: string, fil
   return false;
 }
 
-/** serverForSpecs for Ceph's RADOS Gateway. */
-export function cephForSpecs(test: Test, what: string, file: string): boolean {
-  return serverForSpecs(test, CEPH, what, file);
+/**
+ * The server matrix: defines the suite `what on <server>` once per server of
+ * specServers(), by the same `define`, and runs it. A server that is not
+ * there fails the suite under CI=true (serverForSpecs); `seconds` bounds
+ * each suite (watchdog).
+ */
+export function onEachServer(
+  what: string,
+  file: string,
+  seconds: number,
+  define: (test: Test, server: SpecServer) => void,
+): void {
+  for (const server of specServers()) {
+    const test = suite(`${what} on ${server.name}`);
+    if (serverForSpecs(test, server, what, file)) {
+      watchdog(test, `${file} on ${server.name}`, seconds);
+      // Each suite's time, for the CI budget (README, Evidence).
+      let started = 0;
+      test.before(() => {
+        started = Date.now();
+      });
+      define(test, server);
+      test.after(() => console.error(`${what} on ${server.name}: ${((Date.now() - started) / 1000).toFixed(1)} s`));
+    }
+    test.run();
+  }
 }
 
 let built: string | undefined;

@@ -9,23 +9,21 @@
  * machine does not fail them; before the fix these cases never settled.
  */
 import { randomBytes } from 'node:crypto';
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AbortError, NetworkError, S3Client, type ClientOptions } from '../lib/index.js';
-import { sharedRgw, signedRequest, storageFor, uploadsIn, type Rgw } from './support/rgw.js';
-import { cephForSpecs } from './helpers.js';
+import { signedRequest, storageFor, uploadsIn, type S3Server } from './support/servers.js';
+import { onEachServer } from './helpers.js';
 
-const test = suite('lifecycle against Ceph RADOS Gateway');
 const MiB = 1024 * 1024;
 const BUCKET = 'lifecycle';
 /** A body far larger than the socket buffers, so an unread one holds its socket. */
 const LARGE = 3 * MiB;
 
-let rgw: Rgw;
+let server: S3Server;
 const clients: S3Client[] = [];
 
 function makeClient(options: ClientOptions = {}): S3Client {
-  const client = new S3Client(storageFor(rgw, BUCKET), options);
+  const client = new S3Client(storageFor(server, BUCKET), options);
   clients.push(client);
   return client;
 }
@@ -59,16 +57,16 @@ const BODY_STATES: Record<string, (body: NodeJS.ReadableStream & { destroy(): vo
   },
 };
 
-if (cephForSpecs(test, 'the client lifecycle', 'spec/lifecycle.spec.ts')) {
+onEachServer('the client lifecycle', 'spec/lifecycle.spec.ts', 120, (test, on) => {
   test.before(async () => {
-    rgw = await sharedRgw();
-    const created = await signedRequest(rgw, 'PUT', `/${BUCKET}`);
+    server = await on.shared();
+    const created = await signedRequest(server, 'PUT', `/${BUCKET}`);
     assert.is(created.status, 200, created.text);
     await makeClient().put('large', randomBytes(LARGE));
   });
 
   test.after(async () => {
-    await Promise.all(clients.map((client) => client.close()));
+    await Promise.all(clients.splice(0).map((client) => client.close()));
   });
 
   for (const [state, leave] of Object.entries(BODY_STATES)) {
@@ -137,7 +135,7 @@ if (cephForSpecs(test, 'the client lifecycle', 'spec/lifecycle.spec.ts')) {
       await client.close();
       assert.ok(outcome === 'stored' || outcome === 'stopped', `${key}: ${String(outcome)}`);
       outcomes.push(outcome as string);
-      const left = (await uploadsIn(rgw, BUCKET)).filter((upload) => upload.key === key);
+      const left = (await uploadsIn(server, BUCKET)).filter((upload) => upload.key === key);
       assert.equal(left, [], `${key}: stopped after ${delay / 2} ms, the upload was left open`);
     }
     assert.ok(outcomes.includes('stopped'), 'no put was stopped: the sweep missed the upload');
@@ -166,11 +164,9 @@ if (cephForSpecs(test, 'the client lifecycle', 'spec/lifecycle.spec.ts')) {
     const error = await outcome;
     assert.instance(error, AbortError);
     assert.match((error as Error).message, /closed/);
-    const left = (await uploadsIn(rgw, BUCKET)).filter((upload) => upload.key === 'closing/endless');
+    const left = (await uploadsIn(server, BUCKET)).filter((upload) => upload.key === 'closing/endless');
     assert.equal(left, [], 'close() left the upload behind on the server');
-    const head = await signedRequest(rgw, 'HEAD', `/${BUCKET}/closing/endless`);
+    const head = await signedRequest(server, 'HEAD', `/${BUCKET}/closing/endless`);
     assert.is(head.status, 404);
   });
-}
-
-test.run();
+});

@@ -14,21 +14,16 @@
  * shrinking is cut off at TIME_LIMIT_MS, so a failure reports within a few
  * minutes.
  */
-import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { S3Client } from '../lib/index.js';
-import { type AuditedObject, type Model, PART, type Real, auditBucket, scenario } from './support/model.js';
-import { type Rgw, signedRequest, startRgw, storageFor } from './support/rgw.js';
-import { cephForSpecs } from './helpers.js';
-
-const test = suite('model-based: S3Client against Ceph, compared with a model of the bucket');
+import { type Model, PART, type Real, auditBucket, scenario } from './support/model.js';
+import { type S3Server, signedRequest, storageFor } from './support/servers.js';
+import { PYTHON, botocoreAudit, botocoreInstalled } from './support/botocore.js';
+import { onEachServer } from './helpers.js';
 
 const SEED = Number(process.env.S3V4_MODEL_SEED ?? 20261101);
 const BUDGET = Number(process.env.S3V4_MODEL_COMMANDS ?? 1000);
@@ -40,58 +35,22 @@ const MAX_COMMANDS = 40;
  * a failure is reported with the smallest sequence found by then (a round that passes takes seconds).
  */
 const TIME_LIMIT_MS = 150_000;
-const PYTHON = '/usr/bin/python3';
-const AUDIT = fileURLToPath(new URL('./support/bucket-audit.py', import.meta.url));
-
-const botocoreInstalled = () => spawnSync(PYTHON, ['-c', 'import botocore'], { stdio: 'ignore' }).status === 0;
-
-/**
- * botocore's view of a bucket (spec/support/bucket-audit.py), from one Python process for the whole test: botocore
- * takes seconds to start.
- */
-function botocoreAudit(rgw: Rgw): { audit: (bucket: string) => Promise<AuditedObject[]>; stop(): void } {
-  const env = {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    S3V4_AUDIT_ENDPOINT: rgw.endpoint,
-    S3V4_AUDIT_REGION: rgw.region,
-    AWS_ACCESS_KEY_ID: rgw.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: rgw.secretAccessKey,
-  };
-  const child = spawn(PYTHON, [AUDIT], { env, stdio: ['pipe', 'pipe', 'inherit'] });
-  const waiting: Array<(line: string) => void> = [];
-  createInterface({ input: child.stdout }).on('line', (line) => waiting.shift()?.(line));
-  child.once('exit', (code) => {
-    for (const answer of waiting.splice(0)) answer(JSON.stringify({ error: `the audit process exited with ${code}` }));
-  });
-  const audit = (bucket: string) =>
-    new Promise<AuditedObject[]>((resolve, reject) => {
-      waiting.push((line) => {
-        const reply = JSON.parse(line) as AuditedObject[] | { error: string };
-        if (Array.isArray(reply)) resolve(reply);
-        else reject(new Error(`botocore's audit of ${bucket} failed: ${reply.error}`));
-      });
-      child.stdin.write(`${bucket}\n`);
-    });
-  return { audit, stop: () => child.kill() };
-}
-
 /** Empties a run's bucket with single DeleteObjects (not the client's deleteMany, which is under test). */
 async function empty(real: Real, model: Model): Promise<void> {
   await real.client.abortStaleUploads(new Date(Date.now() + 3_600_000));
   for (const key of model.objects.keys()) await real.client.delete(key).catch(() => undefined);
 }
 
-if (cephForSpecs(test, 'the model-based test', 'spec/model.spec.ts')) {
-  let rgw: Rgw;
+onEachServer('the model-based test', 'spec/model.spec.ts', 300, (test, on) => {
+  let server: S3Server;
   let dir: string;
 
   test.before(async () => {
-    rgw = await startRgw();
+    server = await on.shared();
     dir = mkdtempSync(join(tmpdir(), 's3v4-model-'));
   });
-  test.after(async () => {
+  test.after(() => {
     rmSync(dir, { recursive: true, force: true });
-    await rgw.stop();
   });
 
   test('botocore is installed, so the model-based test reads the bucket independently', () => {
@@ -104,7 +63,7 @@ if (cephForSpecs(test, 'the model-based test', 'spec/model.spec.ts')) {
 
   test(`random command sequences (seed ${SEED}, at least ${BUDGET} commands) leave the bucket as the model says`, async () => {
     const count = { commands: 0, files: 0 };
-    const botocore = botocoreInstalled() ? botocoreAudit(rgw) : undefined;
+    const botocore = botocoreInstalled() ? botocoreAudit(server) : undefined;
     const audit = botocore?.audit;
     let buckets = 0;
     const started = Date.now();
@@ -115,11 +74,11 @@ if (cephForSpecs(test, 'the model-based test', 'spec/model.spec.ts')) {
         const numRuns = Math.ceil((BUDGET - count.commands) / (MAX_COMMANDS / 2));
         const property = fc.asyncProperty(scenario(MAX_COMMANDS, OMIT), async (commands) => {
           const bucket = `model-${round}-${buckets++}`;
-          const created = await signedRequest(rgw, 'PUT', `/${bucket}`);
+          const created = await signedRequest(server, 'PUT', `/${bucket}`);
           assert.is(created.status, 200, `creating bucket ${bucket}: ${created.text}`);
-          const client = new S3Client(storageFor(rgw, bucket), { partSize: PART, multipartThreshold: PART });
+          const client = new S3Client(storageFor(server, bucket), { partSize: PART, multipartThreshold: PART });
           const model: Model = { objects: new Map() };
-          const real: Real = { rgw, client, bucket, dir, count, audit };
+          const real: Real = { server, facts: on.facts, client, bucket, dir, count, audit };
           try {
             await fc.asyncModelRun(() => ({ model, real }), commands);
             await auditBucket(model, real, 'at the end of the run');
@@ -145,6 +104,4 @@ if (cephForSpecs(test, 'the model-based test', 'spec/model.spec.ts')) {
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     console.log(`model-based test: ${count.commands} commands in ${buckets} runs, ${seconds} s (seed ${SEED})`);
   });
-}
-
-test.run();
+});

@@ -21,10 +21,11 @@ import {
   SigV4Signer,
   storageConfig,
 } from '../lib/index.js';
-import { builtCli, cephForSpecs, storageToml } from './helpers.js';
-import { freePort, sharedRgw, type Rgw } from './support/rgw.js';
+import { builtCli, onEachServer, storageToml } from './helpers.js';
+import { freePort, type S3Server } from './support/servers.js';
 
 const test = suite('secrets never appear in output');
+
 const SECRET = 'SECRETMARKERwJalrXUtnFEMIK7MDENGbPxRfiCY';
 const TOKEN = 'TOKENMARKERFwoGZXIvYXdzEJr';
 const MARKERS = [SECRET, TOKEN, 'SECRETMARKER', 'TOKENMARKER'];
@@ -146,12 +147,14 @@ test('configuration and argument errors never show the secret or the token', asy
   await client.close();
 });
 
-if (cephForSpecs(test, 'secret handling on the wire', 'spec/secrets.spec.ts')) {
-  let rgw: Rgw;
+test.run();
+
+onEachServer('secret handling on the wire', 'spec/secrets.spec.ts', 180, (test, on) => {
+  let server: S3Server;
   let dir: string;
 
   test.before(async () => {
-    rgw = await sharedRgw();
+    server = await on.shared();
     dir = mkdtempSync(join(tmpdir(), 's3v4-secrets-spec-'));
   });
 
@@ -161,11 +164,11 @@ if (cephForSpecs(test, 'secret handling on the wire', 'spec/secrets.spec.ts')) {
 
   test('a refused signature and a network failure never show them', async () => {
     const refused = new S3Client({
-      endpoint: rgw.endpoint,
-      accessKeyId: rgw.accessKeyId,
+      endpoint: server.endpoint,
+      accessKeyId: server.accessKeyId,
       secretAccessKey: SECRET,
       bucket: 'secrets',
-      region: rgw.region,
+      region: server.region,
     });
     const error = await thrownIsClean('SignatureDoesNotMatch', () => refused.get('k'));
     assert.instance(error, S3Error);
@@ -174,12 +177,12 @@ if (cephForSpecs(test, 'secret handling on the wire', 'spec/secrets.spec.ts')) {
     await refused.close();
 
     const withToken = new S3Client({
-      endpoint: rgw.endpoint,
-      accessKeyId: rgw.accessKeyId,
-      secretAccessKey: rgw.secretAccessKey,
+      endpoint: server.endpoint,
+      accessKeyId: server.accessKeyId,
+      secretAccessKey: server.secretAccessKey,
       sessionToken: TOKEN,
       bucket: 'secrets',
-      region: rgw.region,
+      region: server.region,
     });
     assert.instance(await thrownIsClean('a refused session token', () => withToken.get('k')), S3Error);
     await withToken.close();
@@ -192,7 +195,7 @@ if (cephForSpecs(test, 'secret handling on the wire', 'spec/secrets.spec.ts')) {
         secretAccessKey: SECRET,
         sessionToken: TOKEN,
         bucket: 'bucket-b',
-        region: rgw.region,
+        region: server.region,
       },
       { maxAttempts: 1 },
     );
@@ -208,12 +211,12 @@ if (cephForSpecs(test, 'secret handling on the wire', 'spec/secrets.spec.ts')) {
       return path;
     };
     const wrong = write('wrong.toml', [
-      `endpoint = "${rgw.endpoint}"`,
-      `access_key = "${rgw.accessKeyId}"`,
+      `endpoint = "${server.endpoint}"`,
+      `access_key = "${server.accessKeyId}"`,
       `secret_key = "${SECRET}"`,
       `session_token = "${TOKEN}"`,
       'bucket = "secrets"',
-      `region = "${rgw.region}"`,
+      `region = "${server.region}"`,
       'force_path_style = true',
     ]);
     const invalid = write('invalid.toml', [
@@ -250,6 +253,4 @@ if (cephForSpecs(test, 'secret handling on the wire', 'spec/secrets.spec.ts')) {
         );
     }
   });
-}
-
-test.run();
+});

@@ -12,7 +12,6 @@ import type { ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Agent } from 'undici';
 import {
   commandsExist,
   daemon,
@@ -26,10 +25,7 @@ import {
   type S3Server,
 } from './servers.js';
 
-export { freePort, signedRequest, storageFor, uploadsIn } from './servers.js';
-
 export interface Rgw extends S3Server {
-  /** Makes another S3 user, who owns nothing and may do only what bucket policies grant. */
   createUser(uid: string): Promise<{ accessKeyId: string; secretAccessKey: string }>;
 }
 
@@ -199,25 +195,6 @@ export async function startRgw(): Promise<Rgw> {
     await stop();
     throw error;
   }
-}
-
-/**
- * An undici Agent that resolves every host to 127.0.0.1: Node's resolver does
- * not resolve *.localhost on these machines, and virtual-hosted requests go to
- * <bucket>.s3.localhost.
- */
-export function loopbackAgent(): Agent {
-  return new Agent({
-    connect: {
-      lookup: (_host, options, callback) => {
-        if ((options as { all?: boolean }).all)
-          (callback as (e: null, a: Array<{ address: string; family: number }>) => void)(null, [
-            { address: '127.0.0.1', family: 4 },
-          ]);
-        else (callback as (e: null, a: string, f: number) => void)(null, '127.0.0.1', 4);
-      },
-    },
-  });
 }
 
 let shared: Promise<Rgw> | undefined;

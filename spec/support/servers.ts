@@ -9,7 +9,7 @@ import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { request, type Dispatcher } from 'undici';
+import { Agent, request, type Dispatcher } from 'undici';
 import { SigV4Signer } from '../../lib/signer.js';
 import { parseUploads, type UploadInProgress } from '../../lib/documents.js';
 import type { StorageOptions } from '../../lib/index.js';
@@ -24,6 +24,8 @@ export interface S3Server {
   region: string;
   /** Stops every daemon the server runs and removes its directory. */
   stop(): Promise<void>;
+  /** Makes another S3 user, who owns nothing and may do only what bucket policies grant: where policies exist. */
+  createUser?(uid: string): Promise<{ accessKeyId: string; secretAccessKey: string }>;
 }
 
 /** The storage options of a client for `bucket` on `server`, as its user; `overrides` replace any of them. */
@@ -101,9 +103,9 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-/** A temporary directory for one server, removed when the process ends if `removeDirectory` has not removed it. */
-export function serverDirectory(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
+/** A temporary directory for one server, under `base`, removed when the process ends if `removeDirectory` has not. */
+export function serverDirectory(prefix: string, base = tmpdir()): string {
+  const dir = mkdtempSync(join(base, prefix));
   directories.add(dir);
   return dir;
 }
@@ -187,17 +189,24 @@ export async function stopChild(child: ChildProcess): Promise<void> {
 
 const signers = new WeakMap<S3Server, SigV4Signer>();
 
+/** A reply read whole. */
+export interface Exchange {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+}
+
 /**
- * A request signed as the server's user, made without S3Client: to create
- * buckets, set policies, and look behind a client's back.
+ * A request signed as the server's user (its payload's SHA-256 signed, or
+ * `payloadHash` in its place), made without S3Client: to create buckets, set
+ * policies, look behind a client's back, and measure what a server accepts.
  */
-export async function signedRequest(
+export async function signedExchange(
   server: S3Server,
   method: string,
   path: string,
-  body = '',
-  dispatcher?: Dispatcher,
-): Promise<{ status: number; text: string }> {
+  options: { headers?: Record<string, string>; body?: string | Uint8Array; dispatcher?: Dispatcher } = {},
+): Promise<Exchange> {
   let signer = signers.get(server);
   if (signer === undefined) {
     signer = new SigV4Signer({
@@ -207,14 +216,27 @@ export async function signedRequest(
     });
     signers.set(server, signer);
   }
+  const { headers = {}, body = '', dispatcher } = options;
   const url = `${server.endpoint}${path}`;
   const reply = await request(url, {
     method: method as 'GET',
-    headers: { ...signer.sign({ method, url, body }) },
+    headers: { ...headers, ...signer.sign({ method, url, headers, body }) },
     body: method === 'GET' || method === 'HEAD' ? null : body,
     ...(dispatcher === undefined ? {} : { dispatcher }),
   });
-  return { status: reply.statusCode, text: await reply.body.text() };
+  return { status: reply.statusCode, headers: reply.headers, text: await reply.body.text() };
+}
+
+/** signedExchange's status and text, for a request without headers of its own. */
+export async function signedRequest(
+  server: S3Server,
+  method: string,
+  path: string,
+  body = '',
+  dispatcher?: Dispatcher,
+): Promise<{ status: number; text: string }> {
+  const { status, text } = await signedExchange(server, method, path, { body, ...(dispatcher ? { dispatcher } : {}) });
+  return { status, text };
 }
 
 /** Multipart uploads in progress in a bucket, listed without the client. */
@@ -222,4 +244,23 @@ export async function uploadsIn(server: S3Server, bucket: string): Promise<Uploa
   const reply = await signedRequest(server, 'GET', `/${bucket}?uploads=`);
   if (reply.status !== 200) throw new Error(`listing uploads in ${bucket}: HTTP ${reply.status} ${reply.text}`);
   return parseUploads(reply.text).uploads;
+}
+
+/**
+ * An undici Agent that resolves every host to 127.0.0.1: Node's resolver does
+ * not resolve *.localhost on these machines, and virtual-hosted requests go to
+ * <bucket>.s3.localhost.
+ */
+export function loopbackAgent(): Agent {
+  return new Agent({
+    connect: {
+      lookup: (_host, options, callback) => {
+        if ((options as { all?: boolean }).all)
+          (callback as (e: null, a: Array<{ address: string; family: number }>) => void)(null, [
+            { address: '127.0.0.1', family: 4 },
+          ]);
+        else (callback as (e: null, a: string, f: number) => void)(null, '127.0.0.1', 4);
+      },
+    },
+  });
 }

@@ -10,7 +10,7 @@
  * Facts this relies on are in ../shared/notes/swift-s3api.md (the shape that
  * works, the credentials, what it refuses).
  */
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -129,7 +129,8 @@ const PROXY_FILTERS: ReadonlyArray<readonly [section: string, entryPoint: string
  */
 function proxyConfig(dir: string, port: number, memcachedPort: number): string {
   const settings: Record<string, string> = {
-    s3api: `location = ${REGION}\n`,
+    // Virtual-hosted requests come to <bucket>.s3.localhost, as on Ceph (s3api middleware docstring, storage_domain).
+    s3api: `location = ${REGION}\nstorage_domain = s3.localhost\n`,
     tempauth: `user_test_tester = ${SECRET_ACCESS_KEY} .admin\n`,
     cache: `memcache_servers = 127.0.0.1:${memcachedPort}\n`,
   };
@@ -176,6 +177,19 @@ for kind, port in zip(sys.argv[1::2], map(int, sys.argv[2::2])):
     builder.get_ring().save(kind + '.ring.gz')
 `;
 
+const SHM = '/dev/shm';
+
+/**
+ * Where the servers keep their files: in memory when /dev/shm takes Swift's extended attributes (tmpfs does since
+ * Linux 6.6), since the object server syncs every object it writes to disk; the suite's Swift specs took a fifth less
+ * time there (107 s against 131 s for the client spec). Elsewhere the temporary directory.
+ */
+function inMemory(): string | undefined {
+  const probe =
+    'import os, sys, tempfile\nwith tempfile.NamedTemporaryFile(dir=sys.argv[1]) as f: os.setxattr(f.name, "user.swift", b"x")';
+  return spawnSync(PYTHON, ['-c', probe, SHM], { stdio: 'ignore' }).status === 0 ? SHM : undefined;
+}
+
 /** Starts one of Swift's servers; -v keeps a console log (into the log file): Swift otherwise logs only to syslog. */
 function swiftServer(kind: Kind, etc: string, log: string): ChildProcess {
   return daemon(server(kind), [join(etc, `${kind}-server.conf`), '-v'], process.env, join(log, `${kind}.log`));
@@ -187,7 +201,7 @@ function swiftServer(kind: Kind, etc: string, log: string): ChildProcess {
  * machine; 35 to 50 s were measured at a load average of 12 on 2 cores.
  */
 export async function startSwift(): Promise<Swift> {
-  const dir = serverDirectory('s3v4-swift-');
+  const dir = serverDirectory('s3v4-swift-', inMemory());
   const [etc, log] = [join(dir, 'etc'), join(dir, 'log')];
   for (const sub of [etc, log, join(dir, 'node', 'd1')]) mkdirSync(sub, { recursive: true });
   const port = await freePort();
