@@ -1,7 +1,4 @@
-/** Helpers shared by the specs (not a spec itself: the runner takes *.spec.ts only). */
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { suite, type Test } from 'uvu';
@@ -10,6 +7,7 @@ import { InvalidArgumentError, S3v4Error } from '../lib/errors.js';
 import { CEPH_FACTS, SWIFT_FACTS, type ServerFacts } from './support/facts.js';
 import { CEPH_PACKAGES, ensureCeph, sharedRgw } from './support/rgw.js';
 import type { S3Server } from './support/servers.js';
+import { buildPackage } from './support/build.js';
 import { SWIFT_PACKAGES, ensureSwift, sharedSwift } from './support/swift.js';
 
 /**
@@ -95,13 +93,13 @@ export const SWIFT: SpecServer = {
 
 /**
  * The servers every server-backed spec runs on: both, or those S3V4_SERVERS
- * names (`ceph`, `swift`, comma-separated) to try one locally. Under CI=true
- * both always run.
+ * names (`ceph`, `swift`, comma-separated). `npm test` (spec/run.ts) runs
+ * one process per server that way.
  */
 export function specServers(): SpecServer[] {
   const all = [CEPH, SWIFT];
   const chosen = process.env.S3V4_SERVERS;
-  if (chosen === undefined || process.env.CI === 'true') return all;
+  if (chosen === undefined) return all;
   const ids = chosen.split(',').map((id) => id.trim());
   const unknown = ids.filter((id) => !all.some((server) => server.id === id));
   if (unknown.length > 0) throw new Error(`S3V4_SERVERS: unknown server ${unknown.join(', ')}; use ceph, swift`);
@@ -169,9 +167,11 @@ let built: string | undefined;
 export function builtCli(): string {
   if (built !== undefined) return built;
   const root = fileURLToPath(new URL('..', import.meta.url));
-  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-  const build = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { encoding: 'utf8' });
-  assert.is(build.status, 0, `the build failed: ${build.stdout}${build.stderr}`);
+  // spec/run.ts builds once before its processes start, so that neither rewrites dist/ while the other runs it.
+  if (process.env.S3V4_BUILT !== 'yes') {
+    const build = buildPackage(root);
+    assert.is(build.status, 0, `the build failed: ${build.output}`);
+  }
   const { bin } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { bin: Record<string, string> };
   built = join(root, bin.s3v4!);
   return built;

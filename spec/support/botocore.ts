@@ -6,6 +6,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import * as assert from 'uvu/assert';
 import type { AuditedObject } from './model.js';
 import type { S3Server } from './servers.js';
 
@@ -42,4 +43,25 @@ export function botocoreAudit(server: S3Server): { audit: (bucket: string) => Pr
       child.stdin.write(`${bucket}\n`);
     });
   return { audit, stop: () => child.kill() };
+}
+
+/**
+ * botocore's reading of `bucket`: each object's key, the length of its GET and that body's SHA-256, in listing
+ * order. Undefined, with a warning, when botocore is missing outside CI; under CI=true a missing botocore fails.
+ */
+export async function botocoreReads(
+  server: S3Server,
+  bucket: string,
+): Promise<Array<[string, number, string]> | undefined> {
+  if (!botocoreInstalled()) {
+    assert.ok(process.env.CI !== 'true', `${PYTHON} cannot import botocore: install python3-botocore (.ci/run does)`);
+    console.warn(`!! botocore is not installed (python3-botocore): ${bucket} is not read back by botocore`);
+    return undefined;
+  }
+  const botocore = botocoreAudit(server);
+  try {
+    return (await botocore.audit(bucket)).map((object) => [object.key, object.length, object.sha256]);
+  } finally {
+    botocore.stop();
+  }
 }
