@@ -1,7 +1,7 @@
 /**
  * The `s3v4` command, run as a child process (the package's bin, dist/cli.js,
- * compiled from lib/ by the package's own build before the specs) against Ceph's
- * RADOS Gateway on 127.0.0.1: every command, its --json output parsed, exit
+ * compiled from lib/ by the package's own build before the specs) against each
+ * server of the matrix on 127.0.0.1: every command, its --json output parsed, exit
  * statuses, the path-traversal refusals, Ctrl-C, the progress bar under a
  * pseudo-terminal (script -qc), and the doctor on good and broken configs.
  * No run may print the secret key, on stdout or stderr.

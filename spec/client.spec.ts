@@ -1,12 +1,13 @@
 /**
- * S3Client end to end against a real S3 implementation: Ceph's RADOS Gateway
- * on 127.0.0.1 (spec/support/rgw.ts), which checks every signature, payload
- * hash and chunk signature. Faults (errors, resets, stalls, a flipped byte)
+ * S3Client end to end against real S3 implementations, each suite once per
+ * server of the matrix (onEachServer): Ceph's RADOS Gateway and Swift's S3
+ * API on 127.0.0.1 (spec/support/rgw.ts, swift.ts), which check every
+ * signature and payload hash. Faults (errors, resets, stalls, a flipped byte)
  * are injected by a proxy in front of that same server
  * (spec/support/faults.ts), so retries and refusals are the real server's
  * answers, counted where they arrive.
  *
- * Under CI=true a machine without Ceph (where ensureCeph cannot install it)
+ * Under CI=true a machine without a server (where it cannot be installed)
  * fails the run; elsewhere the suite says loudly that it did not run.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -903,7 +904,7 @@ onEachServer('the S3 client', 'spec/client.spec.ts', 240, (test, on) => {
 
   // Swift's s3api refuses browser-form uploads (support/facts.ts, postObject).
   if (on.facts.postObject === true)
-    test('presignPost: a browser form upload to the bucket is accepted by Ceph; a form outside its policy is refused (issue 11, item 21)', async () => {
+    test('presignPost: a browser form upload to the bucket is accepted; a form outside its policy is refused (issue 11, item 21)', async () => {
       const client = makeClient('objects');
       const post = client.presignPost({
         key: 'post/${filename}',
@@ -1101,6 +1102,13 @@ onEachServer('the S3 client', 'spec/client.spec.ts', 240, (test, on) => {
     assert.match(
       (await s3Error(client.head('k'), 'PermanentRedirect', 301)).hint ?? '',
       'the bucket is in eu-west-1; set region = "eu-west-1"',
+    );
+    // Swift's s3api answers a failed If-None-Match on CompleteMultipartUpload with 412 InvalidRequest (README,
+    // Compatibility): every 412 is PreconditionFailed, the one code S3 gives it, with the server's message.
+    canned(412, errorXml('InvalidRequest', 'Invalid Request.', '<Status>412 Precondition Failed</Status>'));
+    assert.is(
+      (await s3Error(client.get('k'), 'PreconditionFailed', 412)).message,
+      'GET k: 412 PreconditionFailed: Invalid Request.',
     );
     // An error document under another root names no code: the status does.
     canned(403, '<ListBucketResult><Code>NoSuchKey</Code></ListBucketResult>');
@@ -1729,7 +1737,7 @@ onEachServer('the S3 client', 'spec/client.spec.ts', 240, (test, on) => {
     assert.match(error.message, `HEAD k: no reply from http://127.0.0.1:${port} (ECONNREFUSED)`);
   });
 
-  test("https:// against Ceph's plain-http port says the server speaks plain HTTP", async () => {
+  test("https:// against the server's plain-http port says the server speaks plain HTTP", async () => {
     const endpoint = server.endpoint.replace(/^http:/, 'https:');
     const client = makeClient('objects', { endpoint }, { maxAttempts: 1 });
     const error = await rejects(client.head('k'), NetworkError);

@@ -1,5 +1,5 @@
 /**
- * Faults, against the real Ceph server through the fault-injecting proxy on
+ * Faults, against each real server through the fault-injecting proxy on
  * 127.0.0.1 (spec/support/faults.ts): connection refused, resets before the
  * reply and in the middle of uploads and downloads, replies delayed past each
  * timeout, 503 SlowDown and 500 InternalError N times in a row, bodies cut

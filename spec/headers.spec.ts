@@ -10,7 +10,7 @@
  *
  * The property test puts adversarial values (ASCII, latin1, BMP, non-BMP,
  * NFD, controls, spaces at either end, look-alike encoded-words, lone
- * surrogates) into each field against Ceph, which stores what it is sent:
+ * surrogates) into each field against each server, which stores what it is sent:
  * each value either reads back exactly, or is refused with the field named
  * and no request made.
  */
@@ -300,7 +300,7 @@ onEachServer('header values', 'spec/headers.spec.ts', 180, (test, on) => {
     );
   });
 
-  test('metadata names: HTTP tokens only, and no two that differ only in case; Ceph returns _ as -', async () => {
+  test('metadata names: HTTP tokens only, and no two that differ only in case; _ comes back as the server gives it', async () => {
     await client.put('names/ok', 'x', { metadata: { 'Mixed.Case~1': 'a', under_score: 'b' } });
     const underscore = `under${on.facts.metadataUnderscore}score`;
     assert.equal((await client.head('names/ok')).metadata, { 'mixed.case~1': 'a', [underscore]: 'b' });

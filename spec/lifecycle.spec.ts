@@ -1,5 +1,5 @@
 /**
- * The client's lifecycle against Ceph: close() settles whatever state a
+ * The client's lifecycle against each server: close() settles whatever state a
  * download's body is in (unread, half read, destroyed) and whatever upload is
  * in flight, aborting that upload on the server before the pool goes; a body
  * that is destroyed or left unread gives its socket back, so a pool of one

@@ -1,5 +1,5 @@
 /**
- * Model-based test of S3Client against Ceph's RADOS Gateway (issue 11, "The
+ * Model-based test of S3Client against each server of the matrix (issue 11, "The
  * mechanism"): fast-check draws sequences of put, get, head, exists, copy,
  * delete, deleteMany, list and botocore audits over a few adversarial keys
  * (spec/support/model.ts), runs each against a fresh bucket, and compares

@@ -1,10 +1,11 @@
 /**
- * Writes that must not report what did not happen, against Ceph (issue 11,
+ * Writes that must not report what did not happen, against each server (issue 11,
  * items 2 and 3): a create-only put over an existing key is refused on the
  * multipart path too, and a body that holds more or fewer bytes than its
  * length says (a stream's contentLength, a file truncated while it is read)
  * fails with BodyLengthError, leaving the old object and no upload behind,
- * over http (signed chunks) and https (unsigned payload) alike.
+ * over http (signed payload) and https (unsigned payload) alike; and every body
+ * kind uploads on both transports and reads back, by s3v4 and by botocore.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
