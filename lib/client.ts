@@ -230,11 +230,12 @@ export class S3Client {
 
   /** The object's size, ETag, content type, last-modified date and metadata. */
   async head(key: string, { signal }: Signal = {}): Promise<ObjectInfo> {
-    const reply = await this.#transport.send(this.endpoint.objectTarget(key), {
-      method: 'HEAD',
-      signal,
-      label: `HEAD ${shownKey(key)}`,
-    });
+    const reply = await this.#transport
+      .send(this.endpoint.objectTarget(key), { method: 'HEAD', signal, label: `HEAD ${shownKey(key)}` })
+      .catch(async (error: unknown) => {
+        if (error instanceof S3Error && error.status === 404) await this.#bucketExists(signal);
+        throw error;
+      });
     await reply.body.dump();
     return objectInfo(key, reply.headers);
   }
@@ -245,8 +246,16 @@ export class S3Client {
     const reply = await this.#transport.send(this.endpoint.objectTarget(key), spec);
     await reply.body.dump();
     if (reply.status !== 404) return true;
-    // A HEAD's 404 has no body to tell NoSuchKey from NoSuchBucket (S3 API Reference, HeadObject): one HeadBucket
-    // does. A 403 there (a policy without s3:ListBucket) cannot tell, so the object's 404 stands.
+    await this.#bucketExists(signal);
+    return false;
+  }
+
+  /**
+   * Throws NoSuchBucket when the bucket is missing. A HEAD's 404 has no body to tell NoSuchKey from NoSuchBucket (S3
+   * API Reference, HeadObject): one HeadBucket does. A 403 there (a policy without s3:ListBucket) cannot tell, so the
+   * object's 404 stands.
+   */
+  async #bucketExists(signal: AbortSignal | undefined): Promise<void> {
     const label = 'HEAD bucket';
     const bucket = await this.#transport.send(this.#bucket([]), {
       method: 'HEAD',
@@ -256,7 +265,6 @@ export class S3Client {
     });
     await bucket.body.dump();
     if (bucket.status === 404) throw noSuchBucket(bucket, label, this.config);
-    return false;
   }
 
   /** Deletes an object; deleting a key that does not exist succeeds, as in S3. */

@@ -23,6 +23,12 @@ export const MAX_PART_SIZE = Math.min(5 * 1024 * 1024 * 1024, constants.MAX_LENG
 export const MAX_PARTS = 10_000;
 export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
 export const DEFAULT_CONCURRENCY = 4;
+/**
+ * The type of an object uploaded without one: S3's default (AWS SDK for .NET reference, ContentType), what Ceph and
+ * Swift give a PutObject without a type. Sent with CreateMultipartUpload because Swift's s3api otherwise gives the
+ * object CompleteMultipartUpload's `application/xml` (README, Compatibility).
+ */
+const DEFAULT_CONTENT_TYPE = 'binary/octet-stream';
 
 export interface PartOptions {
   /** Objects above this many bytes, and streams of unknown length, go through multipart; defaults to partSize. */
@@ -130,7 +136,7 @@ export async function uploadMultipart(
   const created = await transport.send({
     method: 'POST',
     query: formatQuery([['uploads']]),
-    headers: options.headers,
+    headers: { 'content-type': DEFAULT_CONTENT_TYPE, ...options.headers },
     detached: true,
   });
   const id = uploadIdOf(created.text);

@@ -297,6 +297,12 @@ function hint(code: string, context: HintContext, expected: string | undefined):
       return `the credentials may not do this; the minimum policy is ${minimumPolicy(bucket)}`;
     case 'RequestTimeTooSkewed':
       return "this machine's clock is too far from the server's; synchronise it (NTP)";
+    case 'BadRequest':
+      // A 400 without an error document, as a HEAD signed for the wrong region gets from Swift's s3api; AWS names
+      // the bucket's region in x-amz-bucket-region (S3 API Reference, HeadBucket).
+      return expected === undefined || expected === region
+        ? 'the reply gives no reason: check region and endpoint'
+        : `the bucket is in ${expected}; set region = "${expected}"`;
     case 'Forbidden':
       // A 403 without an error document, as every HEAD refusal is (HEAD replies have no body, RFC 9110 section
       // 9.3.2): a wrong secret, a skewed clock and a missing permission all look the same.

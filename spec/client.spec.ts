@@ -1035,6 +1035,21 @@ onEachServer('the S3 client', 'spec/client.spec.ts', 240, (test, on) => {
     assert.match(unknown.hint ?? '', known ? `access_key is not known to ${server.endpoint}` : 'secret_key belongs to');
   });
 
+  test('a HEAD refused without a body says what to check: a wrong region where it is enforced, a missing bucket', async () => {
+    await makeClient('objects').put('head/there', 'x');
+    const elsewhere = makeClient('objects', { region: 'eu-west-1' });
+    if (on.facts.enforcesRegion) {
+      const error = await s3Error(elsewhere.head('head/there'), 'BadRequest', 400);
+      assert.is(error.hint, 'the reply gives no reason: check region and endpoint');
+    } else {
+      assert.is((await elsewhere.head('head/there')).size, 1);
+    }
+    // A HEAD's 404 cannot say what is missing: one HeadBucket tells a missing bucket from a missing key.
+    const bucket = await s3Error(makeClient('no-such-bucket').head('k'), 'NoSuchBucket', 404);
+    assert.is(bucket.request, 'HEAD bucket');
+    await s3Error(makeClient('objects').head('head/missing'), 'NotFound', 404);
+  });
+
   test('a body changed after signing is refused by the server: buffered, streamed or from a file', async () => {
     const client = proxied('objects');
     const path = join(workDir, 'tampered.bin');
@@ -1094,6 +1109,11 @@ onEachServer('the S3 client', 'spec/client.spec.ts', 240, (test, on) => {
     assert.is(
       headDenied.message,
       "HEAD k: 403 Forbidden: forbidden (the reply gives no reason: check that secret_key belongs to access_key, this machine's clock, and that the credentials may do this)",
+    );
+    canned(400, '', { 'x-amz-bucket-region': 'ap-south-1' });
+    assert.is(
+      (await s3Error(client.head('k'), 'BadRequest', 400)).hint,
+      'the bucket is in ap-south-1; set region = "ap-south-1"',
     );
     canned(404, '<html><body>not xml</body>');
     assert.is((await s3Error(client.get('k'), 'NotFound', 404)).message, 'GET k: 404 NotFound: not found');

@@ -64,6 +64,10 @@ export function measuredCells(facts: ServerFacts): Record<string, string> {
     'Error body': `${facts.errorElements.join(', ')}${facts.errorMessages ? '' : ' (Message empty)'}`,
     'ETag of a copy of a multipart object':
       facts.copyEtagListed === 'as HEAD' ? 'the same in every reply' : "the source's; listings give the MD5",
+    'Type of an object uploaded in parts without one':
+      facts.multipartDefaultType === 'binary/octet-stream'
+        ? '`binary/octet-stream`'
+        : "CompleteMultipartUpload's Content-Type",
     'Bucket policies': facts.bucketPolicies ? 'supported' : '501 NotImplemented',
     'Browser-form uploads (POST Object)': facts.postObject === true ? 'supported' : `refused (${facts.postObject})`,
     'Anonymous request': `${facts.anonymous.status}${facts.anonymous.xml ? ' with an S3 error' : ', an HTML page'}`,
@@ -275,6 +279,12 @@ onEachServer('compatibility facts', 'spec/compatibility.spec.ts', 180, (test, on
     const md5 = createHash('md5').update('multipart bytes').digest('hex');
     if (facts.copyEtagListed === 'as HEAD') assert.equal([replied, listed], [head, head]);
     else assert.equal([replied, head.endsWith('-1'), listed], [head, true, md5]);
+  });
+
+  test('the type of an object uploaded in parts without one', async () => {
+    assert.is((await multipart(server, 'untyped', 'x', { 'content-type': 'application/xml' })).status, 200);
+    const head = await signedExchange(server, 'HEAD', `/${BUCKET}/untyped`);
+    assert.is(head.headers['content-type'], facts.multipartDefaultType);
   });
 
   test('bucket policies, browser-form uploads and anonymous requests', async () => {

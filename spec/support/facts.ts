@@ -44,6 +44,8 @@ export interface ServerFacts {
    * gives the same, or the MD5 of its bytes (the copy is stored as one object, named by the source's ETag).
    */
   readonly copyEtagListed: 'as HEAD' | 'the MD5';
+  /** The type of an object uploaded in parts without one, CompleteMultipartUpload sent as `application/xml`. */
+  readonly multipartDefaultType: 'binary/octet-stream' | 'application/xml';
   /** PutBucketPolicy works (so anonymous reads can be granted), or 501 NotImplemented. */
   readonly bucketPolicies: boolean;
   /** Browser-form uploads (POST Object), or refused with this status. */
@@ -79,6 +81,7 @@ export const CEPH_FACTS: ServerFacts = {
   errorElements: ['Code', 'Message', 'BucketName', 'RequestId', 'HostId'],
   errorMessages: false,
   copyEtagListed: 'as HEAD',
+  multipartDefaultType: 'binary/octet-stream',
   bucketPolicies: true,
   postObject: true,
   anonymous: { status: 403, xml: true },
@@ -108,6 +111,7 @@ export const SWIFT_FACTS: ServerFacts = {
   errorElements: ['Code', 'Message', 'RequestId', 'Key'],
   errorMessages: true,
   copyEtagListed: 'the MD5',
+  multipartDefaultType: 'application/xml',
   bucketPolicies: false,
   postObject: 412,
   anonymous: { status: 400, xml: false },
