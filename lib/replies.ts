@@ -279,11 +279,12 @@ function regionOf(headers: ReplyHeaders, document: XmlElement | undefined): stri
 /** What usually fixes an error, from the provider's reply and the configuration. */
 function hint(code: string, context: HintContext, expected: string | undefined): string | undefined {
   const { bucket, region, endpoint } = context;
-  if (REGION_CODES.has(code)) {
-    return expected === undefined || expected === region
-      ? 'check region and endpoint'
+  /** The region to set when the reply names another, else `otherwise`. */
+  const regionHint = (otherwise: string) =>
+    expected === undefined || expected === region
+      ? otherwise
       : `the bucket is in ${expected}; set region = "${expected}"`;
-  }
+  if (REGION_CODES.has(code)) return regionHint('check region and endpoint');
   switch (code) {
     case 'PathStyleDomainForbidden':
       return 'this bucket only accepts virtual-hosted requests; set force_path_style = false';
@@ -300,9 +301,7 @@ function hint(code: string, context: HintContext, expected: string | undefined):
     case 'BadRequest':
       // A 400 without an error document, as a HEAD signed for the wrong region gets from Swift's s3api; AWS names
       // the bucket's region in x-amz-bucket-region (S3 API Reference, HeadBucket).
-      return expected === undefined || expected === region
-        ? 'the reply gives no reason: check region and endpoint'
-        : `the bucket is in ${expected}; set region = "${expected}"`;
+      return regionHint('the reply gives no reason: check region and endpoint');
     case 'Forbidden':
       // A 403 without an error document, as every HEAD refusal is (HEAD replies have no body, RFC 9110 section
       // 9.3.2): a wrong secret, a skewed clock and a missing permission all look the same.
