@@ -4,6 +4,7 @@
  * code that shares nothing with it.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import * as assert from 'uvu/assert';
@@ -46,21 +47,27 @@ export function botocoreAudit(server: S3Server): { audit: (bucket: string) => Pr
 }
 
 /**
- * botocore's reading of `bucket`: each object's key, the length of its GET and that body's SHA-256, in listing
- * order. Undefined, with a warning, when botocore is missing outside CI; under CI=true a missing botocore fails.
+ * Asserts that botocore reads `bucket` as exactly `expected` (key to bytes): the same keys, and for each a GET of the
+ * same length and SHA-256. Outside CI a missing botocore is a warning; under CI=true it fails.
  */
-export async function botocoreReads(
+export async function botocoreReadsBack(
   server: S3Server,
   bucket: string,
-): Promise<Array<[string, number, string]> | undefined> {
+  expected: Map<string, Uint8Array>,
+): Promise<void> {
   if (!botocoreInstalled()) {
     assert.ok(process.env.CI !== 'true', `${PYTHON} cannot import botocore: install python3-botocore (.ci/run does)`);
     console.warn(`!! botocore is not installed (python3-botocore): ${bucket} is not read back by botocore`);
-    return undefined;
+    return;
   }
   const botocore = botocoreAudit(server);
   try {
-    return (await botocore.audit(bucket)).map((object) => [object.key, object.length, object.sha256]);
+    const read = (await botocore.audit(bucket)).map((object) => [object.key, object.length, object.sha256]);
+    // ASCII keys: the listing's byte order is the strings' order.
+    const wanted = [...expected]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([key, bytes]) => [key, bytes.length, createHash('sha256').update(bytes).digest('hex')]);
+    assert.equal(read, wanted);
   } finally {
     botocore.stop();
   }

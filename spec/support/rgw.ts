@@ -17,6 +17,7 @@ import {
   daemon,
   ensurePackages,
   freePort,
+  once,
   removeDirectory,
   run,
   serverDirectory,
@@ -197,10 +198,5 @@ export async function startRgw(): Promise<Rgw> {
   }
 }
 
-let shared: Promise<Rgw> | undefined;
-
 /** One cluster for the whole test process, started on first use and stopped when the process exits. */
-export function sharedRgw(): Promise<Rgw> {
-  shared ??= startRgw();
-  return shared;
-}
+export const sharedRgw = once(startRgw);

@@ -40,6 +40,15 @@ export function storageFor(server: S3Server, bucket: string, overrides: Partial<
   };
 }
 
+/** `start`, run on first call only: one server for the whole test process, stopped when the process exits. */
+export function once<T>(start: () => Promise<T>): () => Promise<T> {
+  let started: Promise<T> | undefined;
+  return () => {
+    started ??= start();
+    return started;
+  };
+}
+
 /** Whether every program is on PATH. */
 export function commandsExist(names: readonly string[]): boolean {
   return names.every((name) => spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0);

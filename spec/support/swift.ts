@@ -18,6 +18,7 @@ import {
   daemon,
   ensurePackages,
   freePort,
+  once,
   removeDirectory,
   run,
   serverDirectory,
@@ -264,10 +265,5 @@ export async function startSwift(): Promise<Swift> {
   }
 }
 
-let shared: Promise<Swift> | undefined;
-
 /** One set of Swift servers for the whole test process, started on first use and stopped when the process exits. */
-export function sharedSwift(): Promise<Swift> {
-  shared ??= startSwift();
-  return shared;
-}
+export const sharedSwift = once(startSwift);
