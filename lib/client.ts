@@ -34,8 +34,12 @@ import {
   resultEtag,
 } from './documents.js';
 import { type QueryPair, formatQuery } from './encoding.js';
-import { Endpoint, type ObjectPresignOptions, checkKey } from './endpoint.js';
-import { AbortError, InvalidArgumentError, S3Error } from './errors.js';
+import type { Agent } from 'undici';
+import { credentialCache } from './chain.js';
+import { type CredentialInfo, type Lease, presignLifetime } from './credentials.js';
+import { Endpoint, type ObjectPresignOptions, checkKey, presignExpiry } from './endpoint.js';
+import { AbortError, CredentialsError, InvalidArgumentError, S3Error } from './errors.js';
+import { credentialAgent } from './fetch.js';
 import {
   type PartOptions,
   type PartPlan,
@@ -75,6 +79,7 @@ import { xmlCanCarry } from './xml.js';
 export type { Body } from './bodies.js';
 export { FileBody, fromFile } from './bodies.js';
 export type { Checksum } from './checksum.js';
+export type { CredentialInfo, Credentials } from './credentials.js';
 export type { DeleteManyResult, ListedObject, ListPage } from './documents.js';
 export type { PartOptions } from './multipart.js';
 export type { GetResult, ObjectInfo, PutResult } from './replies.js';
@@ -139,6 +144,8 @@ export class S3Client {
   readonly #checksum: Checksum | undefined;
   readonly #parts: PartPlan;
   readonly #uploads = new Set<Upload>();
+  /** The sockets of credential requests (STS, container, IMDS), when the credentials come from the chain. */
+  readonly #credentialAgent: Agent | undefined;
   /** Whether the server answered If-None-Match on PutObject with 501, as Swift's s3api does: learnt once per client. */
   #conditionalPutRefused = false;
 
@@ -147,7 +154,11 @@ export class S3Client {
     this.config = config instanceof StorageConfig ? config : storageConfig(config);
     this.endpoint = new Endpoint(this.config);
     const https = this.config.endpointParts.protocol === 'https:';
-    this.#transport = new Transport(this.endpoint.signer, this.config, https, options);
+    const plan = this.config.credentialPlan();
+    this.#credentialAgent = plan.kind === 'chain' ? credentialAgent() : undefined;
+    const context = { dispatcher: this.#credentialAgent!, now: () => this.#transport.now() };
+    const credentials = credentialCache(plan, this.config.region, context);
+    this.#transport = new Transport(credentials, this.config, https, options);
     this.#checksum = checkChecksum(options.checksum);
     this.#parts = partPlan(options);
   }
@@ -159,7 +170,19 @@ export class S3Client {
   close(): Promise<void> {
     const uploads = [...this.#uploads];
     for (const upload of uploads) upload.stop.abort(new AbortError('the client was closed', undefined));
-    return this.#transport.close(uploads.map((upload) => upload.done));
+    const closed = this.#transport.close(uploads.map((upload) => upload.done));
+    return this.#credentialAgent === undefined
+      ? closed
+      : Promise.all([closed, this.#credentialAgent.destroy()]).then(() => undefined);
+  }
+
+  /**
+   * Where the credentials in use come from, their access key, expiry and role: never the secret or token. Fetches them
+   * first when they come from the chain and are not fetched yet (or due for a refresh); throws CredentialsError when no
+   * source gives any.
+   */
+  async credentials(): Promise<CredentialInfo> {
+    return (await this.#transport.credentials.lease()).info;
   }
 
   // -------------------------------------------------------------------------
@@ -411,9 +434,25 @@ export class S3Client {
   // -------------------------------------------------------------------------
   // Links
 
-  /** A presigned URL for the object (GET by default), signed with the server-corrected clock. */
+  /**
+   * A presigned URL for the object (GET by default), signed with the server-corrected clock. With temporary credentials
+   * the URL lives no longer than they do: its expiry is cut to theirs. Credentials from the chain must have been
+   * fetched: by a request, or by `await client.credentials()`.
+   */
   presign(key: string, options: ObjectPresignOptions = {}): string {
-    return this.endpoint.presign(key, { ...options, date: options.date ?? this.#transport.now() });
+    const date = options.date ?? this.#transport.now();
+    const lease = this.#presignLease();
+    const expiresIn = presignLifetime(lease, new Date(date).getTime(), presignExpiry(this.config, options.expiresIn));
+    return this.endpoint.presign(key, { ...options, expiresIn, date }, lease.signer);
+  }
+
+  /** The credentials a presign uses: presigning is synchronous, so they must be usable already. */
+  #presignLease(): Lease {
+    const lease = this.#transport.credentials.usable();
+    if (lease !== undefined) return lease;
+    throw new CredentialsError(
+      'the credentials come from the chain and are not fetched yet, or expired: await client.credentials() before presigning',
+    );
   }
 
   /**
@@ -425,13 +464,17 @@ export class S3Client {
     options: { date?: Date | number } = {},
   ): PresignedPost & { url: string } {
     const date = options.date ?? this.#transport.now();
-    const post = this.endpoint.signer.presignPost({ ...input, bucket: this.config.bucket }, { date });
+    const lease = this.#presignLease();
+    const form = { ...input, bucket: this.config.bucket };
+    if (lease.info.expiration !== undefined)
+      form.expiresIn = presignLifetime(lease, new Date(date).getTime(), form.expiresIn);
+    const post = lease.signer.presignPost(form, { date });
     return { url: this.endpoint.bucketUrl(), fields: post.fields, policy: post.policy };
   }
 
   /** The download link the configuration gives the key (see Endpoint.downloadUrl). */
   downloadUrl(key: string): string {
-    return this.endpoint.downloadUrl(key, { date: this.#transport.now() });
+    return this.endpoint.downloadUrl(key, { date: this.#transport.now() }, (k, o) => this.presign(k, o));
   }
 
   // -------------------------------------------------------------------------

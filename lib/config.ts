@@ -10,6 +10,8 @@
 import { readFileSync } from 'node:fs';
 import { inspect } from 'node:util';
 import { TomlError, parse } from 'smol-toml';
+import type { CredentialPlan } from './chain.js';
+import type { Credentials } from './credentials.js';
 import { ConfigError, type ConfigProblem } from './errors.js';
 import type { Provider, Report } from './providers.js';
 import {
@@ -30,9 +32,10 @@ import {
 export type { EndpointParts, Environment } from './settings.js';
 
 /**
- * A validated storage configuration. The secret key and session token live
- * in private fields: they are readable through `credentials()` and never
- * appear in `util.inspect`, `JSON.stringify` or a message.
+ * A validated storage configuration. Keys of its own (or the environment's)
+ * live in a private field: they are readable through `credentials()` and
+ * never appear in `util.inspect`, `JSON.stringify` or a message. Without
+ * keys, the client asks the credential chain (README, Credentials).
  */
 export class StorageConfig {
   /** The file it came from (or the name given to parseConfig). */
@@ -42,7 +45,12 @@ export class StorageConfig {
   /** The same endpoint as parsed parts, frozen: what Endpoint builds request targets from. */
   readonly endpointParts: EndpointParts;
   readonly provider: Provider;
-  readonly accessKeyId: string;
+  /** The access key of the configuration or the environment; undefined when the credentials come from the chain. */
+  readonly accessKeyId: string | undefined;
+  /** Where the keys come from: the file's name (or `options`), `environment`, or `chain`. */
+  readonly credentialSource: string;
+  /** The TOML `profile`: the shared files' profile the chain and the region and endpoint come from. */
+  readonly profile: string | undefined;
   readonly bucket: string;
   readonly region: string;
   readonly forcePathStyle: boolean;
@@ -52,8 +60,7 @@ export class StorageConfig {
   readonly publicUrlBase: string | undefined;
   /** Things that work but probably not as meant, each naming its key. The library never prints them. */
   readonly warnings: readonly string[];
-  readonly #secretAccessKey: string;
-  readonly #sessionToken: string | undefined;
+  readonly #credentials: CredentialPlan;
 
   /** @internal Built by parseConfig and loadConfig. */
   constructor(settings: Settings) {
@@ -61,21 +68,31 @@ export class StorageConfig {
     this.endpoint = joined(settings.endpoint);
     this.endpointParts = settings.endpoint;
     this.provider = settings.provider;
-    this.accessKeyId = settings.accessKeyId;
+    const plan = settings.credentials;
+    this.accessKeyId = plan.kind === 'static' ? plan.credentials.accessKeyId : undefined;
+    this.credentialSource = plan.kind === 'static' ? plan.credentials.source : 'chain';
+    this.profile = settings.profile;
     this.bucket = settings.bucket;
     this.region = settings.region;
     this.forcePathStyle = settings.forcePathStyle;
     this.presignedExpirySecs = settings.presignedExpirySecs;
     this.publicUrlBase = settings.publicUrlBase;
     this.warnings = Object.freeze([...settings.warnings]);
-    this.#secretAccessKey = settings.secretAccessKey;
-    this.#sessionToken = settings.sessionToken;
+    this.#credentials = plan;
     Object.freeze(this);
   }
 
-  /** The credentials, for a SigV4Signer. */
-  credentials(): { accessKeyId: string; secretAccessKey: string; sessionToken: string | undefined } {
-    return { accessKeyId: this.accessKeyId, secretAccessKey: this.#secretAccessKey, sessionToken: this.#sessionToken };
+  /** The keys of the configuration or the environment, for a SigV4Signer; undefined when the chain gives them. */
+  credentials(): Credentials | undefined {
+    const plan = this.#credentials;
+    if (plan.kind !== 'static') return undefined;
+    const { accessKeyId, secretAccessKey, sessionToken } = plan.credentials;
+    return { accessKeyId, secretAccessKey, sessionToken };
+  }
+
+  /** @internal How the client gets credentials: these keys, or the chain with its environment and shared files. */
+  credentialPlan(): CredentialPlan {
+    return this.#credentials;
   }
 
   /** What a log line may show: every setting, the secrets only as whether they are set. */
@@ -85,8 +102,10 @@ export class StorageConfig {
       endpoint: this.endpoint,
       provider: this.provider,
       accessKeyId: this.accessKeyId,
-      secretAccessKey: '[redacted]',
-      sessionToken: this.#sessionToken === undefined ? undefined : '[redacted]',
+      credentialSource: this.credentialSource,
+      profile: this.profile,
+      secretAccessKey: this.accessKeyId === undefined ? undefined : '[redacted]',
+      sessionToken: this.credentials()?.sessionToken === undefined ? undefined : '[redacted]',
       bucket: this.bucket,
       region: this.region,
       forcePathStyle: this.forcePathStyle,
@@ -182,6 +201,8 @@ export interface StorageOptions {
   accessKeyId?: string;
   secretAccessKey?: string;
   sessionToken?: string;
+  /** A profile of the AWS shared files, for the credential chain, the region and the endpoint. */
+  profile?: string;
   bucket: string;
   region?: string;
   forcePathStyle?: boolean;
@@ -195,6 +216,7 @@ const OPTION_KEYS: Readonly<Record<keyof StorageOptions, Key>> = {
   accessKeyId: 'access_key',
   secretAccessKey: 'secret_key',
   sessionToken: 'session_token',
+  profile: 'profile',
   bucket: 'bucket',
   region: 'region',
   forcePathStyle: 'force_path_style',

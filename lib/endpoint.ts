@@ -7,7 +7,7 @@
  */
 import type { StorageConfig } from './config.js';
 import { encodeKey } from './encoding.js';
-import { InvalidArgumentError } from './errors.js';
+import { CredentialsError, InvalidArgumentError } from './errors.js';
 import { hostNeedsPathStyle } from './providers.js';
 import { checkHeaderValues } from './requests.js';
 import { type HeadersInput, RequestTarget, SigV4Signer } from './signer.js';
@@ -88,8 +88,7 @@ export function checkKey(key: unknown): string {
 export class Endpoint {
   readonly config: StorageConfig;
   readonly addressing: Addressing;
-  /** Signs requests and presigned URLs with the configuration's credentials and region. */
-  readonly signer: SigV4Signer;
+  #signer: SigV4Signer | undefined;
   /** The host name requests go to, without port: `bucket.s3.amazonaws.com`, or the endpoint's own in path-style. */
   readonly hostname: string;
   /** `scheme://authority` of every request. */
@@ -101,7 +100,6 @@ export class Endpoint {
 
   constructor(config: StorageConfig) {
     this.config = config;
-    this.signer = new SigV4Signer({ ...config.credentials(), region: config.region, service: 's3' });
     const { protocol, host, hostname, basePath } = config.endpointParts;
     this.addressing = addressingFor(config, protocol, hostname);
     const virtual = this.addressing === 'virtual-hosted';
@@ -109,6 +107,22 @@ export class Endpoint {
     this.#host = virtual ? `${config.bucket}.${host}` : host;
     this.#origin = `${protocol}//${this.#host}`;
     this.#prefixPath = virtual ? `${basePath}/` : `${basePath}/${config.bucket}/`;
+  }
+
+  /**
+   * Signs requests and presigned URLs with the configuration's own keys and region. Keys from the credential chain are
+   * fetched and refreshed by S3Client, which signs with them: without keys of its own, this throws CredentialsError.
+   */
+  get signer(): SigV4Signer {
+    if (this.#signer !== undefined) return this.#signer;
+    const credentials = this.config.credentials();
+    if (credentials === undefined) {
+      throw new CredentialsError(
+        'the configuration has no keys of its own: they come from the credential chain, which S3Client asks; presign with client.presign()',
+      );
+    }
+    this.#signer = new SigV4Signer({ ...credentials, region: this.config.region, service: 's3' });
+    return this.#signer;
   }
 
   /**
@@ -133,13 +147,13 @@ export class Endpoint {
     return this.#origin + this.#objectPath(key);
   }
 
-  /** A presigned URL for the object. */
-  presign(key: string, options: ObjectPresignOptions = {}): string {
+  /** A presigned URL for the object, signed by `signer` (the configuration's keys by default). */
+  presign(key: string, options: ObjectPresignOptions = {}, signer: SigV4Signer = this.signer): string {
     const expiresIn = presignExpiry(this.config, options.expiresIn);
     // Whoever uses the URL sends these headers: as for the client's own, ASCII only.
     checkHeaderValues(options.headers);
     const request = { method: options.method ?? 'GET', url: this.objectTarget(key), headers: options.headers };
-    return this.signer.presign(request, { expiresIn, date: options.date });
+    return signer.presign(request, { expiresIn, date: options.date });
   }
 
   /**
@@ -148,12 +162,16 @@ export class Endpoint {
    * presigned GET valid for presigned_expiry_secs when that is above 0; else
    * the plain object URL.
    */
-  downloadUrl(key: string, options: { date?: Date | number | undefined } = {}): string {
+  downloadUrl(
+    key: string,
+    options: { date?: Date | number | undefined } = {},
+    presign: (key: string, options: ObjectPresignOptions) => string = (k, o) => this.presign(k, o),
+  ): string {
     switch (linkKind(this.config)) {
       case 'cdn':
         return `${this.config.publicUrlBase}/${encodeKey(checkKey(key))}`;
       case 'presigned':
-        return this.presign(key, { expiresIn: this.config.presignedExpirySecs, date: options.date });
+        return presign(key, { expiresIn: this.config.presignedExpirySecs, date: options.date });
       case 'plain':
         return this.objectUrl(key);
     }

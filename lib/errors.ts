@@ -146,3 +146,26 @@ export class UsageError extends S3v4Error {
     super('ERR_S3V4_USAGE', message);
   }
 }
+
+/** One credential source the chain asked, and why it gave no credentials. */
+export interface CredentialAttempt {
+  /** `environment`, `web identity`, `profile default`, `container`, `IMDS`... */
+  source: string;
+  /** Why it gave nothing: `AWS_ROLE_ARN not set`, `no answer within 1 s`. Never a secret or a token. */
+  reason: string;
+}
+
+/**
+ * No credentials could be had: every source of the chain gave nothing (`tried` lists each and why), or temporary
+ * credentials expired and could not be refreshed. The message never holds a secret, a token or a token file's
+ * contents.
+ */
+export class CredentialsError extends S3v4Error {
+  readonly tried: readonly CredentialAttempt[];
+
+  constructor(message: string, tried: readonly CredentialAttempt[] = [], options?: { cause?: unknown }) {
+    const list = tried.map((attempt) => `\n  ${attempt.source}: ${attempt.reason}`).join('');
+    super('ERR_S3V4_CREDENTIALS', `${message}${list}`, options);
+    this.tried = Object.freeze([...tried]);
+  }
+}

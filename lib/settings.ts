@@ -17,7 +17,19 @@ import {
   type Report,
   type Sourced,
 } from './providers.js';
+import type { CredentialPlan } from './chain.js';
+import type { CredentialAttempt } from './errors.js';
 import { MAX_PRESIGN_EXPIRY } from './signer.js';
+import {
+  type Profile,
+  type SharedFiles,
+  filesShown,
+  findProfile,
+  profileEndpoint,
+  profileName,
+  profileValue,
+  readSharedFiles,
+} from './profiles.js';
 
 /** The environment variables a configuration reads; `process.env` by default. */
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -35,6 +47,7 @@ export const KEYS = {
   force_path_style: 'boolean',
   presigned_expiry_secs: 'integer',
   public_url_base: 'string',
+  profile: 'string',
 } as const;
 export type Key = keyof typeof KEYS;
 
@@ -66,9 +79,8 @@ export interface Settings {
   source: string;
   endpoint: EndpointParts;
   provider: Provider;
-  accessKeyId: string;
-  secretAccessKey: string;
-  sessionToken: string | undefined;
+  credentials: CredentialPlan;
+  profile: string | undefined;
   bucket: string;
   region: string;
   forcePathStyle: boolean;
@@ -207,6 +219,12 @@ export function resolve(
       // A bad value from the environment is not in the file, so its message names the variable.
       if (value !== undefined && value !== '') return { value, at: `${by(key)} (from ${variable})` };
     }
+    // Then the profile's region and endpoint_url, as the AWS CLI and SDKs take them; never its keys (the chain's).
+    const chosenProfile = key === 'region' || key === 'endpoint' ? profile() : undefined;
+    if (chosenProfile !== undefined) {
+      const value = key === 'region' ? profileValue(chosenProfile, 'region') : profileEndpoint(chosenProfile, 's3');
+      if (value !== undefined) return { value, at: `${by(key)} (from profile ${chosenProfile.name})` };
+    }
     return { value: '', at: by(key) };
   };
   const unset = (key: EnvironmentKey, advice: string) => {
@@ -214,32 +232,57 @@ export function resolve(
     if (why !== undefined) report(at(key), `${why} and ${FROM_ENVIRONMENT[key][0]} is not set; ${advice}`);
   };
 
+  const explicitProfile = typeof values.profile === 'string' && values.profile !== '' ? values.profile : undefined;
+  let files: SharedFiles | undefined;
+  /** The shared files, read once when something needs them; a malformed one is reported at its line. */
+  const shared = (): SharedFiles => {
+    files ??= readSharedFiles(env, (error) =>
+      report(error.line === 0 ? error.file : `${error.file} line ${error.line}`, error.problem),
+    );
+    return files;
+  };
+  let chosen: { profile: Profile | undefined } | undefined;
+  /** The profile of the shared files that fills region and endpoint: the TOML profile, AWS_PROFILE or default. */
+  const profile = (): Profile | undefined => {
+    chosen ??= { profile: findProfile(shared(), profileName(explicitProfile, env)) };
+    return chosen.profile;
+  };
+  if (explicitProfile !== undefined && profile() === undefined)
+    report(
+      at('profile'),
+      `names the profile ${JSON.stringify(explicitProfile)}, which is not in ${filesShown(shared())}`,
+    );
+
   // Credentials come from one source, as botocore takes them: the file (or the options) when it sets any of them,
-  // else the environment. A session token belongs to the key it was issued with, so AWS_SESSION_TOKEN is never
-  // attached to a key from the file.
+  // else the environment, unless the file names a profile (botocore's explicit profile leaves the environment's keys
+  // out too). A session token belongs to the key it was issued with, so AWS_SESSION_TOKEN is never attached to a key
+  // from the file. Neither set: the chain (chain.ts) finds them when the first request needs them.
   const inFile = CREDENTIAL_KEYS.filter((key) => absence(table, key) === undefined);
+  const fromEnvironment = inFile.length === 0 && explicitProfile === undefined;
   const credential = (key: (typeof CREDENTIAL_KEYS)[number]): Sourced => {
-    if (inFile.length === 0) return sourced(key);
+    if (fromEnvironment) return sourced(key);
     const own = values[key];
     return { value: typeof own === 'string' ? own : '', at: at(key) };
   };
   const accessKey = credential('access_key');
   const secretKey = credential('secret_key');
   const token = credential('session_token');
-  for (const [key, sourcedKey] of [
-    ['access_key', accessKey],
-    ['secret_key', secretKey],
+  for (const [key, sourcedKey, other] of [
+    ['access_key', accessKey, secretKey],
+    ['secret_key', secretKey, accessKey],
   ] as const) {
     if (sourcedKey.value !== '' || absence(table, key) === undefined) continue;
-    if (inFile.length === 0) unset(key, 'set one of them');
-    else {
-      const [set] = inFile;
-      const sources = `${FROM_ENVIRONMENT.access_key[0]} and ${FROM_ENVIRONMENT.secret_key[0]}`;
-      report(
-        at(key),
-        `${absence(table, key)} but ${at(set!)} is set; credentials come from one source, so set both here, or neither to take them from ${sources}`,
-      );
+    if (inFile.length === 0) {
+      if (other.value !== '')
+        unset(key, 'set both, or neither to take credentials from the chain (README, Credentials)');
+      continue;
     }
+    const [set] = inFile;
+    const sources = `${FROM_ENVIRONMENT.access_key[0]} and ${FROM_ENVIRONMENT.secret_key[0]}`;
+    report(
+      at(key),
+      `${absence(table, key)} but ${at(set!)} is set; credentials come from one source, so set both here, or neither to take them from ${sources}`,
+    );
   }
   for (const [sourcedKey, printable] of [
     [accessKey, true],
@@ -254,6 +297,11 @@ export function resolve(
     const why =
       'the access key comes from the configuration, and a session token belongs to the key it was issued with';
     warnings.push(`${fileKey('session_token')}: ${ignoredToken} is set but not used: ${why}`);
+  }
+  const ignoredKey = FROM_ENVIRONMENT.access_key[0];
+  if (inFile.length === 0 && explicitProfile !== undefined && (env[ignoredKey] ?? '') !== '') {
+    const why = `${fileKey('profile')} names a profile, and credentials come from one source`;
+    warnings.push(`${fileKey('profile')}: ${ignoredKey} is set but not used: ${why}`);
   }
 
   const bucket = typeof values.bucket === 'string' ? values.bucket : '';
@@ -332,13 +380,35 @@ export function resolve(
   }
 
   if (endpoint === undefined && !(awsDefaultEndpoint && regionValid)) return undefined;
+  /** The keys found, or the chain with why the configuration and the environment gave none. */
+  const credentialPlan = (): CredentialPlan => {
+    if (accessKey.value !== '' && secretKey.value !== '') {
+      const credentials = {
+        source: inFile.length > 0 ? source : 'environment',
+        accessKeyId: accessKey.value,
+        secretAccessKey: secretKey.value,
+        sessionToken: token.value === '' ? undefined : token.value,
+      };
+      return { kind: 'static', credentials };
+    }
+    const keys = `${at('access_key')} and ${at('secret_key')}`;
+    const skipped: CredentialAttempt[] = [
+      { source, reason: `${keys} not set` },
+      {
+        source: 'environment',
+        reason: fromEnvironment
+          ? `${FROM_ENVIRONMENT.access_key[0]} and ${FROM_ENVIRONMENT.secret_key[0]} not set`
+          : `not used: ${at('profile')} names a profile`,
+      },
+    ];
+    return { kind: 'chain', env, profile: explicitProfile, region: region.value, files: shared(), skipped };
+  };
   return {
     source,
     endpoint: partsOf(endpoint ?? new URL(`https://${awsHost(region.value)}`)),
     provider,
-    accessKeyId: accessKey.value,
-    secretAccessKey: secretKey.value,
-    sessionToken: token.value === '' ? undefined : token.value,
+    credentials: credentialPlan(),
+    profile: explicitProfile,
     bucket,
     region: region.value,
     forcePathStyle,

@@ -23,7 +23,8 @@ import {
   refusal,
 } from './replies.js';
 import { type AttemptFailure, retryDecision } from './retry.js';
-import { type RequestTarget, type SigV4Signer, UNSIGNED_PAYLOAD, hashPayload } from './signer.js';
+import type { CredentialCache } from './credentials.js';
+import { type RequestTarget, UNSIGNED_PAYLOAD, hashPayload } from './signer.js';
 
 export type HttpMethod = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'DELETE';
 
@@ -116,7 +117,8 @@ type Attempted = { reply: Reply } | { failure: AttemptFailure; error: Error };
 
 /** Sends requests for one endpoint: signs, retries, types the errors. */
 export class Transport {
-  readonly #signer: SigV4Signer;
+  /** The credentials each attempt is signed with, refreshed before they expire. */
+  readonly credentials: CredentialCache;
   readonly #hints: HintContext;
   readonly #https: boolean;
   readonly #dispatcher: Dispatcher;
@@ -131,8 +133,8 @@ export class Transport {
   /** Milliseconds to add to the local clock, learnt from a RequestTimeTooSkewed reply's Date. */
   #clockOffset = 0;
 
-  constructor(signer: SigV4Signer, hints: HintContext, https: boolean, options: TransportOptions) {
-    this.#signer = signer;
+  constructor(credentials: CredentialCache, hints: HintContext, https: boolean, options: TransportOptions) {
+    this.credentials = credentials;
     this.#hints = hints;
     this.#https = https;
     this.#maxAttempts = positiveInteger(options.maxAttempts ?? 3, 'maxAttempts');
@@ -267,23 +269,26 @@ export class Transport {
 
   async #attempt(target: RequestTarget, spec: RequestSpec, onSent: RequestSpec['onSent']): Promise<Reply> {
     const { method, payload } = spec;
+    // Fresh credentials come at once; only a first fetch or an overdue refresh is waited for.
+    const pending = this.credentials.signer();
+    const signer = pending instanceof Promise ? await pending : pending;
     const date = this.now();
     const headers: Record<string, string> = { ...spec.headers };
     let body: Uint8Array | Readable | null = null;
     // Request objects are written out rather than spread: a spread costs more than the rest of this function.
     if (payload === undefined) {
-      Object.assign(headers, this.#signer.sign({ method, url: target, headers }, { date }));
+      Object.assign(headers, signer.sign({ method, url: target, headers }, { date }));
     } else if (payload.kind === 'bytes') {
       headers['content-length'] = String(payload.length);
       const payloadHash = payloadHashOf(payload);
-      Object.assign(headers, this.#signer.sign({ method, url: target, headers, payloadHash }, { date }));
+      Object.assign(headers, signer.sign({ method, url: target, headers, payloadHash }, { date }));
       // One buffer is one write; pieces only when someone watches the progress.
       body = onSent === undefined ? payload.bytes : Readable.from(counted(pieces(payload.bytes), onSent));
     } else if (this.#https) {
       // Over TLS a stream may go unsigned (S3 API Reference, "Signature Calculations for the Authorization Header").
       headers['content-length'] = String(payload.length);
       const unsigned = { method, url: target, headers, payloadHash: UNSIGNED_PAYLOAD };
-      Object.assign(headers, this.#signer.sign(unsigned, { date }));
+      Object.assign(headers, signer.sign(unsigned, { date }));
       body = Readable.from(counted(source(payload), onSent));
     } else {
       // Over plain http every byte is signed with the payload's SHA-256: a file or Blob is read twice, to hash it and
@@ -291,7 +296,7 @@ export class Transport {
       // s3api and Cloudflare R2 answer it with 501 NotImplemented (../shared/notes/swift-s3api.md).
       headers['content-length'] = String(payload.length);
       const payloadHash = await sourceHashOf(payload);
-      Object.assign(headers, this.#signer.sign({ method, url: target, headers, payloadHash }, { date }));
+      Object.assign(headers, signer.sign({ method, url: target, headers, payloadHash }, { date }));
       body = Readable.from(counted(source(payload), onSent));
     }
     const response = await this.#dispatcher.request({

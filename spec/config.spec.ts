@@ -329,10 +329,6 @@ FILE: the storage configuration has 7 problems:
   'missing-bucket.toml': `
 FILE: the storage configuration has 1 problem:
   [object_store.s3] bucket: is missing; set the bucket name`,
-  'missing-credentials.toml': `
-FILE: the storage configuration has 2 problems:
-  [object_store.s3] access_key: is empty and AWS_ACCESS_KEY_ID is not set; set one of them
-  [object_store.s3] secret_key: is empty and AWS_SECRET_ACCESS_KEY is not set; set one of them`,
   'secret-wrong-type.toml': `
 FILE: the storage configuration has 1 problem:
   [object_store.s3] secret_key: must be a string, got a number`,
@@ -403,11 +399,7 @@ FILE: the storage configuration has 5 problems:
 };
 
 /** Broken files without a secret key: the rest check that theirs never shows. */
-const WITHOUT_SECRETS: ReadonlySet<string> = new Set([
-  'backend-local.toml',
-  'missing-credentials.toml',
-  'missing-s3-table.toml',
-]);
+const WITHOUT_SECRETS: ReadonlySet<string> = new Set(['backend-local.toml', 'missing-s3-table.toml']);
 
 test('every file in fixtures/configs/broken has a pinned message, and every pinned message a file', () => {
   assert.equal(readdirSync(BROKEN).sort(), Object.keys(BROKEN_MESSAGES).sort());
@@ -487,7 +479,7 @@ FILE: the storage configuration has 1 problem:
 });
 
 test('missing credentials are not an error when the environment holds them', () => {
-  const config = loadConfig(join(BROKEN, 'missing-credentials.toml'), {
+  const config = loadConfig(join(CONFIGS, 'keyless.toml'), {
     AWS_ACCESS_KEY_ID: 'AKIAENVEXAMPLE',
     AWS_SECRET_ACCESS_KEY: 'env/secret+key',
   });
@@ -673,7 +665,7 @@ test('unknown keys of [object_store.s3]: the nearest key when one is close, else
 FILE: the storage configuration has 3 problems:
   [object_store.s3] acess_key: is not a known key; did you mean access_key?
   [object_store.s3] presigned_expiry: is not a known key; did you mean presigned_expiry_secs?
-  [object_store.s3] cdn: is not a known key; the keys are endpoint, access_key, secret_key, session_token, bucket, region, force_path_style, presigned_expiry_secs, public_url_base`,
+  [object_store.s3] cdn: is not a known key; the keys are endpoint, access_key, secret_key, session_token, bucket, region, force_path_style, presigned_expiry_secs, public_url_base, profile`,
   );
 });
 
@@ -1459,6 +1451,7 @@ test('the secret key and session token never show in inspect, JSON, String or a 
     endpoint: 'https://s3.us-east-1.amazonaws.com',
     provider: 'aws',
     accessKeyId: 'AKIAIOSFODNN7EXAMPLE',
+    credentialSource: 'secret.toml',
     secretAccessKey: '[redacted]',
     sessionToken: '[redacted]',
     bucket: 'agentverse',
@@ -1695,7 +1688,7 @@ test('credentials with the trailing CR of a CRLF file, or spaces around them, ar
       ),
       's',
       NO_ENV,
-    ).credentials().secretAccessKey,
+    ).credentials()?.secretAccessKey,
     'two words',
   );
 });
@@ -1792,7 +1785,7 @@ test('storageConfig: plain options follow the same rules, with problems named af
   assert.is(config.endpoint, 'http://localhost:9000');
   assert.is(config.region, 'us-east-1');
   assert.is(config.presignedExpirySecs, 600);
-  assert.is(config.credentials().secretAccessKey, 'minioadmin123');
+  assert.is(config.credentials()?.secretAccessKey, 'minioadmin123');
   assert.is(
     storageConfig(
       { bucket: 'agentverse', region: 'eu-west-1' },
@@ -1843,8 +1836,8 @@ test('StorageConfig is frozen', () => {
   assert.is(config.bucket, 'agentverse');
   // credentials() hands out a copy: changing it changes nothing.
   const credentials = config.credentials();
-  credentials.secretAccessKey = 'changed';
-  assert.is(config.credentials().secretAccessKey, SECRET);
+  credentials!.secretAccessKey = 'changed';
+  assert.is(config.credentials()?.secretAccessKey, SECRET);
 });
 
 test.run();

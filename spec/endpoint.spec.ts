@@ -45,7 +45,7 @@ const hmac = (key: string | Buffer, data: string) => createHmac('sha256', key).u
 
 /** A SigV4 signature from a canonical request, from scratch with node:crypto. */
 function independentSignature(canonicalRequest: string, config: StorageConfig): string {
-  const { secretAccessKey } = config.credentials();
+  const { secretAccessKey } = config.credentials()!;
   const scope = `${DAY}/${config.region}/s3/aws4_request`;
   const key = hmac(hmac(hmac(hmac(`AWS4${secretAccessKey}`, DAY), config.region), 's3'), 'aws4_request');
   return createHmac('sha256', key)

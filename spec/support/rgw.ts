@@ -10,7 +10,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   commandsExist,
@@ -28,6 +28,29 @@ import {
 
 export interface Rgw extends S3Server {
   createUser(uid: string): Promise<{ accessKeyId: string; secretAccessKey: string }>;
+  /** Runs radosgw-admin against the cluster; resolves to its output. */
+  admin(args: string[]): Promise<string>;
+  /**
+   * Starts another radosgw on the same cluster (same zone, users, buckets),
+   * as `client.rgw.<name>`, with its own port and `lines` of its own config:
+   * for settings the first gateway must not have (STS changes its error
+   * codes). Stopped by `stop()` with the rest of the cluster, or by its own.
+   */
+  addGateway(name: string, lines?: readonly string[]): Promise<Gateway>;
+}
+
+/** A radosgw started by Rgw.addGateway. */
+export interface Gateway {
+  /** `client.rgw.<name>` */
+  name: string;
+  /** `http://127.0.0.1:<port>` */
+  endpoint: string;
+  port: number;
+  /** Its admin socket, for `ceph --admin-daemon <socket> config set ...`. */
+  adminSocket: string;
+  /** Its log file (`debug rgw` lines). */
+  log: string;
+  stop(): Promise<void>;
 }
 
 /** The Debian packages that provide the cluster (Ceph 16 on Debian 12). */
@@ -98,6 +121,18 @@ ms mon client mode = crc
 `;
 }
 
+/** The config section of a gateway added to a running cluster: what `[client.rgw.a]` has, then `lines`. */
+function gatewaySection(dir: string, name: string, port: number, lines: readonly string[]): string {
+  return `
+[client.rgw.${name}]
+rgw frontends = beast endpoint=127.0.0.1:${port} tcp_nodelay=1
+rgw dns name = s3.localhost
+rgw data = ${dir}/rgw-${name}
+ms mon client mode = crc
+${lines.join('\n')}
+`;
+}
+
 /** Starts a cluster and an S3 user; about 3 s. */
 export async function startRgw(): Promise<Rgw> {
   const dir = serverDirectory('s3v4-rgw-');
@@ -108,6 +143,7 @@ export async function startRgw(): Promise<Rgw> {
   writeFileSync(conf, config(dir, fsid, monPort, port));
   const env = { ...process.env, CEPH_CONF: conf };
   const children: ChildProcess[] = [];
+  const gatewayLogs: string[] = [];
   const logs = () => {
     const tail = (name: string) => {
       try {
@@ -116,7 +152,7 @@ export async function startRgw(): Promise<Rgw> {
         return '';
       }
     };
-    return ['mon.out', 'osd.out', 'rgw.out', 'client.rgw.a.log'].map(tail).join('\n');
+    return ['mon.out', 'osd.out', 'rgw.out', 'client.rgw.a.log', ...gatewayLogs].map(tail).join('\n');
   };
   const stop = async () => {
     await Promise.all(children.map(stopChild));
@@ -191,7 +227,35 @@ export async function startRgw(): Promise<Rgw> {
       );
       return keys;
     };
-    return { endpoint, port, accessKeyId, secretAccessKey, region: REGION, createUser, stop };
+    const admin = (args: string[]) => run('radosgw-admin', args, env);
+    const addGateway = async (name: string, lines: readonly string[] = []): Promise<Gateway> => {
+      if (!/^[a-z0-9-]+$/.test(name) || name === 'a') throw new Error(`gateway name ${name}: use [a-z0-9-], not "a"`);
+      const gatewayPort = await freePort();
+      mkdirSync(join(dir, `rgw-${name}`), { recursive: true });
+      // Read by the daemon at start only: the running ones never see it.
+      appendFileSync(conf, gatewaySection(dir, name, gatewayPort, lines));
+      gatewayLogs.push(`rgw-${name}.out`, `client.rgw.${name}.log`);
+      const child = daemon('radosgw', ['-f', '-n', `client.rgw.${name}`], env, join(dir, 'log', `rgw-${name}.out`));
+      children.push(child);
+      const gatewayEndpoint = `http://127.0.0.1:${gatewayPort}`;
+      try {
+        await waitFor(CLUSTER, `radosgw ${name}`, 30, async () => (await fetch(gatewayEndpoint)).status > 0, logs, [
+          child,
+        ]);
+      } catch (error) {
+        await stopChild(child);
+        throw error;
+      }
+      return {
+        name: `client.rgw.${name}`,
+        endpoint: gatewayEndpoint,
+        port: gatewayPort,
+        adminSocket: join(dir, 'run', `client.rgw.${name}.asok`),
+        log: join(dir, 'log', `client.rgw.${name}.log`),
+        stop: () => stopChild(child),
+      };
+    };
+    return { endpoint, port, accessKeyId, secretAccessKey, region: REGION, createUser, admin, addGateway, stop };
   } catch (error) {
     await stop();
     throw error;

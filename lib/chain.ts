@@ -1,0 +1,376 @@
+/**
+ * The credential chain: where a configuration without keys of its own gets
+ * them, in this order, the first source that yields credentials winning and
+ * refreshing alone from then on:
+ *
+ * 1. the configuration's access_key and secret_key (settings.ts, static);
+ * 2. AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (settings.ts, static);
+ * 3. web identity: AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN (EKS IRSA);
+ * 4. the shared files' profile: static keys, role_arn, credential_process,
+ *    web_identity_token_file;
+ * 5. the container endpoint (ECS, EKS Pod Identity);
+ * 6. EC2 instance metadata, IMDSv2.
+ *
+ * A source that is not set up gives its reason and the chain goes on. A
+ * source that is set up but fails (a token file that cannot be read, STS
+ * refusing the role) stops the chain, as botocore's do: falling through to
+ * another identity would hide the failure. Either way CredentialsError lists
+ * every source asked and why it gave nothing.
+ */
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import type { Dispatcher } from 'undici';
+import { type CredentialProvider, CredentialCache, type SourcedCredentials } from './credentials.js';
+import { type CredentialAttempt, CredentialsError } from './errors.js';
+import { FetchFailure } from './fetch.js';
+import { Imds, containerCredentials, containerUrl, credentialsOf } from './metadata.js';
+import {
+  type Profile,
+  type SharedFiles,
+  filesShown,
+  findProfile,
+  profileEndpoint,
+  profileName,
+  profileValue,
+} from './profiles.js';
+import type { Environment } from './settings.js';
+import {
+  type AssumeRoleRequest,
+  assumeRole,
+  assumeRoleWithWebIdentity,
+  defaultSessionName,
+  stsEndpoint,
+} from './sts.js';
+
+/** How a configuration gets its credentials: keys it holds, or the chain. */
+export type CredentialPlan =
+  | { readonly kind: 'static'; readonly credentials: SourcedCredentials }
+  | {
+      readonly kind: 'chain';
+      readonly env: Environment;
+      /** The TOML `profile`, which also keeps the environment's keys out (as botocore's explicit profile does). */
+      readonly profile: string | undefined;
+      readonly region: string;
+      readonly files: SharedFiles;
+      /** Why the configuration and the environment gave no keys. */
+      readonly skipped: readonly CredentialAttempt[];
+    };
+
+/** What the chain's sources fetch with. */
+export interface ChainContext {
+  dispatcher: Dispatcher;
+  /** The clock requests are signed with. */
+  now: () => number;
+}
+
+/** A source that is set up, and fetches; or why it gives nothing, and whether that ends the chain. */
+type Found = { fetch: CredentialProvider } | { reason: string; stop?: true };
+
+type ChainPlan = Extract<CredentialPlan, { kind: 'chain' }>;
+
+/** The credentials a client signs with: fixed for keys, refreshed from the chain otherwise. */
+export function credentialCache(plan: CredentialPlan, region: string, context: ChainContext): CredentialCache {
+  if (plan.kind === 'static') return CredentialCache.fixed(plan.credentials, region, context.now);
+  return new CredentialCache(chainProvider(plan, context), region, context.now);
+}
+
+/** Asks the sources in order; the one that answers first is asked alone from then on. */
+function chainProvider(plan: ChainPlan, context: ChainContext): CredentialProvider {
+  let winner: CredentialProvider | undefined;
+  const imds = new Imds(context.dispatcher, plan.env);
+  const sources: Array<[string, () => Found]> = [
+    ['web identity', () => webIdentitySource(plan, context)],
+    ['shared files', () => sharedFilesSource(plan, context, imds)],
+    ['container', () => containerSource(plan, context)],
+    ['IMDS', () => imdsSource(plan, imds)],
+  ];
+  return async () => {
+    if (winner !== undefined) return winner();
+    const tried = [...plan.skipped];
+    for (const [name, find] of sources) {
+      const found = find();
+      if ('reason' in found) {
+        tried.push({ source: name, reason: found.reason });
+        if (found.stop) throw new CredentialsError(`no credentials: ${name} is set up wrongly`, tried);
+        continue;
+      }
+      try {
+        const credentials = await found.fetch();
+        winner = found.fetch;
+        return credentials;
+      } catch (error) {
+        if (!(error instanceof FetchFailure || error instanceof CredentialsError)) throw error;
+        tried.push({ source: name, reason: error.message });
+        // IMDS is asked on the chance that this is an EC2 instance; every other source was set up to be used.
+        if (name !== 'IMDS') throw new CredentialsError(`no credentials: ${name} failed`, tried, { cause: error });
+      }
+    }
+    throw new CredentialsError('no credentials: no source gave any', tried);
+  };
+}
+
+/** STS, as a profile or the environment says where it is. */
+function stsFor(plan: ChainPlan, context: ChainContext, profile: Profile | undefined) {
+  const region = (profile && profileValue(profile, 'region')) || plan.region;
+  const endpoint = stsEndpoint(plan.env, region, profile && profileEndpoint(profile, 'sts'));
+  return { dispatcher: context.dispatcher, endpoint, region, now: context.now };
+}
+
+/** A web identity token file's contents, read at each fetch: EKS rotates it. */
+function readToken(path: string): string {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch (error) {
+    throw new FetchFailure(`cannot read the token file ${path} (${(error as NodeJS.ErrnoException).code})`);
+  }
+}
+
+/** AssumeRoleWithWebIdentity with the token in `tokenFile`. */
+function webIdentityFetch(
+  plan: ChainPlan,
+  context: ChainContext,
+  profile: Profile | undefined,
+  tokenFile: string,
+  request: AssumeRoleRequest,
+  source: string,
+): CredentialProvider {
+  return async () => {
+    const token = readToken(tokenFile);
+    const credentials = await assumeRoleWithWebIdentity(stsFor(plan, context, profile), token, request, source);
+    return { ...credentials, roleArn: request.roleArn };
+  };
+}
+
+function webIdentitySource(plan: ChainPlan, context: ChainContext): Found {
+  const { env } = plan;
+  const tokenFile = env.AWS_WEB_IDENTITY_TOKEN_FILE;
+  if (!tokenFile) return { reason: 'AWS_WEB_IDENTITY_TOKEN_FILE not set' };
+  const roleArn = env.AWS_ROLE_ARN;
+  if (!roleArn) return { reason: 'AWS_WEB_IDENTITY_TOKEN_FILE is set but AWS_ROLE_ARN is not', stop: true };
+  const sessionName = env.AWS_ROLE_SESSION_NAME || defaultSessionName(context.now());
+  return { fetch: webIdentityFetch(plan, context, undefined, tokenFile, { roleArn, sessionName }, 'web identity') };
+}
+
+function sharedFilesSource(plan: ChainPlan, context: ChainContext, imds: Imds): Found {
+  const name = profileName(plan.profile, plan.env);
+  const explicit = plan.profile !== undefined || Boolean(plan.env.AWS_PROFILE);
+  const found = profileSource(plan, context, imds, name, []);
+  if ('reason' in found && !explicit && findProfile(plan.files, name) === undefined) return { reason: found.reason };
+  return found;
+}
+
+/** A duration_seconds value, or the reason it is not one. */
+function durationOf(text: string | undefined): number | undefined | { reason: string } {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text)) return { reason: `duration_seconds must be a whole number of seconds` };
+  return Number(text);
+}
+
+/** The credentials a profile gives, following source_profile through other profiles. */
+function profileSource(plan: ChainPlan, context: ChainContext, imds: Imds, name: string, visited: string[]): Found {
+  const profile = findProfile(plan.files, name);
+  if (profile === undefined) return { reason: `profile ${name} is not in ${filesShown(plan.files)}`, stop: true };
+  const value = (key: string) => profileValue(profile, key);
+  const roleArn = value('role_arn');
+  const tokenFile = value('web_identity_token_file');
+  if (roleArn !== undefined) {
+    if (value('mfa_serial') !== undefined)
+      return {
+        reason: `profile ${name} has mfa_serial: its role needs an MFA code, which s3v4 cannot ask for`,
+        stop: true,
+      };
+    const duration = durationOf(value('duration_seconds'));
+    if (typeof duration === 'object') return { reason: `profile ${name}: ${duration.reason}`, stop: true };
+    const request = {
+      roleArn,
+      sessionName: value('role_session_name') ?? defaultSessionName(context.now()),
+      durationSeconds: duration,
+      externalId: value('external_id'),
+    };
+    const base = roleSource(plan, context, imds, profile, [...visited, name], tokenFile);
+    if ('reason' in base) return base;
+    if ('webIdentity' in base)
+      return { fetch: webIdentityFetch(plan, context, profile, tokenFile!, request, `profile ${name} (web identity)`) };
+    const sts = stsFor(plan, context, profile);
+    const source = `profile ${name} (assume role)`;
+    return {
+      fetch: async () => ({ ...(await assumeRole(sts, await base.fetch(), request, source)), roleArn }),
+    };
+  }
+  if (tokenFile !== undefined)
+    return { reason: `profile ${name} has web_identity_token_file but no role_arn`, stop: true };
+  const keys = staticKeys(profile);
+  if (keys !== undefined) return keys;
+  const command = value('credential_process');
+  if (command !== undefined)
+    return { fetch: () => runCredentialProcess(plan.env, command, `profile ${name} (credential_process)`) };
+  if (value('sso_session') !== undefined || value('sso_start_url') !== undefined)
+    return { reason: `profile ${name} uses IAM Identity Center (SSO), which s3v4 does not support`, stop: true };
+  return {
+    reason: `profile ${name} has none of aws_access_key_id, role_arn, credential_process and web_identity_token_file`,
+    stop: true,
+  };
+}
+
+/** The credentials a role profile assumes the role with: source_profile, credential_source, or its token file. */
+function roleSource(
+  plan: ChainPlan,
+  context: ChainContext,
+  imds: Imds,
+  profile: Profile,
+  visited: string[],
+  tokenFile: string | undefined,
+): Found | { webIdentity: true } {
+  const { name } = profile;
+  const sourceProfile = profileValue(profile, 'source_profile');
+  const credentialSource = profileValue(profile, 'credential_source');
+  if (sourceProfile !== undefined) {
+    // A profile may name itself, to assume its role with its own keys (botocore allows this, and only this, cycle).
+    if (sourceProfile === name)
+      return staticKeys(profile) ?? { reason: `profile ${name} is its own source_profile but has no keys`, stop: true };
+    if (visited.includes(sourceProfile))
+      return { reason: `source_profile loop: ${[...visited, sourceProfile].join(' → ')}`, stop: true };
+    return profileSource(plan, context, imds, sourceProfile, visited);
+  }
+  if (credentialSource !== undefined) {
+    switch (credentialSource) {
+      case 'Environment': {
+        const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey } = plan.env;
+        if (!accessKeyId || !secretAccessKey)
+          return {
+            reason: `profile ${name}: credential_source Environment, but AWS_ACCESS_KEY_ID is not set`,
+            stop: true,
+          };
+        const sessionToken = plan.env.AWS_SESSION_TOKEN || undefined;
+        return { fetch: () => Promise.resolve({ source: 'environment', accessKeyId, secretAccessKey, sessionToken }) };
+      }
+      case 'Ec2InstanceMetadata':
+        return { fetch: () => imds.credentials() };
+      case 'EcsContainer': {
+        const found = containerSource(plan, context);
+        return 'reason' in found
+          ? { reason: `profile ${name}: credential_source EcsContainer: ${found.reason}`, stop: true }
+          : found;
+      }
+      default:
+        return {
+          reason: `profile ${name}: credential_source must be Environment, Ec2InstanceMetadata or EcsContainer, got ${JSON.stringify(credentialSource)}`,
+          stop: true,
+        };
+    }
+  }
+  if (tokenFile !== undefined) return { webIdentity: true };
+  return {
+    reason: `profile ${name} has role_arn but none of source_profile, credential_source and web_identity_token_file`,
+    stop: true,
+  };
+}
+
+/** A profile's aws_access_key_id and aws_secret_access_key (and aws_session_token), or undefined when it has none. */
+function staticKeys(profile: Profile): Found | undefined {
+  const accessKeyId = profileValue(profile, 'aws_access_key_id');
+  const secretAccessKey = profileValue(profile, 'aws_secret_access_key');
+  if (accessKeyId === undefined && secretAccessKey === undefined) return undefined;
+  if (accessKeyId === undefined || secretAccessKey === undefined) {
+    const [set, unset] =
+      accessKeyId === undefined
+        ? ['aws_secret_access_key', 'aws_access_key_id']
+        : ['aws_access_key_id', 'aws_secret_access_key'];
+    return { reason: `profile ${profile.name} sets ${set} but not ${unset}`, stop: true };
+  }
+  const credentials: SourcedCredentials = {
+    source: `profile ${profile.name}`,
+    accessKeyId,
+    secretAccessKey,
+    sessionToken: profileValue(profile, 'aws_session_token'),
+  };
+  return { fetch: () => Promise.resolve(credentials) };
+}
+
+function containerSource(plan: ChainPlan, context: ChainContext): Found {
+  const where = containerUrl(plan.env);
+  // A FULL_URI that is refused was set up to be used: no other identity takes its place.
+  if ('reason' in where)
+    return plan.env.AWS_CONTAINER_CREDENTIALS_FULL_URI ? { reason: where.reason, stop: true } : where;
+  return { fetch: () => containerCredentials(context.dispatcher, where.url, plan.env) };
+}
+
+function imdsSource(plan: ChainPlan, imds: Imds): Found {
+  if (plan.env.AWS_EC2_METADATA_DISABLED?.toLowerCase() === 'true')
+    return { reason: 'AWS_EC2_METADATA_DISABLED is true' };
+  return { fetch: () => imds.credentials() };
+}
+
+/** How long a credential_process may run. */
+const PROCESS_TIMEOUT_MS = 60_000;
+
+/**
+ * Splits a command line as POSIX sh would without expanding anything, as botocore's shlex.split does: quotes group,
+ * a backslash escapes outside single quotes.
+ */
+export function splitCommand(command: string): string[] {
+  const words: string[] = [];
+  let word: string | undefined;
+  let quote: '"' | "'" | undefined;
+  for (let i = 0; i < command.length; i++) {
+    const c = command[i]!;
+    if (quote === "'") {
+      if (c === "'") quote = undefined;
+      else word += c;
+    } else if (c === '\\' && i + 1 < command.length && (quote === undefined || '"\\$`'.includes(command[i + 1]!))) {
+      word = (word ?? '') + command[++i];
+    } else if (quote === '"') {
+      if (c === '"') quote = undefined;
+      else word += c;
+    } else if (c === "'" || c === '"') {
+      quote = c;
+      word ??= '';
+    } else if (/\s/.test(c)) {
+      if (word !== undefined) words.push(word);
+      word = undefined;
+    } else word = (word ?? '') + c;
+  }
+  if (quote !== undefined) throw new FetchFailure('credential_process has an unterminated quote');
+  if (word !== undefined) words.push(word);
+  return words;
+}
+
+/**
+ * Runs a credential_process and reads its JSON: Version 1, AccessKeyId, SecretAccessKey, SessionToken and Expiration
+ * ("AWS SDKs and Tools Reference Guide", "Process credential provider"). Its output is never shown; a first line of
+ * its stderr is, since that is where such a program explains itself.
+ */
+function runCredentialProcess(env: Environment, command: string, source: string): Promise<SourcedCredentials> {
+  const [file, ...args] = splitCommand(command);
+  if (file === undefined) return Promise.reject(new FetchFailure('credential_process is empty'));
+  return new Promise((resolve, reject) => {
+    const options = { env: { ...process.env, ...env }, timeout: PROCESS_TIMEOUT_MS, maxBuffer: 1024 * 1024 };
+    execFile(file, args, options, (error, stdout, stderr) => {
+      if (error !== null) {
+        const said = String(stderr).split('\n')[0]!.trim().slice(0, 200);
+        const why = error.killed
+          ? `was stopped after ${PROCESS_TIMEOUT_MS / 1000} s`
+          : `failed (${error.code ?? 'no exit code'})`;
+        reject(new FetchFailure(`credential_process ${file} ${why}${said === '' ? '' : `: ${said}`}`));
+        return;
+      }
+      let document: unknown;
+      try {
+        document = JSON.parse(String(stdout));
+      } catch {
+        reject(new FetchFailure(`credential_process ${file} did not print a JSON object`));
+        return;
+      }
+      const fields = (document ?? {}) as Record<string, unknown>;
+      if (fields.Version !== 1) {
+        reject(new FetchFailure(`credential_process ${file} printed Version ${String(fields.Version)}, not 1`));
+        return;
+      }
+      try {
+        resolve(credentialsOf(fields, source, `credential_process ${file}`, 'SessionToken'));
+      } catch (failure) {
+        reject(failure);
+      }
+    });
+  });
+}

@@ -1,0 +1,208 @@
+/**
+ * The two credential endpoints of AWS compute: the container endpoint (ECS,
+ * EKS Pod Identity; "AWS SDKs and Tools Reference Guide", "Container
+ * credential provider") and EC2's instance metadata service, IMDSv2 only
+ * unless v1 is asked for (EC2 User Guide, "Use the Instance Metadata Service
+ * to access instance metadata"). Their failures throw FetchFailure with a
+ * reason; nothing they say holds a token or a secret.
+ */
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import type { Dispatcher } from 'undici';
+import type { SourcedCredentials } from './credentials.js';
+import { type Fetched, FetchFailure, fetchText, seconds } from './fetch.js';
+import type { Environment } from './settings.js';
+
+/** The ECS host of AWS_CONTAINER_CREDENTIALS_RELATIVE_URI. */
+export const CONTAINER_HOST = 'http://169.254.170.2';
+/** The hosts AWS_CONTAINER_CREDENTIALS_FULL_URI may name over plain http besides loopback: EKS Pod Identity's. */
+const POD_IDENTITY_HOSTS: ReadonlySet<string> = new Set(['169.254.170.23', '[fd00:ec2::23]']);
+const CONTAINER_TIMEOUT_MS = 2000;
+
+/** Where the container endpoint is, or why there is none. */
+export function containerUrl(env: Environment): { url: string } | { reason: string } {
+  const relative = env.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI;
+  if (relative) return { url: `${CONTAINER_HOST}${relative.startsWith('/') ? '' : '/'}${relative}` };
+  const full = env.AWS_CONTAINER_CREDENTIALS_FULL_URI;
+  if (!full) return { reason: 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI and AWS_CONTAINER_CREDENTIALS_FULL_URI not set' };
+  let url: URL;
+  try {
+    url = new URL(full);
+  } catch {
+    return { reason: 'AWS_CONTAINER_CREDENTIALS_FULL_URI is not a URL' };
+  }
+  if (url.protocol === 'https:') return { url: full };
+  if (url.protocol === 'http:' && (loopback(url.hostname) || POD_IDENTITY_HOSTS.has(url.host.replace(/:80$/, ''))))
+    return { url: full };
+  return {
+    reason: `AWS_CONTAINER_CREDENTIALS_FULL_URI must be https, loopback or the EKS Pod Identity address over http, got ${url.protocol}//${url.host}`,
+  };
+}
+
+/** 127.0.0.0/8, ::1 and localhost: the hosts a plain-http credential endpoint may be on. */
+function loopback(hostname: string): boolean {
+  const bare = hostname.replace(/^\[|\]$/g, '');
+  if (isIP(bare) === 4) return bare.startsWith('127.');
+  if (isIP(bare) === 6) return bare === '::1';
+  return bare === 'localhost';
+}
+
+/** The Authorization header: the token file's contents, read at each call since it rotates, else the token. */
+function containerAuthorization(env: Environment): string | undefined {
+  const file = env.AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE;
+  if (file) {
+    try {
+      return readFileSync(file, 'utf8').trim();
+    } catch (error) {
+      throw new FetchFailure(
+        `cannot read AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE ${file} (${(error as NodeJS.ErrnoException).code})`,
+      );
+    }
+  }
+  return env.AWS_CONTAINER_AUTHORIZATION_TOKEN || undefined;
+}
+
+/** Credentials from the container endpoint. */
+export async function containerCredentials(
+  dispatcher: Dispatcher,
+  url: string,
+  env: Environment,
+): Promise<SourcedCredentials> {
+  const authorization = containerAuthorization(env);
+  if (authorization !== undefined && /[\r\n]/.test(authorization))
+    throw new FetchFailure('the container authorization token holds a line break');
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (authorization !== undefined) headers.authorization = authorization;
+  const shown = new URL(url).origin;
+  const reply = await fetchText(dispatcher, { method: 'GET', url, headers, timeoutMs: CONTAINER_TIMEOUT_MS });
+  if (reply.status !== 200) throw new FetchFailure(`${shown} answered ${reply.status}`);
+  const document = jsonOf(reply, shown);
+  return credentialsOf(document, 'container', shown, 'Token');
+}
+
+/** The EC2 instance metadata service's address ("AWS SDKs and Tools Reference Guide", "IMDS credential provider"). */
+export function imdsEndpoint(env: Environment): string {
+  if (env.AWS_EC2_METADATA_SERVICE_ENDPOINT) return env.AWS_EC2_METADATA_SERVICE_ENDPOINT.replace(/\/+$/, '');
+  return env.AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE?.toLowerCase() === 'ipv6'
+    ? 'http://[fd00:ec2::254]'
+    : 'http://169.254.169.254';
+}
+
+/** Per request; the SDKs use 1 s too. */
+export const IMDS_TIMEOUT_MS = 1000;
+/** Attempts per IMDS request: one retry. */
+const IMDS_ATTEMPTS = 2;
+/** The session token's lifetime asked for: six hours, the longest IMDS grants. */
+const TOKEN_TTL_SECONDS = 21_600;
+const CREDENTIALS_PATH = '/latest/meta-data/iam/security-credentials/';
+
+/** IMDSv2: a session token, then the role name, then its credentials. One per client; the token is kept for its TTL. */
+export class Imds {
+  readonly #dispatcher: Dispatcher;
+  readonly #endpoint: string;
+  readonly #allowV1: boolean;
+  #token: { value: string; until: number } | undefined;
+
+  constructor(dispatcher: Dispatcher, env: Environment) {
+    this.#dispatcher = dispatcher;
+    this.#endpoint = imdsEndpoint(env);
+    // IMDSv1 answers anyone who can reach the address; only an explicit choice falls back to it.
+    this.#allowV1 = env.AWS_EC2_METADATA_V1_DISABLED?.toLowerCase() === 'false';
+  }
+
+  async credentials(): Promise<SourcedCredentials> {
+    const listing = await this.#get(CREDENTIALS_PATH);
+    const role = listing.text.split('\n')[0]?.trim();
+    if (!role) throw new FetchFailure(`${this.#endpoint} lists no instance role`);
+    const reply = await this.#get(`${CREDENTIALS_PATH}${encodeURIComponent(role)}`);
+    const document = jsonOf(reply, this.#endpoint);
+    if (document.Code !== undefined && document.Code !== 'Success')
+      throw new FetchFailure(`${this.#endpoint} says Code ${String(document.Code)} for the instance role`);
+    return credentialsOf(document, 'IMDS', this.#endpoint, 'Token');
+  }
+
+  /** A metadata GET with the session token; a 401 (the token expired) gets a new token once. */
+  async #get(path: string): Promise<Fetched> {
+    for (let renewed = false; ; renewed = true) {
+      const token = await this.#sessionToken(renewed);
+      const headers: Record<string, string> = token === undefined ? {} : { 'x-aws-ec2-metadata-token': token };
+      const reply = await this.#request({ method: 'GET', url: `${this.#endpoint}${path}`, headers });
+      if (reply.status === 200) return reply;
+      if (reply.status === 401 && !renewed && token !== undefined) continue;
+      throw new FetchFailure(`${this.#endpoint}${path} answered ${reply.status}`);
+    }
+  }
+
+  /** The IMDSv2 session token, kept until a minute before its TTL ends; undefined only when v1 is allowed. */
+  async #sessionToken(renew: boolean): Promise<string | undefined> {
+    if (!renew && this.#token !== undefined && Date.now() < this.#token.until) return this.#token.value;
+    const headers = { 'x-aws-ec2-metadata-token-ttl-seconds': String(TOKEN_TTL_SECONDS) };
+    let reply: Fetched;
+    try {
+      reply = await this.#request({ method: 'PUT', url: `${this.#endpoint}/latest/api/token`, headers });
+    } catch (error) {
+      if (this.#allowV1) return undefined;
+      throw error;
+    }
+    if (reply.status === 200 && reply.text !== '') {
+      this.#token = { value: reply.text.trim(), until: Date.now() + (TOKEN_TTL_SECONDS - 60) * 1000 };
+      return this.#token.value;
+    }
+    if (this.#allowV1 && [403, 404, 405].includes(reply.status)) return undefined;
+    const v1 = 'IMDSv1 is not used unless AWS_EC2_METADATA_V1_DISABLED=false';
+    throw new FetchFailure(`${this.#endpoint} refused an IMDSv2 session token (${reply.status}); ${v1}`);
+  }
+
+  /** One IMDS request, tried twice within IMDS_TIMEOUT_MS each. */
+  async #request(request: { method: 'GET' | 'PUT'; url: string; headers: Record<string, string> }): Promise<Fetched> {
+    let failure: unknown;
+    for (let attempt = 1; attempt <= IMDS_ATTEMPTS; attempt++) {
+      try {
+        const reply = await fetchText(this.#dispatcher, { ...request, timeoutMs: IMDS_TIMEOUT_MS });
+        if (reply.status < 500 || attempt === IMDS_ATTEMPTS) return reply;
+      } catch (error) {
+        failure = error;
+      }
+    }
+    throw failure instanceof FetchFailure ? failure : new FetchFailure(`no answer within ${seconds(IMDS_TIMEOUT_MS)}`);
+  }
+}
+
+/** A reply's JSON object; its text is never shown, it holds credentials. */
+function jsonOf(reply: Fetched, shown: string): Record<string, unknown> {
+  try {
+    const value: unknown = JSON.parse(reply.text);
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
+  } catch {
+    // Reported below, without the text.
+  }
+  throw new FetchFailure(`${shown} did not answer with a JSON object`);
+}
+
+/**
+ * The credentials of a JSON document: AccessKeyId, SecretAccessKey, the token under `tokenField` and Expiration, the
+ * fields the container endpoint, IMDS and credential_process share (credential_process names its token SessionToken).
+ */
+export function credentialsOf(
+  document: Record<string, unknown>,
+  source: string,
+  shown: string,
+  tokenField: 'Token' | 'SessionToken',
+): SourcedCredentials {
+  const text = (name: string) => (typeof document[name] === 'string' ? (document[name] as string) : undefined);
+  const accessKeyId = text('AccessKeyId');
+  const secretAccessKey = text('SecretAccessKey');
+  if (!accessKeyId || !secretAccessKey) throw new FetchFailure(`${shown} gave no AccessKeyId and SecretAccessKey`);
+  const expiration = text('Expiration');
+  const date = expiration === undefined ? undefined : new Date(expiration);
+  if (date !== undefined && Number.isNaN(date.getTime()))
+    throw new FetchFailure(`${shown} gave an Expiration that is not a date`);
+  return {
+    source,
+    accessKeyId,
+    secretAccessKey,
+    sessionToken: text(tokenField) || undefined,
+    expiration: date,
+    roleArn: text('RoleArn'),
+  };
+}

@@ -1,0 +1,530 @@
+/**
+ * Credentials without a server: the refresh rules of CredentialCache on a
+ * clock the test moves (margin, single flight, a failed refresh, expiry),
+ * the chain with every source absent (CredentialsError lists each, and no
+ * connection leaves loopback), shared-file profiles, credential_process,
+ * the container URL rules, and presigned URLs cut to the credentials' life.
+ * The sources against a server that checks the credentials they give are in
+ * sources.spec.ts.
+ */
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { splitCommand } from '../lib/chain.js';
+import {
+  CredentialCache,
+  type CredentialProvider,
+  REFRESH_MARGIN_MS,
+  leaseTimes,
+  refreshBackoff,
+} from '../lib/credentials.js';
+import { containerUrl } from '../lib/metadata.js';
+import { CredentialsError, S3Client, storageConfig, type Environment } from '../lib/index.js';
+
+const SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
+const TOKEN = 'FQoGZXIvYXdzEXAMPLETOKEN';
+const T0 = Date.UTC(2026, 11, 1, 12, 0, 0);
+
+/** A clock the test moves by hand. */
+function manualClock(start = T0) {
+  let now = start;
+  return { now: () => now, advance: (ms: number) => (now += ms), set: (ms: number) => (now = ms) };
+}
+
+/** A provider that hands out credentials living `lifetimeMs` from the clock, numbered by call; `fail` makes a call fail. */
+function countingProvider(clock: { now: () => number }, lifetimeMs: number) {
+  const state = { calls: 0, failures: 0, failing: false, delayMs: 0 };
+  const provider: CredentialProvider = async () => {
+    state.calls += 1;
+    if (state.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, state.delayMs));
+    if (state.failing) {
+      state.failures += 1;
+      throw new CredentialsError('the test provider is down');
+    }
+    return {
+      source: 'test',
+      accessKeyId: `AKIDTEST${state.calls}`,
+      secretAccessKey: `${SECRET}${state.calls}`,
+      sessionToken: `${TOKEN}${state.calls}`,
+      expiration: new Date(clock.now() + lifetimeMs),
+    };
+  };
+  return { provider, state };
+}
+
+const keyOf = async (cache: CredentialCache) => (await cache.signer()).accessKeyId;
+
+test('lease times: refresh 5 min before expiry, or a quarter of a short life; stop signing 10 s (or a tenth) before', () => {
+  const hour = leaseTimes(T0, new Date(T0 + 3_600_000));
+  assert.is(hour.refreshAt, T0 + 3_600_000 - REFRESH_MARGIN_MS);
+  assert.is(hour.expiresAt, T0 + 3_600_000 - 10_000);
+  const short = leaseTimes(T0, new Date(T0 + 8000));
+  assert.is(short.refreshAt, T0 + 6000);
+  assert.is(short.expiresAt, T0 + 7200);
+  const keys = leaseTimes(T0, undefined);
+  assert.is(keys.refreshAt, Number.POSITIVE_INFINITY);
+  assert.equal([1, 2, 3, 6, 20].map(refreshBackoff), [1000, 2000, 4000, 30_000, 30_000]);
+});
+
+test('refresh: fresh credentials are reused without a call; in the margin they still sign while one refresh runs', async () => {
+  const clock = manualClock();
+  const { provider, state } = countingProvider(clock, 3_600_000);
+  const cache = new CredentialCache(provider, 'us-east-1', clock.now);
+  assert.is(await keyOf(cache), 'AKIDTEST1');
+  clock.advance(3_600_000 - REFRESH_MARGIN_MS - 1);
+  assert.is(await keyOf(cache), 'AKIDTEST1');
+  assert.is(state.calls, 1);
+  clock.advance(2);
+  // In the margin: the old credentials sign at once, and the refresh runs behind.
+  state.delayMs = 20;
+  const signer = cache.signer();
+  assert.not.instance(signer, Promise);
+  assert.is((signer as { accessKeyId: string }).accessKeyId, 'AKIDTEST1');
+  await new Promise((resolve) => setTimeout(resolve, 60));
+  assert.is(state.calls, 2);
+  assert.is(await keyOf(cache), 'AKIDTEST2');
+});
+
+test('single flight: 1000 requests at once, first fetch and then past expiry, cost one provider call each time', async () => {
+  const clock = manualClock();
+  const { provider, state } = countingProvider(clock, 900_000);
+  state.delayMs = 10;
+  const cache = new CredentialCache(provider, 'us-east-1', clock.now);
+  const first = await Promise.all(Array.from({ length: 1000 }, () => keyOf(cache)));
+  assert.is(state.calls, 1);
+  assert.ok(first.every((key) => key === 'AKIDTEST1'));
+  clock.advance(900_000);
+  const second = await Promise.all(Array.from({ length: 1000 }, () => keyOf(cache)));
+  assert.is(state.calls, 2);
+  assert.ok(second.every((key) => key === 'AKIDTEST2'));
+});
+
+test('a failed refresh costs no request while the old credentials are valid; it is retried with backoff', async () => {
+  const clock = manualClock();
+  const { provider, state } = countingProvider(clock, 3_600_000);
+  const cache = new CredentialCache(provider, 'us-east-1', clock.now);
+  await keyOf(cache);
+  state.failing = true;
+  clock.advance(3_600_000 - REFRESH_MARGIN_MS + 1000);
+  for (let i = 0; i < 50; i++) {
+    assert.is(await keyOf(cache), 'AKIDTEST1');
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  // One call failed; the next waits out its backoff (1 s) however many requests come.
+  assert.is(state.failures, 1);
+  clock.advance(1000);
+  assert.is(await keyOf(cache), 'AKIDTEST1');
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.is(state.failures, 2);
+  state.failing = false;
+  clock.advance(2000);
+  assert.is(await keyOf(cache), 'AKIDTEST1');
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.is(await keyOf(cache), 'AKIDTEST4');
+});
+
+test('past expiry a request never signs with the old credentials: it waits for a refresh, or fails with CredentialsError', async () => {
+  const clock = manualClock();
+  const { provider, state } = countingProvider(clock, 600_000);
+  const cache = new CredentialCache(provider, 'us-east-1', clock.now);
+  await keyOf(cache);
+  state.failing = true;
+  // Within the guard before expiry (a tenth of the life, at most 10 s) they no longer sign.
+  clock.advance(600_000 - 5000);
+  const error = await Promise.resolve(cache.signer()).then(
+    () => undefined,
+    (failure: unknown) => failure,
+  );
+  assert.instance(error, CredentialsError);
+  const message = (error as CredentialsError).message;
+  assert.match(message, /the credentials from test expire at 2026-12-01T12:10:00\.000Z and could not be refreshed/);
+  assert.match(message, /the test provider is down/);
+  assert.is((error as CredentialsError).code, 'ERR_S3V4_CREDENTIALS');
+  for (const secret of [SECRET, TOKEN]) assert.not.ok(message.includes(secret));
+  // Within the backoff, requests fail at once without asking the provider again.
+  const calls = state.calls;
+  await Promise.all(Array.from({ length: 100 }, () => Promise.resolve(cache.signer()).catch(() => undefined)));
+  assert.is(state.calls, calls);
+  state.failing = false;
+  clock.advance(1000);
+  assert.is(await keyOf(cache), `AKIDTEST${calls + 1}`);
+});
+
+test('credentials already expired when fetched, or with an Expiration that is not a date, are refused', async () => {
+  const clock = manualClock();
+  const stale: CredentialProvider = async () => ({
+    source: 'IMDS',
+    accessKeyId: 'AKIDSTALE',
+    secretAccessKey: SECRET,
+    expiration: new Date(T0 - 1000),
+  });
+  const error = await new CredentialCache(stale, 'us-east-1', clock.now).lease().catch((failure: unknown) => failure);
+  assert.instance(error, CredentialsError);
+  assert.match((error as Error).message, /IMDS gave credentials that expired at .*; check the clock/);
+  const broken: CredentialProvider = async () => ({
+    source: 'container',
+    accessKeyId: 'AKIDX',
+    secretAccessKey: SECRET,
+    expiration: new Date('soon'),
+  });
+  const invalid = await new CredentialCache(broken, 'us-east-1', clock.now)
+    .lease()
+    .catch((failure: unknown) => failure);
+  assert.match((invalid as Error).message, /container: the credentials have no valid expiry time/);
+});
+
+/** An environment with no credential source at all: no HOME files, IMDS disabled, no container variables. */
+function bareEnvironment(extra: Environment = {}): Environment {
+  const home = mkdtempSync(join(tmpdir(), 's3v4-home-'));
+  return { HOME: home, AWS_EC2_METADATA_DISABLED: 'true', ...extra };
+}
+
+/** Records every outgoing connection's host while `run` runs: what undici opens goes through net.Socket.connect. */
+async function connectionsDuring(run: () => Promise<unknown>): Promise<string[]> {
+  const hosts: string[] = [];
+  const original = net.Socket.prototype.connect;
+  net.Socket.prototype.connect = function (this: net.Socket, ...args: unknown[]) {
+    const [first] = args;
+    const options = (Array.isArray(first) ? first[0] : first) as { host?: string; path?: string } | number;
+    hosts.push(typeof options === 'object' ? (options.host ?? options.path ?? '?') : String(args[1] ?? 'localhost'));
+    return (original as (...a: unknown[]) => net.Socket).apply(this, args);
+  } as typeof original;
+  try {
+    await run();
+  } finally {
+    net.Socket.prototype.connect = original;
+  }
+  return hosts;
+}
+
+const BUCKET = { bucket: 'chain-spec', endpoint: 'http://127.0.0.1:9', region: 'us-east-1' };
+
+test('every source absent and IMDS disabled: CredentialsError lists each source and why, and nothing leaves loopback', async () => {
+  const env = bareEnvironment();
+  const client = new S3Client(storageConfig(BUCKET, env));
+  let error: unknown;
+  const hosts = await connectionsDuring(async () => {
+    error = await client.head('key').catch((failure: unknown) => failure);
+  });
+  await client.close();
+  assert.equal(hosts, []);
+  assert.instance(error, CredentialsError);
+  const failure = error as CredentialsError;
+  assert.equal(
+    failure.tried.map((attempt) => attempt.source),
+    ['options', 'environment', 'web identity', 'shared files', 'container', 'IMDS'],
+  );
+  assert.equal(failure.tried, [
+    { source: 'options', reason: 'options.accessKeyId and options.secretAccessKey not set' },
+    { source: 'environment', reason: 'AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY not set' },
+    { source: 'web identity', reason: 'AWS_WEB_IDENTITY_TOKEN_FILE not set' },
+    {
+      source: 'shared files',
+      reason: `profile default is not in ${env.HOME}/.aws/config or ${env.HOME}/.aws/credentials`,
+    },
+    {
+      source: 'container',
+      reason: 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI and AWS_CONTAINER_CREDENTIALS_FULL_URI not set',
+    },
+    { source: 'IMDS', reason: 'AWS_EC2_METADATA_DISABLED is true' },
+  ]);
+  assert.match(failure.message, /^no credentials: no source gave any\n {2}options: /);
+});
+
+test('IMDS on a loopback port that answers nothing: its reason says so, within the 1 s timeout and one retry', async () => {
+  const silent = net.createServer(() => undefined);
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  const { port } = silent.address() as net.AddressInfo;
+  const env = bareEnvironment({
+    AWS_EC2_METADATA_DISABLED: '',
+    AWS_EC2_METADATA_SERVICE_ENDPOINT: `http://127.0.0.1:${port}`,
+  });
+  const client = new S3Client(storageConfig(BUCKET, env));
+  const started = Date.now();
+  let error: unknown;
+  const hosts = await connectionsDuring(async () => {
+    error = await client.credentials().catch((failure: unknown) => failure);
+  });
+  const took = Date.now() - started;
+  await client.close();
+  silent.close();
+  assert.ok(hosts.length >= 1 && hosts.every((host) => host === '127.0.0.1'), hosts.join());
+  assert.instance(error, CredentialsError);
+  const imds = (error as CredentialsError).tried.at(-1)!;
+  assert.equal(imds, { source: 'IMDS', reason: 'no answer within 1 s' });
+  assert.ok(took >= 1900, `gave up after ${took} ms`);
+});
+
+test('the container URL: RELATIVE_URI on 169.254.170.2; FULL_URI only over https, on loopback or at EKS Pod Identity', () => {
+  assert.equal(containerUrl({ AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: '/v2/credentials/x' }), {
+    url: 'http://169.254.170.2/v2/credentials/x',
+  });
+  for (const ok of [
+    'http://127.0.0.1:8080/creds',
+    'http://127.1.2.3/creds',
+    'http://[::1]:80/x',
+    'http://localhost:5000/x',
+    'http://169.254.170.23/v1/credentials',
+    'http://[fd00:ec2::23]/v1/credentials',
+    'https://creds.example.com/x',
+  ]) {
+    assert.equal(containerUrl({ AWS_CONTAINER_CREDENTIALS_FULL_URI: ok }), { url: ok }, ok);
+  }
+  for (const refused of [
+    'http://10.0.0.5/creds',
+    'http://169.254.170.2/x',
+    'http://example.com/x',
+    'ftp://127.0.0.1/',
+  ]) {
+    const found = containerUrl({ AWS_CONTAINER_CREDENTIALS_FULL_URI: refused });
+    assert.ok(
+      'reason' in found && /must be https, loopback or the EKS Pod Identity address/.test(found.reason),
+      refused,
+    );
+  }
+});
+
+test('a refused FULL_URI stops the chain, so no other identity stands in for the container role', async () => {
+  const env = bareEnvironment({ AWS_CONTAINER_CREDENTIALS_FULL_URI: 'http://10.1.2.3/creds' });
+  const client = new S3Client(storageConfig(BUCKET, env));
+  const error = (await client.credentials().catch((failure: unknown) => failure)) as CredentialsError;
+  await client.close();
+  assert.instance(error, CredentialsError);
+  assert.is(error.tried.at(-1)!.source, 'container');
+  assert.match(error.message, /^no credentials: container is set up wrongly/);
+});
+
+/** A HOME with the given shared files. */
+function homeWith(files: { config?: string; credentials?: string }): string {
+  const home = mkdtempSync(join(tmpdir(), 's3v4-home-'));
+  mkdirSync(join(home, '.aws'));
+  if (files.config !== undefined) writeFileSync(join(home, '.aws', 'config'), files.config);
+  if (files.credentials !== undefined) writeFileSync(join(home, '.aws', 'credentials'), files.credentials);
+  return home;
+}
+
+async function credentialsIn(env: Environment, options: Partial<typeof BUCKET> & { profile?: string } = {}) {
+  const client = new S3Client(storageConfig({ ...BUCKET, ...options }, env));
+  try {
+    return await client.credentials();
+  } finally {
+    await client.close();
+  }
+}
+
+test('shared files: the default profile, AWS_PROFILE, the TOML profile; the credentials file wins over config', async () => {
+  const HOME = homeWith({
+    credentials:
+      '[default]\naws_access_key_id = AKIDDEFAULT\naws_secret_access_key = s1\n[dev]\naws_access_key_id = AKIDDEVCRED\naws_secret_access_key = s2\n',
+    config:
+      '[profile dev]\naws_access_key_id = AKIDDEVCONFIG\naws_secret_access_key = s3\nregion = eu-west-1\n[profile other]\naws_access_key_id = AKIDOTHER\naws_secret_access_key = s4\n',
+  });
+  const base = { HOME, AWS_EC2_METADATA_DISABLED: 'true' };
+  const info = await credentialsIn(base);
+  assert.equal(info, {
+    source: 'profile default',
+    accessKeyId: 'AKIDDEFAULT',
+    expiration: undefined,
+    roleArn: undefined,
+    temporary: false,
+  });
+  assert.is((await credentialsIn({ ...base, AWS_PROFILE: 'dev' })).accessKeyId, 'AKIDDEVCRED');
+  assert.is((await credentialsIn({ ...base, AWS_PROFILE: 'dev' }, { profile: 'other' })).accessKeyId, 'AKIDOTHER');
+  // The profile's region fills the region left empty, as AWS_REGION would.
+  const config = storageConfig({ bucket: 'bucket-b', endpoint: 'http://127.0.0.1:9' }, { ...base, AWS_PROFILE: 'dev' });
+  assert.is(config.region, 'eu-west-1');
+  assert.is(config.credentialSource, 'chain');
+  // The environment's keys come before the files; an explicit TOML profile leaves them out, with a warning.
+  const keys = { AWS_ACCESS_KEY_ID: 'AKIDENV', AWS_SECRET_ACCESS_KEY: 'env-secret' };
+  assert.is((await credentialsIn({ ...base, ...keys, AWS_PROFILE: 'dev' })).source, 'environment');
+  const explicit = storageConfig({ ...BUCKET, profile: 'dev' }, { ...base, ...keys });
+  assert.is(explicit.credentialSource, 'chain');
+  assert.match(explicit.warnings.join('\n'), /AWS_ACCESS_KEY_ID is set but not used/);
+});
+
+test('shared files: a TOML profile that does not exist is a ConfigError naming the key; a broken file names its line', () => {
+  const HOME = homeWith({ config: '[profile dev]\nregion = us-east-1\nnot a line\n' });
+  const error = (() => {
+    try {
+      storageConfig({ ...BUCKET, profile: 'nope' }, { HOME });
+    } catch (failure) {
+      return failure as Error;
+    }
+    return undefined;
+  })();
+  assert.ok(error !== undefined);
+  assert.match(error.message, /options\.profile: names the profile "nope", which is not in /);
+  assert.match(error.message, /\.aws\/config line 3: is neither a \[section\] header nor a key = value line/);
+});
+
+test('shared files: source_profile chains are followed, and a loop is refused with its path', async () => {
+  const HOME = homeWith({
+    config: [
+      '[profile a]',
+      'role_arn = arn:aws:iam::1:role/a',
+      'source_profile = b',
+      '[profile b]',
+      'role_arn = arn:aws:iam::1:role/b',
+      'source_profile = a',
+      '[profile partial]',
+      'aws_access_key_id = AKIDPARTIAL',
+      '[profile mfa]',
+      'role_arn = arn:aws:iam::1:role/m',
+      'source_profile = partial',
+      'mfa_serial = arn:aws:iam::1:mfa/me',
+      '[profile sso]',
+      'sso_session = corp',
+      '[profile empty]',
+      'region = us-east-1',
+      '[profile nosource]',
+      'role_arn = arn:aws:iam::1:role/n',
+      '[profile badsource]',
+      'role_arn = arn:aws:iam::1:role/n',
+      'credential_source = Laptop',
+    ].join('\n'),
+  });
+  const reason = async (profile: string) => {
+    const error = await credentialsIn({ HOME, AWS_EC2_METADATA_DISABLED: 'true', AWS_PROFILE: profile }).catch(
+      (failure: unknown) => failure as CredentialsError,
+    );
+    assert.instance(error, CredentialsError, profile);
+    return (error as CredentialsError).tried.find((attempt) => attempt.source === 'shared files')?.reason;
+  };
+  assert.is(await reason('a'), 'source_profile loop: a → b → a');
+  assert.is(await reason('partial'), 'profile partial sets aws_access_key_id but not aws_secret_access_key');
+  assert.match((await reason('mfa')) ?? '', /needs an MFA code/);
+  assert.match((await reason('sso')) ?? '', /IAM Identity Center \(SSO\), which s3v4 does not support/);
+  assert.match((await reason('empty')) ?? '', /has none of aws_access_key_id, role_arn/);
+  assert.match((await reason('nosource')) ?? '', /role_arn but none of source_profile, credential_source/);
+  assert.match(
+    (await reason('badsource')) ?? '',
+    /credential_source must be Environment, Ec2InstanceMetadata or EcsContainer/,
+  );
+  assert.match((await reason('missing')) ?? '', /profile missing is not in /);
+});
+
+/** An executable script in a fresh directory: a credential_process. */
+function script(body: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 's3v4-process-'));
+  const path = join(dir, 'creds.sh');
+  writeFileSync(path, `#!/bin/sh\n${body}\n`);
+  chmodSync(path, 0o755);
+  return path;
+}
+
+test('credential_process: the documented JSON with Version 1 and Expiration; its output never shows in a failure', async () => {
+  const expiration = new Date(Date.now() + 3_600_000).toISOString();
+  const good = script(
+    `echo '{"Version": 1, "AccessKeyId": "AKIDPROCESS", "SecretAccessKey": "${SECRET}", "SessionToken": "${TOKEN}", "Expiration": "${expiration}"}'`,
+  );
+  const withArgs = script(
+    `[ "$1" = "a b" ] && [ "$2" = "c" ] && echo '{"Version":1,"AccessKeyId":"AKIDARGS","SecretAccessKey":"x"}'`,
+  );
+  const HOME = homeWith({
+    config: [
+      '[profile p]',
+      `credential_process = ${good}`,
+      '[profile args]',
+      `credential_process = ${withArgs} "a b" c`,
+      '[profile v2]',
+      `credential_process = ${script(`echo '{"Version": 2, "AccessKeyId": "A", "SecretAccessKey": "${SECRET}"}'`)}`,
+      '[profile noise]',
+      `credential_process = ${script(`echo 'not json ${SECRET}'`)}`,
+      '[profile fails]',
+      `credential_process = ${script('echo "token expired, run login" >&2; exit 3')}`,
+    ].join('\n'),
+  });
+  const env = { HOME, AWS_EC2_METADATA_DISABLED: 'true' };
+  const info = await credentialsIn({ ...env, AWS_PROFILE: 'p' });
+  assert.is(info.source, 'profile p (credential_process)');
+  assert.is(info.accessKeyId, 'AKIDPROCESS');
+  assert.is(info.expiration?.toISOString(), expiration);
+  assert.ok(info.temporary);
+  assert.is((await credentialsIn({ ...env, AWS_PROFILE: 'args' })).accessKeyId, 'AKIDARGS');
+  const failure = async (profile: string) => {
+    const error = (await credentialsIn({ ...env, AWS_PROFILE: profile }).catch((e: unknown) => e)) as CredentialsError;
+    assert.instance(error, CredentialsError);
+    assert.not.ok(error.message.includes(SECRET), error.message);
+    return error.tried.at(-1)!.reason;
+  };
+  assert.match(await failure('v2'), /printed Version 2, not 1/);
+  assert.match(await failure('noise'), /did not print a JSON object$/);
+  assert.match(await failure('fails'), /failed \(3\): token expired, run login$/);
+});
+
+test('splitCommand: quotes and backslashes as sh reads them, nothing expanded', () => {
+  assert.equal(splitCommand(`/bin/x  --a 'b c' "d \\"e\\"" f\\ g $HOME`), [
+    '/bin/x',
+    '--a',
+    'b c',
+    'd "e"',
+    'f g',
+    '$HOME',
+  ]);
+  assert.equal(splitCommand(`x '' ""`), ['x', '', '']);
+  assert.throws(() => splitCommand(`x 'open`), /unterminated quote/);
+});
+
+test('presigned URLs with temporary credentials live no longer than they do; with long-term keys, as asked', async () => {
+  const expiration = new Date(Date.now() + 1_800_000);
+  const process = script(
+    `echo '{"Version":1,"AccessKeyId":"AKIDPRESIGN","SecretAccessKey":"x","SessionToken":"tok","Expiration":"${expiration.toISOString()}"}'`,
+  );
+  const HOME = homeWith({ config: `[default]\ncredential_process = ${process}\n` });
+  const client = new S3Client(storageConfig(BUCKET, { HOME, AWS_EC2_METADATA_DISABLED: 'true' }));
+  // Presigning is synchronous: chain credentials must have been fetched first.
+  assert.throws(
+    () => client.presign('k'),
+    (error: Error) => error instanceof CredentialsError && /await client\.credentials\(\)/.test(error.message),
+  );
+  await client.credentials();
+  const expires = (url: string) => Number(new URL(url).searchParams.get('X-Amz-Expires'));
+  assert.is(expires(client.presign('k', { expiresIn: 600 })), 600);
+  const capped = expires(client.presign('k', { expiresIn: 7200 }));
+  assert.ok(capped <= 1800 && capped > 1790, String(capped));
+  assert.ok(new URL(client.presign('k')).searchParams.get('X-Amz-Security-Token') === 'tok');
+  const post = client.presignPost({ key: 'k', expiresIn: 7200 });
+  const policy = JSON.parse(Buffer.from(post.fields.policy!, 'base64').toString()) as { expiration: string };
+  assert.ok(Date.parse(policy.expiration) <= expiration.getTime(), policy.expiration);
+  assert.throws(
+    () => client.presign('k', { date: expiration.getTime() + 1000 }),
+    (error: Error) => error instanceof CredentialsError && /expire at .* before a URL signed at/.test(error.message),
+  );
+  await client.close();
+  const keys = new S3Client(storageConfig({ ...BUCKET, accessKeyId: 'AKIDKEYS', secretAccessKey: SECRET }, {}));
+  assert.is(expires(keys.presign('k', { expiresIn: 604_800 })), 604_800);
+  await keys.close();
+});
+
+test('nothing secret in CredentialsError, inspect or JSON of what the client tells about its credentials', async () => {
+  const tokenFile = join(mkdtempSync(join(tmpdir(), 's3v4-token-')), 'token');
+  writeFileSync(tokenFile, 'eyJhbGciOiJSUzI1NiJ9.SECRETJWTPAYLOAD.sig');
+  const env = bareEnvironment({
+    AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
+    AWS_ROLE_ARN: 'arn:aws:iam::1:role/r',
+    AWS_ENDPOINT_URL_STS: 'http://127.0.0.1:9',
+    AWS_CONTAINER_AUTHORIZATION_TOKEN: 'SECRETAUTHTOKEN',
+  });
+  const error = (await credentialsIn(env).catch((e: unknown) => e)) as CredentialsError;
+  assert.instance(error, CredentialsError);
+  assert.match(error.tried.at(-1)!.reason, /STS|ECONNREFUSED/);
+  for (const view of [error.message, JSON.stringify(error.tried), String(error.stack)]) {
+    assert.not.ok(view.includes('SECRETJWTPAYLOAD'), view);
+    assert.not.ok(view.includes('SECRETAUTHTOKEN'), view);
+  }
+  const HOME = homeWith({
+    credentials: `[default]\naws_access_key_id = AKIDSHOWN\naws_secret_access_key = ${SECRET}\naws_session_token = ${TOKEN}\n`,
+  });
+  const config = storageConfig(BUCKET, { HOME });
+  const info = await credentialsIn({ HOME });
+  const { inspect } = await import('node:util');
+  for (const view of [JSON.stringify(info), inspect(info), JSON.stringify(config), inspect(config)]) {
+    assert.not.ok(view.includes(SECRET) || view.includes(TOKEN), view);
+  }
+  assert.is(info.accessKeyId, 'AKIDSHOWN');
+});
+
+test.run();
