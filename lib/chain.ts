@@ -199,11 +199,14 @@ function profileSource(plan: ChainPlan, context: ChainContext, imds: Imds, name:
   }
   if (tokenFile !== undefined)
     return { reason: `profile ${name} has web_identity_token_file but no role_arn`, stop: true };
-  const keys = staticKeys(profile);
+  // botocore's order: the credentials file's keys, then credential_process, then the config file's keys.
+  const keys = staticKeys(profile, { ...profile, config: undefined });
   if (keys !== undefined) return keys;
   const command = value('credential_process');
   if (command !== undefined)
     return { fetch: () => runCredentialProcess(plan.env, command, `profile ${name} (credential_process)`) };
+  const configKeys = staticKeys(profile, { ...profile, credentials: undefined });
+  if (configKeys !== undefined) return configKeys;
   if (value('sso_session') !== undefined || value('sso_start_url') !== undefined)
     return { reason: `profile ${name} uses IAM Identity Center (SSO), which s3v4 does not support`, stop: true };
   return {
@@ -227,7 +230,12 @@ function roleSource(
   if (sourceProfile !== undefined) {
     // A profile may name itself, to assume its role with its own keys (botocore allows this, and only this, cycle).
     if (sourceProfile === name)
-      return staticKeys(profile) ?? { reason: `profile ${name} is its own source_profile but has no keys`, stop: true };
+      return (
+        staticKeys(profile, profile) ?? {
+          reason: `profile ${name} is its own source_profile but has no keys`,
+          stop: true,
+        }
+      );
     if (visited.includes(sourceProfile))
       return { reason: `source_profile loop: ${[...visited, sourceProfile].join(' → ')}`, stop: true };
     return profileSource(plan, context, imds, sourceProfile, visited);
@@ -266,10 +274,13 @@ function roleSource(
   };
 }
 
-/** A profile's aws_access_key_id and aws_secret_access_key (and aws_session_token), or undefined when it has none. */
-function staticKeys(profile: Profile): Found | undefined {
-  const accessKeyId = profileValue(profile, 'aws_access_key_id');
-  const secretAccessKey = profileValue(profile, 'aws_secret_access_key');
+/**
+ * A profile's aws_access_key_id and aws_secret_access_key (and aws_session_token) as `within` holds them (one file's
+ * section of it, or both), or undefined when it has none.
+ */
+function staticKeys(profile: Profile, within: Profile): Found | undefined {
+  const accessKeyId = profileValue(within, 'aws_access_key_id');
+  const secretAccessKey = profileValue(within, 'aws_secret_access_key');
   if (accessKeyId === undefined && secretAccessKey === undefined) return undefined;
   if (accessKeyId === undefined || secretAccessKey === undefined) {
     const [set, unset] =
@@ -282,7 +293,7 @@ function staticKeys(profile: Profile): Found | undefined {
     source: `profile ${profile.name}`,
     accessKeyId,
     secretAccessKey,
-    sessionToken: profileValue(profile, 'aws_session_token'),
+    sessionToken: profileValue(within, 'aws_session_token'),
   };
   return { fetch: () => Promise.resolve(credentials) };
 }

@@ -413,6 +413,8 @@ async function cp(context: Context, [from, destination]: string[]): Promise<numb
 async function url(context: Context, [key]: string[]): Promise<number> {
   const { config } = context.client;
   const kind = linkKind(config);
+  // Presigning is synchronous: credentials from the chain are fetched first.
+  await context.client.credentials();
   const link = context.client.downloadUrl(key!);
   context.print(link, { key, url: link, kind });
   return EXIT.ok;
@@ -433,10 +435,12 @@ async function presign(context: Context, [key]: string[]): Promise<number> {
       `--expires must be a whole number of seconds from 1 to ${MAX_PRESIGN_EXPIRY}, got "${expires}"`,
     );
   }
-  // Endpoint.presign's own default, worked out here too so --json can report it.
+  // Endpoint.presign's own default, worked out here too.
   const expiresIn = presignExpiry(context.client.config, expires === undefined ? undefined : Number(expires));
+  await context.client.credentials();
   const link = context.client.presign(key!, { method, expiresIn });
-  context.print(link, { key, url: link, method, expiresIn });
+  // Temporary credentials cut the expiry to theirs: report the URL's own.
+  context.print(link, { key, url: link, method, expiresIn: Number(new URL(link).searchParams.get('X-Amz-Expires')) });
   return EXIT.ok;
 }
 

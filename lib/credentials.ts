@@ -164,7 +164,9 @@ export class CredentialCache {
         this.#failures += 1;
         // The next try comes no later than the moment the old credentials stop signing, so a request finds them
         // refreshed if the provider is back by then.
-        this.#retryAt = Math.min(this.#clock() + refreshBackoff(this.#failures), this.#lease?.expiresAt ?? Infinity);
+        const now = this.#clock();
+        const stopsAt = this.#lease !== undefined && now < this.#lease.expiresAt ? this.#lease.expiresAt : Infinity;
+        this.#retryAt = Math.min(now + refreshBackoff(this.#failures), stopsAt);
         this.#lastFailure = error;
         throw error;
       })

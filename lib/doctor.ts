@@ -15,7 +15,8 @@ import type { Body } from './bodies.js';
 import { S3Client } from './client.js';
 import { loadConfig, type StorageConfig } from './config.js';
 import { describeAddressing, type Endpoint } from './endpoint.js';
-import { ConfigError, ProtocolError, S3Error } from './errors.js';
+import type { CredentialInfo } from './credentials.js';
+import { ConfigError, CredentialsError, ProtocolError, S3Error } from './errors.js';
 import type { Provider } from './providers.js';
 import { MAX_ERROR_BYTES, minimumPolicy, readBounded, REGION_CODES } from './replies.js';
 import { failureCause } from './transport.js';
@@ -217,9 +218,44 @@ export function unresolvedFix(endpoint: Endpoint): string {
   return `check endpoint; virtual-hosted requests go to ${endpoint.hostname}, which must resolve too, else set force_path_style = true`;
 }
 
+/**
+ * Where the credentials come from (the chain is asked now, when the configuration has no keys), and whether their
+ * expiry is still ahead by this machine's clock.
+ */
+async function credentialsInUse({ client, add }: Context): Promise<string | undefined> {
+  let info: CredentialInfo;
+  try {
+    info = await client.credentials();
+  } catch (error) {
+    if (!(error instanceof CredentialsError)) throw error;
+    add({ name: 'credentials', ok: false, detail: error.message, fix: CHAIN_FIX });
+    return undefined;
+  }
+  const role = info.roleArn === undefined ? '' : `, role ${info.roleArn}`;
+  const who = `access key ${info.accessKeyId} from ${info.source}${role}`;
+  if (info.expiration === undefined) return who;
+  const left = info.expiration.getTime() - Date.now();
+  if (left <= 0) {
+    add({
+      name: 'credentials',
+      ok: false,
+      detail: `${who} expired at ${info.expiration.toISOString()} by this machine's clock, though ${info.source} just gave them`,
+      fix: "check this machine's clock (NTP): temporary credentials are judged by it",
+    });
+    return undefined;
+  }
+  return `${who}, expiring at ${info.expiration.toISOString()} (in ${Math.round(left / 60_000)} min)`;
+}
+
+/** What to do when no source gave credentials. */
+const CHAIN_FIX =
+  'set access_key and secret_key, or set up one of the sources listed (README, Credentials: environment, web identity, a profile, container, IMDS)';
+
 /** A signed GET of a key that does not exist: NoSuchKey or AccessDenied mean the signature was accepted. */
-async function checkCredentials({ config, client, signal, add }: Context): Promise<boolean> {
-  const who = `access key ${config.accessKeyId}`;
+async function checkCredentials(context: Context): Promise<boolean> {
+  const { config, client, signal, add } = context;
+  const who = await credentialsInUse(context);
+  if (who === undefined) return false;
   try {
     const reply = await client.get(temporaryKey(), { signal });
     await reply.body.resume();

@@ -10,6 +10,7 @@
  * metadata address: IMDS is disabled or pointed at loopback in every
  * environment here.
  */
+import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +24,7 @@ import {
   S3Error,
   storageConfig,
 } from '../lib/index.js';
-import { CEPH, serverForSpecs, watchdog } from './helpers.js';
+import { CEPH, builtCli, serverForSpecs, watchdog } from './helpers.js';
 import { startContainerEndpoint, startImds } from './support/metadata.js';
 import { type StsGateway, sharedStsGateway } from './support/sts.js';
 
@@ -45,6 +46,19 @@ function tempFile(name: string, text: string): string {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Runs the built command line without blocking this process (the issuer radosgw asks lives in it). */
+function cli(args: string[], env: Environment): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [builtCli(), ...args], {
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (data: Buffer) => (stdout += data));
+  child.stderr.on('data', (data: Buffer) => (stderr += data));
+  return new Promise((resolve) => child.once('close', (status) => resolve({ status, stdout, stderr })));
+}
 
 if (serverForSpecs(test, CEPH, 'the credential sources', FILE)) {
   watchdog(test, FILE, 180);
@@ -255,6 +269,39 @@ if (serverForSpecs(test, CEPH, 'the credential sources', FILE)) {
     } finally {
       await imds.stop();
     }
+  });
+
+  test('doctor names the source, the role and the expiry; with no source, it lists each and why', async () => {
+    const config = tempFile(
+      'config.toml',
+      `[object_store]\nbackend = "s3"\n\n[object_store.s3]\nendpoint = "${gateway.endpoint}"\nbucket = "${gateway.bucket}"\nregion = "${gateway.region}"\npresigned_expiry_secs = 7200\n`,
+    );
+    const env = environment(
+      { AWS_PROFILE: 'deploy', AWS_ENDPOINT_URL_STS: gateway.endpoint },
+      {
+        config: `[profile deploy]\nrole_arn = ${gateway.roleArn}\nsource_profile = base\n`,
+        credentials: `[base]\naws_access_key_id = ${gateway.user.accessKeyId}\naws_secret_access_key = ${gateway.user.secretAccessKey}\n`,
+      },
+    );
+    const good = await cli(['doctor', '--config', config], env);
+    assert.is(good.status, 0, good.stdout + good.stderr);
+    const line = good.stdout.split('\n').find((text) => text.includes('credentials')) ?? '';
+    assert.match(
+      line,
+      /^ok {4}credentials {2}access key \S+ from profile deploy \(assume role\), role arn:aws:iam:::role\/s3v4-test-role, expiring at \S+Z \(in 60 min\) accepted/,
+    );
+    assert.not.ok(good.stdout.includes(gateway.user.secretAccessKey));
+    const bare = await cli(['doctor', '--config', config], environment());
+    assert.is(bare.status, 1, bare.stdout + bare.stderr);
+    assert.match(bare.stdout, /FAIL {2}credentials {2}no credentials: no source gave any/);
+    for (const source of [
+      'environment:',
+      'web identity:',
+      'shared files:',
+      'container:',
+      'IMDS: AWS_EC2_METADATA_DISABLED is true',
+    ])
+      assert.ok(bare.stdout.includes(source), source);
   });
 
   test('refresh: credentials that live 5 s, a loop of requests across several expiries, zero failures', async () => {
