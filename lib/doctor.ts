@@ -222,7 +222,7 @@ export function unresolvedFix(endpoint: Endpoint): string {
  * Where the credentials come from (the chain is asked now, when the configuration has no keys), and whether their
  * expiry is still ahead by this machine's clock.
  */
-async function credentialsInUse({ client, add }: Context): Promise<string | undefined> {
+async function credentialsInUse({ config, client, add }: Context): Promise<string | undefined> {
   let info: CredentialInfo;
   try {
     info = await client.credentials();
@@ -232,7 +232,9 @@ async function credentialsInUse({ client, add }: Context): Promise<string | unde
     return undefined;
   }
   const role = info.roleArn === undefined ? '' : `, role ${info.roleArn}`;
-  const who = `access key ${info.accessKeyId} from ${info.source}${role}`;
+  // The configuration's own keys need no source named: the config line names the file.
+  const from = info.source === config.source ? '' : ` from ${info.source}`;
+  const who = `access key ${info.accessKeyId}${from}${role}`;
   if (info.expiration === undefined) return who;
   const left = info.expiration.getTime() - Date.now();
   if (left <= 0) {

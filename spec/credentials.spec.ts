@@ -8,6 +8,7 @@
  * sources.spec.ts.
  */
 import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -525,6 +526,117 @@ test('nothing secret in CredentialsError, inspect or JSON of what the client tel
     assert.not.ok(view.includes(SECRET) || view.includes(TOKEN), view);
   }
   assert.is(info.accessKeyId, 'AKIDSHOWN');
+});
+
+/** A loopback server answering every request with `answer`; records what it was sent. */
+async function hostile(answer: (body: string) => { status: number; body: string }) {
+  const seen: Array<{ headers: http.IncomingHttpHeaders; body: string }> = [];
+  const server = http.createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => (body += chunk));
+    request.on('end', () => {
+      seen.push({ headers: request.headers, body });
+      const reply = answer(body);
+      response.writeHead(reply.status, { 'content-type': 'text/xml' }).end(reply.body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, seen, close: () => new Promise((resolve) => server.close(resolve)) };
+}
+
+test('STS replies that are not what they should be give reasons, never the reply; AssumeRole is signed for sts', async () => {
+  const replies: Array<[number, string, RegExp]> = [
+    [200, 'not xml at all <', /: 200, not an XML reply$/],
+    [200, '<Other/>', /the reply is <Other>, not <AssumeRoleResponse>$/],
+    [
+      403,
+      '<ErrorResponse><Error><Code>AccessDenied</Code><Message>not allowed</Message></Error></ErrorResponse>',
+      /: 403 AccessDenied: not allowed$/,
+    ],
+    [400, '<Error><Code>InvalidArgument</Code><Message></Message></Error>', /: 400 InvalidArgument$/],
+    [500, '<Nothing/>', /: 500 without an error code$/],
+    [
+      200,
+      `<AssumeRoleResponse><AssumeRoleResult><Credentials><AccessKeyId>AKID</AccessKeyId><SecretAccessKey>${SECRET}</SecretAccessKey></Credentials></AssumeRoleResult></AssumeRoleResponse>`,
+      /the reply lacks Credentials with all four fields$/,
+    ],
+    [200, `<AssumeRoleResponse>${'x'.repeat(70_000)}</AssumeRoleResponse>`, /a reply over 64 KiB$/],
+  ];
+  let next = 0;
+  const sts = await hostile(() => {
+    const [status, body] = replies[next]!;
+    return { status, body };
+  });
+  const HOME = homeWith({
+    config: '[profile r]\nrole_arn = arn:aws:iam::1:role/with space\nsource_profile = base\nexternal_id = ext-1\n',
+    credentials: `[base]\naws_access_key_id = AKIDBASE\naws_secret_access_key = ${SECRET}\n`,
+  });
+  const env = { HOME, AWS_PROFILE: 'r', AWS_EC2_METADATA_DISABLED: 'true', AWS_ENDPOINT_URL_STS: sts.url };
+  try {
+    for (const [index, [, , reason]] of replies.entries()) {
+      next = index;
+      const error = (await credentialsIn(env).catch((e: unknown) => e)) as CredentialsError;
+      assert.instance(error, CredentialsError);
+      const said = error.tried.at(-1)!;
+      assert.is(said.source, 'shared files');
+      assert.match(said.reason, reason);
+      assert.not.ok(error.message.includes(SECRET));
+    }
+    const { headers, body } = sts.seen[0]!;
+    assert.match(
+      String(headers.authorization),
+      /^AWS4-HMAC-SHA256 Credential=AKIDBASE\/\d{8}\/us-east-1\/sts\/aws4_request, /,
+    );
+    const form = new URLSearchParams(body);
+    assert.is(form.get('Action'), 'AssumeRole');
+    assert.is(form.get('RoleArn'), 'arn:aws:iam::1:role/with space');
+    assert.is(form.get('ExternalId'), 'ext-1');
+    // Spaces as %20: Ceph's STS does not decode '+'.
+    assert.ok(body.includes('with%20space') && !body.includes('+'), body);
+  } finally {
+    await sts.close();
+  }
+});
+
+test('container and IMDS replies that are not credentials give reasons, never the reply', async () => {
+  const replies: Array<[string, RegExp]> = [
+    ['not json', /did not answer with a JSON object$/],
+    ['[1, 2]', /did not answer with a JSON object$/],
+    [`{"AccessKeyId": "AKID", "Token": "${TOKEN}"}`, /gave no AccessKeyId and SecretAccessKey$/],
+    [
+      `{"AccessKeyId": "AKID", "SecretAccessKey": "${SECRET}", "Expiration": "soon"}`,
+      /gave an Expiration that is not a date$/,
+    ],
+  ];
+  let next = 0;
+  const container = await hostile(() => ({ status: 200, body: replies[next]![0] }));
+  try {
+    for (const [index, [, reason]] of replies.entries()) {
+      next = index;
+      const env = bareEnvironment({ AWS_CONTAINER_CREDENTIALS_FULL_URI: `${container.url}/creds` });
+      const error = (await credentialsIn(env).catch((e: unknown) => e)) as CredentialsError;
+      assert.instance(error, CredentialsError);
+      assert.match(error.tried.at(-1)!.reason, reason);
+      assert.not.ok(error.message.includes(SECRET) || error.message.includes(TOKEN));
+    }
+  } finally {
+    await container.close();
+  }
+  const imds = await hostile(() => ({
+    status: 200,
+    body: '{"Code": "AssumeRoleUnauthorizedAccess", "Message": "no role"}',
+  }));
+  try {
+    const env = bareEnvironment({ AWS_EC2_METADATA_DISABLED: '', AWS_EC2_METADATA_SERVICE_ENDPOINT: imds.url });
+    const error = (await credentialsIn(env).catch((e: unknown) => e)) as CredentialsError;
+    assert.match(error.tried.at(-1)!.reason, /says Code AssumeRoleUnauthorizedAccess for the instance role$/);
+    // The token first, with its TTL; then every GET carries it.
+    assert.is(imds.seen[0]!.headers['x-aws-ec2-metadata-token-ttl-seconds'], '21600');
+    assert.ok(imds.seen.slice(1).every((request) => request.headers['x-aws-ec2-metadata-token'] !== undefined));
+  } finally {
+    await imds.close();
+  }
 });
 
 test.run();

@@ -4,6 +4,7 @@
  * the names it gives as exports are exported, and the methods it names exist.
  */
 import { readFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
@@ -55,6 +56,25 @@ test('README: the configuration error shown is the one such a file gets', () => 
     () => s3v4.parseConfig(text, 'config.toml', {}),
     (error: Error) => error.message === expected,
   );
+});
+
+test('README: the CredentialsError shown is the one a keyless configuration gets where no source is set up', async () => {
+  const expected = blockAfter('<!-- output: no-credentials -->', 'text');
+  // An IMDS that takes connections and never answers, as on a machine that is not an EC2 instance behind a firewall.
+  const silent = createServer(() => undefined);
+  await new Promise<void>((done) => silent.listen(0, '127.0.0.1', done));
+  const { port } = silent.address() as AddressInfo;
+  const config = s3v4.parseConfig(
+    '[object_store]\nbackend = "s3"\n[object_store.s3]\nbucket = "my-agentverse-packages"\nregion = "us-east-1"\n',
+    'config.toml',
+    { HOME: '/home/me', AWS_EC2_METADATA_SERVICE_ENDPOINT: `http://127.0.0.1:${port}` },
+  );
+  const client = new s3v4.S3Client(config);
+  const error = await client.credentials().catch((failure: unknown) => failure);
+  await client.close();
+  silent.close();
+  assert.instance(error, s3v4.CredentialsError);
+  assert.fixture((error as Error).message, expected);
 });
 
 /** The README's text from the heading `heading` to the next heading of its level or above. */

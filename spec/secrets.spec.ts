@@ -6,7 +6,7 @@
  * nor the command's stdout and stderr.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
@@ -145,6 +145,70 @@ test('configuration and argument errors never show the secret or the token', asy
   const argument = await thrownIsClean('a bad request to sign', () => signer.sign({ method: 'GET', url: 'not a url' }));
   assert.instance(argument, InvalidArgumentError);
   await client.close();
+});
+
+test('the credential chain never shows them: shared files, token files, credential_process, container, STS', async () => {
+  const home = mkdtempSync(join(tmpdir(), 's3v4-secrets-home-'));
+  mkdirSync(join(home, '.aws'));
+  const token = join(home, 'token');
+  writeFileSync(token, `${TOKEN}.${SECRET}`);
+  const process = join(home, 'creds.sh');
+  writeFileSync(process, `#!/bin/sh\necho '{"Version": 1, "AccessKeyId": "AKID", "SecretAccessKey": "${SECRET}"'\n`);
+  chmodSync(process, 0o755);
+  writeFileSync(
+    join(home, '.aws', 'credentials'),
+    `[default]\naws_access_key_id = AKIDPROFILE\naws_secret_access_key = ${SECRET}\naws_session_token = ${TOKEN}\n`,
+  );
+  const brokenHome = mkdtempSync(join(tmpdir(), 's3v4-secrets-home-'));
+  mkdirSync(join(brokenHome, '.aws'));
+  writeFileSync(join(brokenHome, '.aws', 'credentials'), `[default]\n${SECRET}\n`);
+  writeFileSync(
+    join(home, '.aws', 'config'),
+    `[profile process]\ncredential_process = ${process}\n[profile role]\nrole_arn = arn:aws:iam::1:role/r\nweb_identity_token_file = ${token}\n`,
+  );
+  const options = { endpoint: 'http://127.0.0.1:9', bucket: 'bucket-b', region: 'us-east-1' };
+  const base = {
+    HOME: home,
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_ENDPOINT_URL_STS: `http://127.0.0.1:${await freePort()}`,
+  };
+  const environments: Array<[string, Record<string, string>]> = [
+    ['a profile', base],
+    ['a shared file with a broken line', { ...base, HOME: brokenHome }],
+    ['credential_process printing broken JSON', { ...base, AWS_PROFILE: 'process' }],
+    ['a profile web identity token, STS unreachable', { ...base, AWS_PROFILE: 'role' }],
+    [
+      'web identity from the environment',
+      { ...base, AWS_WEB_IDENTITY_TOKEN_FILE: token, AWS_ROLE_ARN: 'arn:aws:iam::1:role/r' },
+    ],
+    [
+      'a container token, FULL_URI refused',
+      {
+        ...base,
+        AWS_PROFILE: 'none',
+        AWS_CONTAINER_CREDENTIALS_FULL_URI: 'http://10.0.0.1/x',
+        AWS_CONTAINER_AUTHORIZATION_TOKEN: TOKEN,
+      },
+    ],
+  ];
+  const outcomes: string[] = [];
+  for (const [what, env] of environments) {
+    let client: S3Client | undefined;
+    try {
+      client = new S3Client(storageConfig(options, env));
+    } catch (error) {
+      clean(what, error);
+      outcomes.push(error instanceof Error ? error.constructor.name : 'thrown');
+      continue;
+    }
+    clean(`${what}: the client`, client);
+    const outcome = await client.credentials().catch((error: unknown) => error);
+    clean(`${what}: credentials()`, outcome);
+    outcomes.push(outcome instanceof Error ? outcome.constructor.name : 'info');
+    await client.close();
+  }
+  // Each path was taken: the profile's keys, the broken file's refusal, and a CredentialsError for each other source.
+  assert.equal(outcomes, ['info', 'ConfigError', ...Array(4).fill('CredentialsError')]);
 });
 
 test.run();

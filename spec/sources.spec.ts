@@ -69,12 +69,17 @@ if (serverForSpecs(test, CEPH, 'the credential sources', FILE)) {
     gateway = await sharedStsGateway();
   });
 
-  const clientIn = (env: Environment) =>
-    new S3Client(storageConfig({ endpoint: gateway.endpoint, bucket: gateway.bucket, region: gateway.region }, env));
+  const clientFor = (env: Environment, profile?: string) =>
+    new S3Client(
+      storageConfig(
+        { endpoint: gateway.endpoint, bucket: gateway.bucket, region: gateway.region, ...(profile ? { profile } : {}) },
+        env,
+      ),
+    );
 
   /** PUT, GET and LIST with the client's credentials; returns what the client says about them. */
   async function exercise(env: Environment, what: string): Promise<CredentialInfo> {
-    const client = clientIn(env);
+    const client = clientFor(env);
     try {
       const key = `sources/${what}/${++round}.txt`;
       await client.put(key, `written with ${what}`);
@@ -94,7 +99,7 @@ if (serverForSpecs(test, CEPH, 'the credential sources', FILE)) {
       AWS_ACCESS_KEY_ID: gateway.user.accessKeyId,
       AWS_SECRET_ACCESS_KEY: gateway.user.secretAccessKey,
     });
-    const client = clientIn(env);
+    const client = clientFor(env);
     const error = await client.put('sources/user.txt', 'x').catch((failure: unknown) => failure);
     await client.close();
     assert.instance(error, S3Error);
@@ -122,7 +127,7 @@ if (serverForSpecs(test, CEPH, 'the credential sources', FILE)) {
 
   test('web identity: a token radosgw refuses stops the chain with STS’s answer, and the token never shows', async () => {
     const token = gateway.issuer.token({ aud: 'not-registered' });
-    const client = clientIn(
+    const client = clientFor(
       environment({
         AWS_WEB_IDENTITY_TOKEN_FILE: tempFile('token', token),
         AWS_ROLE_ARN: gateway.roleArn,
@@ -179,6 +184,39 @@ if (serverForSpecs(test, CEPH, 'the credential sources', FILE)) {
       'role-chain',
     );
     assert.is(info.source, 'profile outer (assume role)');
+  });
+
+  test('shared files: role_arn with credential_source Environment, EcsContainer and Ec2InstanceMetadata', async () => {
+    const role = (source: string) => `[default]\nrole_arn = ${gateway.roleArn}\ncredential_source = ${source}\n`;
+    const sts = { AWS_ENDPOINT_URL_STS: gateway.endpoint };
+    const keys = { AWS_ACCESS_KEY_ID: gateway.user.accessKeyId, AWS_SECRET_ACCESS_KEY: gateway.user.secretAccessKey };
+    // The environment's keys serve as the role's source only: the chain itself would take them first, so the
+    // configuration names its profile, which leaves them out of the chain (as botocore's explicit profile does).
+    const fromEnvironment = clientFor(environment({ ...sts, ...keys }, { config: role('Environment') }), 'default');
+    assert.is((await fromEnvironment.credentials()).source, 'profile default (assume role)');
+    await fromEnvironment.put('sources/credential-source/env.txt', 'x');
+    await fromEnvironment.close();
+    // A role's own credentials assume it again: radosgw accepts role chaining (../shared/notes/ceph-sts.md).
+    const endpoint = await startContainerEndpoint(() => gateway.assumeRole(900));
+    const imds = await startImds(() => gateway.assumeRole(900));
+    try {
+      await exercise(
+        environment({ ...sts, AWS_CONTAINER_CREDENTIALS_FULL_URI: endpoint.url }, { config: role('EcsContainer') }),
+        'ecs-source',
+      );
+      await exercise(
+        environment(
+          { ...sts, AWS_EC2_METADATA_DISABLED: '', AWS_EC2_METADATA_SERVICE_ENDPOINT: imds.endpoint },
+          { config: role('Ec2InstanceMetadata') },
+        ),
+        'imds-source',
+      );
+      assert.is(endpoint.counts().requests, 1);
+      assert.is(imds.counts().credentials, 1);
+    } finally {
+      await endpoint.stop();
+      await imds.stop();
+    }
   });
 
   test('shared files: web_identity_token_file with role_arn in a profile', async () => {
@@ -245,7 +283,7 @@ if (serverForSpecs(test, CEPH, 'the credential sources', FILE)) {
       assert.is(info.source, 'IMDS');
       assert.equal(imds.counts(), { token: 1, roles: 1, credentials: 1, unauthorized: 0 });
       // A token that expired on the instance side: one 401, one new token, then the credentials.
-      const client = clientIn(env);
+      const client = clientFor(env);
       await client.credentials();
       imds.invalidateTokens();
       const again = await exercise(env, 'imds');
@@ -307,7 +345,7 @@ if (serverForSpecs(test, CEPH, 'the credential sources', FILE)) {
   test('refresh: credentials that live 5 s, a loop of requests across several expiries, zero failures', async () => {
     await gateway.setMinSessionDuration(5);
     const endpoint = await startContainerEndpoint(() => gateway.assumeRole(5));
-    const client = clientIn(environment({ AWS_CONTAINER_CREDENTIALS_FULL_URI: endpoint.url }));
+    const client = clientFor(environment({ AWS_CONTAINER_CREDENTIALS_FULL_URI: endpoint.url }));
     try {
       const first = await client.credentials();
       const keys = new Set<string>([first.accessKeyId]);
@@ -325,6 +363,9 @@ if (serverForSpecs(test, CEPH, 'the credential sources', FILE)) {
         await sleep(100);
       }
       const fetches = endpoint.counts().requests;
+      console.error(
+        `refresh: ${requests} requests over 16 s with 5 s credentials, ${keys.size} credentials, ${fetches} fetches`,
+      );
       // 16 s of 5 s credentials refreshed a quarter of their life early: at least 4 more, and one fetch per refresh.
       assert.ok(keys.size >= 4, `${keys.size} credentials over 16 s`);
       assert.is(fetches, keys.size, `${fetches} fetches for ${keys.size} credentials`);
@@ -337,7 +378,7 @@ if (serverForSpecs(test, CEPH, 'the credential sources', FILE)) {
 
   test('refresh: 1000 concurrent requests after expiry cause one fetch, and all are accepted', async () => {
     const endpoint = await startContainerEndpoint(() => gateway.assumeRole(5), { delayMs: 200 });
-    const client = clientIn(environment({ AWS_CONTAINER_CREDENTIALS_FULL_URI: endpoint.url }));
+    const client = clientFor(environment({ AWS_CONTAINER_CREDENTIALS_FULL_URI: endpoint.url }));
     try {
       await client.put('sources/concurrent.txt', 'x');
       const expiration = (await client.credentials()).expiration!;
@@ -357,7 +398,7 @@ if (serverForSpecs(test, CEPH, 'the credential sources', FILE)) {
 
   test('refresh: a provider failing while the old credentials are valid costs no request; past expiry, CredentialsError', async () => {
     const endpoint = await startContainerEndpoint(() => gateway.assumeRole(12));
-    const client = clientIn(environment({ AWS_CONTAINER_CREDENTIALS_FULL_URI: endpoint.url }));
+    const client = clientFor(environment({ AWS_CONTAINER_CREDENTIALS_FULL_URI: endpoint.url }));
     try {
       const first = await client.credentials();
       // Into the refresh window (the last quarter of 12 s), with the endpoint failing the next two fetches.
