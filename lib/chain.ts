@@ -17,7 +17,7 @@
  * another identity would hide the failure. Either way CredentialsError lists
  * every source asked and why it gave nothing.
  */
-import { execFile } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Dispatcher } from 'undici';
 import { type CredentialProvider, CredentialCache, type SourcedCredentials } from './credentials.js';
@@ -32,8 +32,9 @@ import {
   profileEndpoint,
   profileName,
   profileValue,
+  splitWords,
 } from './profiles.js';
-import type { Environment } from './settings.js';
+import { type Environment, credentialProblem } from './settings.js';
 import {
   type AssumeRoleRequest,
   assumeRole,
@@ -82,7 +83,7 @@ function chainProvider(plan: ChainPlan, context: ChainContext): CredentialProvid
     ['web identity', () => webIdentitySource(plan, context)],
     ['shared files', () => sharedFilesSource(plan, context, imds)],
     ['container', () => containerSource(plan, context)],
-    ['IMDS', () => imdsSource(plan, imds)],
+    ['IMDS', () => imdsSource(imds)],
   ];
   return async () => {
     if (winner !== undefined) return winner();
@@ -118,11 +119,14 @@ function stsFor(plan: ChainPlan, context: ChainContext, profile: Profile | undef
 
 /** A web identity token file's contents, read at each fetch: EKS rotates it. */
 function readToken(path: string): string {
+  let token: string;
   try {
-    return readFileSync(path, 'utf8').trim();
+    token = readFileSync(path, 'utf8').trim();
   } catch (error) {
     throw new FetchFailure(`cannot read the token file ${path} (${(error as NodeJS.ErrnoException).code})`);
   }
+  if (token === '') throw new FetchFailure(`the token file ${path} is empty`);
+  return token;
 }
 
 /** AssumeRoleWithWebIdentity with the token in `tokenFile`. */
@@ -159,6 +163,15 @@ function sharedFilesSource(plan: ChainPlan, context: ChainContext, imds: Imds): 
   return found;
 }
 
+/** `fetch`, its failures prefixed with the source they belong to: which profile, which of its ways. */
+function labelled(source: string, fetch: CredentialProvider): CredentialProvider {
+  return () =>
+    fetch().catch((error: unknown) => {
+      if (!(error instanceof FetchFailure) || error.message.startsWith(`${source}: `)) throw error;
+      throw new FetchFailure(`${source}: ${error.message}`);
+    });
+}
+
 /** A duration_seconds value, or the reason it is not one. */
 function durationOf(text: string | undefined): number | undefined | { reason: string } {
   if (text === undefined) return undefined;
@@ -169,7 +182,10 @@ function durationOf(text: string | undefined): number | undefined | { reason: st
 /** The credentials a profile gives, following source_profile through other profiles. */
 function profileSource(plan: ChainPlan, context: ChainContext, imds: Imds, name: string, visited: string[]): Found {
   const profile = findProfile(plan.files, name);
-  if (profile === undefined) return { reason: `profile ${name} is not in ${filesShown(plan.files)}`, stop: true };
+  if (profile === undefined) {
+    const via = visited.length === 0 ? '' : `, the source_profile of profile ${visited.at(-1)},`;
+    return { reason: `profile ${name}${via} is not in ${filesShown(plan.files)}`, stop: true };
+  }
   const value = (key: string) => profileValue(profile, key);
   const roleArn = value('role_arn');
   const tokenFile = value('web_identity_token_file');
@@ -189,12 +205,17 @@ function profileSource(plan: ChainPlan, context: ChainContext, imds: Imds, name:
     };
     const base = roleSource(plan, context, imds, profile, [...visited, name], tokenFile);
     if ('reason' in base) return base;
-    if ('webIdentity' in base)
-      return { fetch: webIdentityFetch(plan, context, profile, tokenFile!, request, `profile ${name} (web identity)`) };
+    if ('webIdentity' in base) {
+      const source = `profile ${name} (web identity)`;
+      return { fetch: labelled(source, webIdentityFetch(plan, context, profile, tokenFile!, request, source)) };
+    }
     const sts = stsFor(plan, context, profile);
     const source = `profile ${name} (assume role)`;
     return {
-      fetch: async () => ({ ...(await assumeRole(sts, await base.fetch(), request, source)), roleArn }),
+      fetch: labelled(source, async () => ({
+        ...(await assumeRole(sts, await base.fetch(), request, source)),
+        roleArn,
+      })),
     };
   }
   if (tokenFile !== undefined)
@@ -203,16 +224,18 @@ function profileSource(plan: ChainPlan, context: ChainContext, imds: Imds, name:
   const keys = staticKeys(profile, { ...profile, config: undefined });
   if (keys !== undefined) return keys;
   const command = value('credential_process');
-  if (command !== undefined)
-    return { fetch: () => runCredentialProcess(plan.env, command, `profile ${name} (credential_process)`) };
+  if (command !== undefined) {
+    const source = `profile ${name} (credential_process)`;
+    return { fetch: labelled(source, () => runCredentialProcess(plan.env, command, source)) };
+  }
   const configKeys = staticKeys(profile, { ...profile, credentials: undefined });
   if (configKeys !== undefined) return configKeys;
   if (value('sso_session') !== undefined || value('sso_start_url') !== undefined)
     return { reason: `profile ${name} uses IAM Identity Center (SSO), which s3v4 does not support`, stop: true };
-  return {
-    reason: `profile ${name} has none of aws_access_key_id, role_arn, credential_process and web_identity_token_file`,
-    stop: true,
-  };
+  // A profile of settings alone (a region, say) leaves the credentials to the sources after it, unless a role needs
+  // them from it.
+  const none = `profile ${name} has none of aws_access_key_id, role_arn, credential_process and web_identity_token_file`;
+  return visited.length === 0 ? { reason: none } : { reason: none, stop: true };
 }
 
 /** The credentials a role profile assumes the role with: source_profile, credential_source, or its token file. */
@@ -289,11 +312,25 @@ function staticKeys(profile: Profile, within: Profile): Found | undefined {
         : ['aws_access_key_id', 'aws_secret_access_key'];
     return { reason: `profile ${profile.name} sets ${set} but not ${unset}`, stop: true };
   }
+  const sessionToken = profileValue(within, 'aws_session_token');
+  // The checks the configuration's own keys get.
+  for (const [key, value, printable] of [
+    ['aws_access_key_id', accessKeyId, true],
+    ['aws_secret_access_key', secretAccessKey, false],
+    ['aws_session_token', sessionToken, true],
+  ] as const) {
+    const problem = value === undefined ? undefined : credentialProblem(value, printable);
+    // In these files a `#` after a value is part of it: only whole lines are comments.
+    const comment = value?.includes('#')
+      ? ' (a # after the value is part of it: comments take a line of their own)'
+      : '';
+    if (problem !== undefined) return { reason: `profile ${profile.name}: ${key} ${problem}${comment}`, stop: true };
+  }
   const credentials: SourcedCredentials = {
     source: `profile ${profile.name}`,
     accessKeyId,
     secretAccessKey,
-    sessionToken: profileValue(within, 'aws_session_token'),
+    sessionToken,
   };
   return { fetch: () => Promise.resolve(credentials) };
 }
@@ -306,82 +343,97 @@ function containerSource(plan: ChainPlan, context: ChainContext): Found {
   return { fetch: () => containerCredentials(context.dispatcher, where.url, plan.env) };
 }
 
-function imdsSource(plan: ChainPlan, imds: Imds): Found {
-  if (plan.env.AWS_EC2_METADATA_DISABLED?.toLowerCase() === 'true')
-    return { reason: 'AWS_EC2_METADATA_DISABLED is true' };
-  return { fetch: () => imds.credentials() };
+function imdsSource(imds: Imds): Found {
+  return imds.disabled !== undefined ? { reason: imds.disabled } : { fetch: () => imds.credentials() };
 }
 
-/** How long a credential_process may run. */
+/** How long a credential_process may run, and how much it may print. */
 const PROCESS_TIMEOUT_MS = 60_000;
+const MAX_PROCESS_OUTPUT = 1024 * 1024;
 
-/**
- * Splits a command line as POSIX sh would without expanding anything, as botocore's shlex.split does: quotes group,
- * a backslash escapes outside single quotes.
- */
-export function splitCommand(command: string): string[] {
-  const words: string[] = [];
-  let word: string | undefined;
-  let quote: '"' | "'" | undefined;
-  for (let i = 0; i < command.length; i++) {
-    const c = command[i]!;
-    if (quote === "'") {
-      if (c === "'") quote = undefined;
-      else word += c;
-    } else if (c === '\\' && i + 1 < command.length && (quote === undefined || '"\\$`'.includes(command[i + 1]!))) {
-      word = (word ?? '') + command[++i];
-    } else if (quote === '"') {
-      if (c === '"') quote = undefined;
-      else word += c;
-    } else if (c === "'" || c === '"') {
-      quote = c;
-      word ??= '';
-    } else if (/\s/.test(c)) {
-      if (word !== undefined) words.push(word);
-      word = undefined;
-    } else word = (word ?? '') + c;
+/** credential_process children still running: killed with their process groups if this process exits first. */
+const running = new Set<ChildProcess>();
+
+/** Ends a credential_process and everything it started (it leads its own process group). */
+function killGroup(child: ChildProcess): void {
+  try {
+    process.kill(-child.pid!, 'SIGKILL');
+  } catch {
+    // Gone already.
   }
-  if (quote !== undefined) throw new FetchFailure('credential_process has an unterminated quote');
-  if (word !== undefined) words.push(word);
-  return words;
+}
+
+function killRunning(): void {
+  for (const child of running) killGroup(child);
 }
 
 /**
  * Runs a credential_process and reads its JSON: Version 1, AccessKeyId, SecretAccessKey, SessionToken and Expiration
- * ("AWS SDKs and Tools Reference Guide", "Process credential provider"). Its output is never shown; a first line of
- * its stderr is, since that is where such a program explains itself.
+ * ("AWS SDKs and Tools Reference Guide", "Process credential provider"). It runs without a shell, in a process group
+ * of its own, so that a timeout, or this process ending, ends it and everything it started. Neither its output nor
+ * its stderr is ever shown: either may hold the credentials.
  */
 function runCredentialProcess(env: Environment, command: string, source: string): Promise<SourcedCredentials> {
-  const [file, ...args] = splitCommand(command);
+  const words = splitWords(command);
+  if (words === undefined) return Promise.reject(new FetchFailure('credential_process has an unterminated quote'));
+  const [file, ...args] = words;
   if (file === undefined) return Promise.reject(new FetchFailure('credential_process is empty'));
+  const name = `credential_process ${file}`;
   return new Promise((resolve, reject) => {
-    const options = { env: { ...process.env, ...env }, timeout: PROCESS_TIMEOUT_MS, maxBuffer: 1024 * 1024 };
-    execFile(file, args, options, (error, stdout, stderr) => {
-      if (error !== null) {
-        const said = String(stderr).split('\n')[0]!.trim().slice(0, 200);
-        const why = error.killed
-          ? `was stopped after ${PROCESS_TIMEOUT_MS / 1000} s`
-          : `failed (${error.code ?? 'no exit code'})`;
-        reject(new FetchFailure(`credential_process ${file} ${why}${said === '' ? '' : `: ${said}`}`));
-        return;
-      }
-      let document: unknown;
+    const child = spawn(file, args, {
+      env: { ...process.env, ...env },
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    if (running.size === 0) process.once('exit', killRunning);
+    running.add(child);
+    let stdout = '';
+    let settled = false;
+    const settle = (outcome: () => SourcedCredentials) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      running.delete(child);
+      if (running.size === 0) process.removeListener('exit', killRunning);
       try {
-        document = JSON.parse(String(stdout));
-      } catch {
-        reject(new FetchFailure(`credential_process ${file} did not print a JSON object`));
-        return;
-      }
-      const fields = (document ?? {}) as Record<string, unknown>;
-      if (fields.Version !== 1) {
-        reject(new FetchFailure(`credential_process ${file} printed Version ${String(fields.Version)}, not 1`));
-        return;
-      }
-      try {
-        resolve(credentialsOf(fields, source, `credential_process ${file}`, 'SessionToken'));
+        resolve(outcome());
       } catch (failure) {
         reject(failure);
       }
+    };
+    const fail = (why: string) =>
+      settle(() => {
+        throw new FetchFailure(`${name} ${why}`);
+      });
+    const stop = (why: string) => {
+      killGroup(child);
+      fail(why);
+    };
+    const timer = setTimeout(() => stop(`was stopped after ${PROCESS_TIMEOUT_MS / 1000} s`), PROCESS_TIMEOUT_MS);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      stdout += chunk;
+      if (stdout.length > MAX_PROCESS_OUTPUT) stop(`printed more than ${MAX_PROCESS_OUTPUT / 1024 / 1024} MiB`);
+    });
+    child.stderr!.resume();
+    child.once('error', (error: NodeJS.ErrnoException) =>
+      fail(`cannot be run (${error.code}${error.code === 'EACCES' ? ': is it executable?' : ''})`),
+    );
+    child.once('close', (code, signal) => {
+      if (code !== 0) return fail(`failed (exit ${code ?? signal}); run it yourself to see what it says`);
+      settle(() => processCredentials(stdout, name, source));
     });
   });
+}
+
+/** What a credential_process printed, as credentials; the text itself is never shown. */
+function processCredentials(stdout: string, name: string, source: string): SourcedCredentials {
+  let document: unknown;
+  try {
+    document = JSON.parse(stdout);
+  } catch {
+    throw new FetchFailure(`${name} did not print a JSON object`);
+  }
+  const fields = (document ?? {}) as Record<string, unknown>;
+  if (fields.Version !== 1) throw new FetchFailure(`${name} printed Version ${String(fields.Version)}, not 1`);
+  return credentialsOf(fields, source, name, 'SessionToken');
 }

@@ -73,7 +73,7 @@ import {
   writeConditions,
 } from './requests.js';
 import type { PostPolicyInput, PresignedPost, RequestTarget } from './signer.js';
-import { type HttpMethod, Transport, type TransportOptions } from './transport.js';
+import { type HttpMethod, Transport, type TransportOptions, untilAborted } from './transport.js';
 import { xmlCanCarry } from './xml.js';
 
 export type { Body } from './bodies.js';
@@ -181,8 +181,13 @@ export class S3Client {
    * first when they come from the chain and are not fetched yet (or due for a refresh); throws CredentialsError when no
    * source gives any.
    */
-  async credentials(): Promise<CredentialInfo> {
-    return (await this.#transport.credentials.lease()).info;
+  async credentials({ signal }: Signal = {}): Promise<CredentialInfo> {
+    const label = 'credentials';
+    return this.#transport.guard(
+      signal,
+      label,
+      async () => (await untilAborted(this.#transport.credentials.lease(), signal)).info,
+    );
   }
 
   // -------------------------------------------------------------------------

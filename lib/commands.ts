@@ -409,14 +409,19 @@ async function cp(context: Context, [from, destination]: string[]): Promise<numb
   return EXIT.ok;
 }
 
+/** A presigned URL's life in seconds, as it says: temporary credentials cut it to theirs. */
+function urlExpiry(link: string): number {
+  return Number(new URL(link).searchParams.get('X-Amz-Expires'));
+}
+
 /** Prints the download link the configuration gives a key, and its kind. */
 async function url(context: Context, [key]: string[]): Promise<number> {
   const { config } = context.client;
   const kind = linkKind(config);
   // Presigning is synchronous: credentials from the chain are fetched first.
-  await context.client.credentials();
+  await context.client.credentials({ signal: context.signal });
   const link = context.client.downloadUrl(key!);
-  context.print(link, { key, url: link, kind });
+  context.print(link, { key, url: link, kind, ...(kind === 'presigned' ? { expiresIn: urlExpiry(link) } : {}) });
   return EXIT.ok;
 }
 
@@ -437,10 +442,9 @@ async function presign(context: Context, [key]: string[]): Promise<number> {
   }
   // Endpoint.presign's own default, worked out here too.
   const expiresIn = presignExpiry(context.client.config, expires === undefined ? undefined : Number(expires));
-  await context.client.credentials();
+  await context.client.credentials({ signal: context.signal });
   const link = context.client.presign(key!, { method, expiresIn });
-  // Temporary credentials cut the expiry to theirs: report the URL's own.
-  context.print(link, { key, url: link, method, expiresIn: Number(new URL(link).searchParams.get('X-Amz-Expires')) });
+  context.print(link, { key, url: link, method, expiresIn: urlExpiry(link) });
   return EXIT.ok;
 }
 
@@ -449,9 +453,11 @@ async function runDoctor({ configPath, values, signal }: Context): Promise<numbe
   const json = values.json === true;
   const { doctor } = await import('./doctor.js');
   const line = (check: Check) => {
-    const fix = check.fix === undefined ? '' : `\n      ${''.padEnd(11)}  fix: ${check.fix}`;
+    // Continuation lines (a CredentialsError's list of sources) and the fix line start under the detail column.
+    const indent = `\n${''.padEnd(19)}`;
+    const fix = check.fix === undefined ? '' : `${indent}fix: ${check.fix}`;
     const mark = check.ok ? 'ok  ' : check.skipped === true ? 'skip' : 'FAIL';
-    return `${mark}  ${check.name.padEnd(11)}  ${check.detail}${fix}`;
+    return `${mark}  ${check.name.padEnd(11)}  ${check.detail.replaceAll('\n', indent)}${fix}`;
   };
   const checks = await doctor(configPath, {
     signal,

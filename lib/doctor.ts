@@ -222,13 +222,21 @@ export function unresolvedFix(endpoint: Endpoint): string {
  * Where the credentials come from (the chain is asked now, when the configuration has no keys), and whether their
  * expiry is still ahead by this machine's clock.
  */
-async function credentialsInUse({ config, client, add }: Context): Promise<string | undefined> {
+async function credentialsInUse({ config, client, signal, add }: Context): Promise<string | undefined> {
   let info: CredentialInfo;
   try {
-    info = await client.credentials();
+    info = await client.credentials({ signal });
   } catch (error) {
     if (!(error instanceof CredentialsError)) throw error;
-    add({ name: 'credentials', ok: false, detail: error.message, fix: CHAIN_FIX });
+    // No source set up at all, or one set up that failed: the fix is different.
+    const none = error.message.startsWith('no credentials: no source gave any');
+    const broken = error.tried.at(-1)?.source ?? 'the source';
+    add({
+      name: 'credentials',
+      ok: false,
+      detail: error.message,
+      fix: none ? CHAIN_FIX : `fix what the ${broken} line says`,
+    });
     return undefined;
   }
   const role = info.roleArn === undefined ? '' : `, role ${info.roleArn}`;
@@ -358,7 +366,7 @@ async function checkObject(context: Context): Promise<void> {
           'policy',
           error,
           error instanceof S3Error && error.code === 'AccessDenied'
-            ? `grant ${action}: ${minimumPolicy(config.bucket)}`
+            ? `grant ${action} (the minimum policy: ${minimumPolicy(config.bucket)})`
             : undefined,
         ),
       );
@@ -386,7 +394,7 @@ async function checkObject(context: Context): Promise<void> {
       'policy',
       error,
       error instanceof S3Error && error.code === 'AccessDenied'
-        ? `grant s3:DeleteObject: ${minimumPolicy(config.bucket)}`
+        ? `grant s3:DeleteObject (the minimum policy: ${minimumPolicy(config.bucket)})`
         : undefined,
     );
     // One more try, so the line says whether the temporary object is still there.
@@ -436,10 +444,14 @@ async function checkLinks({ config, client, agent, signal, add }: Context, key: 
     }
   };
   if (config.presignedExpirySecs > 0) {
+    const link = client.presign(key, { expiresIn: config.presignedExpirySecs });
+    // Temporary credentials cut the link's life to theirs: the line says what the URL says.
+    const lives = new URL(link).searchParams.get('X-Amz-Expires');
+    const cut = Number(lives) < config.presignedExpirySecs ? `, cut to the credentials' expiry` : '';
     await serves(
       'link',
-      client.presign(key, { expiresIn: config.presignedExpirySecs }),
-      `the presigned link (valid ${config.presignedExpirySecs} s)`,
+      link,
+      `the presigned link (valid ${lives} s${cut})`,
       'check the clock, and that no proxy rewrites the URL',
     );
   } else if (config.publicUrlBase === undefined) {
@@ -471,7 +483,8 @@ function failure(name: string, error: unknown, fix: string | undefined): Check {
     return {
       name,
       ok: false,
-      detail: `${error.request}: ${error.status} ${error.code}: ${error.message}`,
+      // The message is `<request>: <status> <code>: <S3's message>` already.
+      detail: error.message,
       fix: fix ?? error.hint ?? 'see the error above',
     };
   return { name, ok: false, detail: (error as Error).message, fix: fix ?? 'check endpoint and the network' };

@@ -21,12 +21,17 @@ export interface FetchRequest {
   body?: string;
   /** The whole exchange's deadline, milliseconds. */
   timeoutMs: number;
+  /** What messages call the other end: `STS AssumeRole of <role> at <endpoint>`, `http://169.254.169.254`. */
+  what: string;
 }
 
 /** A credential reply is a few KiB; anything past this is not one. */
 const MAX_REPLY_BYTES = 64 * 1024;
 
-/** Why an exchange got no reply, for a CredentialsError's reasons: `no answer within 1 s`, `ECONNREFUSED`. */
+/**
+ * Why a credential source gave nothing, for a CredentialsError's reasons: `no answer from http://169.254.169.254
+ * within 1 s`, `no connection to ... (ECONNREFUSED)`, what a reply lacked.
+ */
 export class FetchFailure extends S3v4Error {
   constructor(reason: string) {
     super('ERR_S3V4_CREDENTIAL_FETCH', reason);
@@ -56,15 +61,15 @@ export async function fetchText(dispatcher: Dispatcher, request: FetchRequest): 
       text += String(chunk);
       if (text.length > MAX_REPLY_BYTES) {
         reply.body.destroy();
-        throw new FetchFailure(`a reply over ${MAX_REPLY_BYTES / 1024} KiB`);
+        throw new FetchFailure(`${request.what} sent a reply over ${MAX_REPLY_BYTES / 1024} KiB`);
       }
     }
     return { status: reply.statusCode, headers: reply.headers, text };
   } catch (error) {
     if (error instanceof FetchFailure) throw error;
-    if (signal.aborted) throw new FetchFailure(`no answer within ${seconds(request.timeoutMs)}`);
+    if (signal.aborted) throw new FetchFailure(`no answer from ${request.what} within ${seconds(request.timeoutMs)}`);
     const code = (error as { code?: string }).code;
-    throw new FetchFailure(code ?? (error as Error).message);
+    throw new FetchFailure(`no connection to ${request.what} (${code ?? (error as Error).message})`);
   }
 }
 

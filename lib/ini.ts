@@ -4,7 +4,8 @@
  * in strict mode, then its nested sub-sections ("AWS SDKs and Tools Reference
  * Guide", "Shared config and credentials files"; botocore `raw_config_parse`).
  *
- * - `[name]` starts a section; text after the closing `]` is ignored.
+ * - `[name]` starts a section, its name as written (`[ default ]` is not
+ *   `[default]`); text after the closing `]` is ignored.
  * - `key = value` or `key: value`; keys are lower-cased, both sides trimmed.
  * - A line starting with `#` or `;` (after any indentation) is a comment. A `#`
  *   later in a line is part of the value, as configparser keeps it.
@@ -19,7 +20,7 @@ import { S3v4Error } from './errors.js';
 
 /** A section's keys: a value, or a sub-section's keys. */
 export type IniSection = ReadonlyMap<string, string | ReadonlyMap<string, string>>;
-/** The sections of a file, by name as written between the brackets (trimmed). */
+/** The sections of a file, by name exactly as written between the brackets. */
 export type IniFile = ReadonlyMap<string, IniSection>;
 
 /** A shared file that is not the INI it should be. */
@@ -88,7 +89,8 @@ export function parseIni(text: string, file: string): IniFile {
     open = undefined;
     const header = SECTION.exec(line);
     if (header !== null) {
-      const name = header[1]!.trim();
+      // Not trimmed: configparser keeps `[ default ]` as " default ", which botocore then ignores.
+      const name = header[1]!;
       const first = sectionLines.get(name);
       if (first !== undefined) throw new IniError(file, number, `section [${name}] appears twice (also line ${first})`);
       section = new Map();

@@ -15,8 +15,11 @@ import type { Environment } from './settings.js';
 
 /** The ECS host of AWS_CONTAINER_CREDENTIALS_RELATIVE_URI. */
 export const CONTAINER_HOST = 'http://169.254.170.2';
-/** The hosts AWS_CONTAINER_CREDENTIALS_FULL_URI may name over plain http besides loopback: EKS Pod Identity's. */
-const POD_IDENTITY_HOSTS: ReadonlySet<string> = new Set(['169.254.170.23', '[fd00:ec2::23]']);
+/**
+ * The hosts AWS_CONTAINER_CREDENTIALS_FULL_URI may name over plain http besides loopback, whatever the port: ECS's and
+ * EKS Pod Identity's, as the AWS SDKs allow them ("Container credential provider").
+ */
+const CONTAINER_HOSTS: ReadonlySet<string> = new Set(['169.254.170.2', '169.254.170.23', '[fd00:ec2::23]']);
 const CONTAINER_TIMEOUT_MS = 2000;
 
 /** Where the container endpoint is, or why there is none. */
@@ -32,10 +35,9 @@ export function containerUrl(env: Environment): { url: string } | { reason: stri
     return { reason: 'AWS_CONTAINER_CREDENTIALS_FULL_URI is not a URL' };
   }
   if (url.protocol === 'https:') return { url: full };
-  if (url.protocol === 'http:' && (loopback(url.hostname) || POD_IDENTITY_HOSTS.has(url.host.replace(/:80$/, ''))))
-    return { url: full };
+  if (url.protocol === 'http:' && (loopback(url.hostname) || CONTAINER_HOSTS.has(url.hostname))) return { url: full };
   return {
-    reason: `AWS_CONTAINER_CREDENTIALS_FULL_URI must be https, loopback or the EKS Pod Identity address over http, got ${url.protocol}//${url.host}`,
+    reason: `AWS_CONTAINER_CREDENTIALS_FULL_URI must be https, or http on loopback or the ECS or EKS Pod Identity address, got ${url.protocol}//${url.host}`,
   };
 }
 
@@ -47,19 +49,25 @@ function loopback(hostname: string): boolean {
   return bare === 'localhost';
 }
 
-/** The Authorization header: the token file's contents, read at each call since it rotates, else the token. */
-function containerAuthorization(env: Environment): string | undefined {
+/**
+ * The Authorization header and where it came from: the token file's contents, read at each call since it rotates,
+ * else the token; undefined when neither is set.
+ */
+function containerAuthorization(env: Environment): { value: string; from: string } | undefined {
   const file = env.AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE;
+  const from = `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE (${file})`;
   if (file) {
+    let value: string;
     try {
-      return readFileSync(file, 'utf8').trim();
+      value = readFileSync(file, 'utf8').trim();
     } catch (error) {
-      throw new FetchFailure(
-        `cannot read AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE ${file} (${(error as NodeJS.ErrnoException).code})`,
-      );
+      throw new FetchFailure(`cannot read ${from}: ${(error as NodeJS.ErrnoException).code}`);
     }
+    if (value === '') throw new FetchFailure(`${from} is empty`);
+    return { value, from };
   }
-  return env.AWS_CONTAINER_AUTHORIZATION_TOKEN || undefined;
+  const token = env.AWS_CONTAINER_AUTHORIZATION_TOKEN;
+  return token ? { value: token, from: 'AWS_CONTAINER_AUTHORIZATION_TOKEN' } : undefined;
 }
 
 /** Credentials from the container endpoint. */
@@ -69,15 +77,21 @@ export async function containerCredentials(
   env: Environment,
 ): Promise<SourcedCredentials> {
   const authorization = containerAuthorization(env);
-  if (authorization !== undefined && /[\r\n]/.test(authorization))
-    throw new FetchFailure('the container authorization token holds a line break');
+  if (authorization !== undefined && /[\r\n]/.test(authorization.value))
+    throw new FetchFailure(`${authorization.from} holds a line break`);
   const headers: Record<string, string> = { accept: 'application/json' };
-  if (authorization !== undefined) headers.authorization = authorization;
-  const shown = new URL(url).origin;
-  const reply = await fetchText(dispatcher, { method: 'GET', url, headers, timeoutMs: CONTAINER_TIMEOUT_MS });
-  if (reply.status !== 200) throw new FetchFailure(`${shown} answered ${reply.status}`);
-  const document = jsonOf(reply, shown);
-  return credentialsOf(document, 'container', shown, 'Token');
+  if (authorization !== undefined) headers.authorization = authorization.value;
+  const what = `the container endpoint ${new URL(url).origin}`;
+  const reply = await fetchText(dispatcher, { method: 'GET', url, headers, timeoutMs: CONTAINER_TIMEOUT_MS, what });
+  if (reply.status === 401 || reply.status === 403) {
+    const check =
+      authorization === undefined
+        ? 'no token was sent: set AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE or AWS_CONTAINER_AUTHORIZATION_TOKEN'
+        : `check ${authorization.from}`;
+    throw new FetchFailure(`${what} answered ${reply.status}; ${check}`);
+  }
+  if (reply.status !== 200) throw new FetchFailure(`${what} answered ${reply.status}`);
+  return credentialsOf(jsonOf(reply, what), 'container', what, 'Token');
 }
 
 /** The EC2 instance metadata service's address ("AWS SDKs and Tools Reference Guide", "IMDS credential provider"). */
@@ -103,14 +117,20 @@ export class Imds {
   readonly #allowV1: boolean;
   #token: { value: string; until: number } | undefined;
 
+  /** Why IMDS is not asked at all, or undefined: AWS_EC2_METADATA_DISABLED, wherever IMDS is the source. */
+  readonly disabled: string | undefined;
+
   constructor(dispatcher: Dispatcher, env: Environment) {
     this.#dispatcher = dispatcher;
     this.#endpoint = imdsEndpoint(env);
     // IMDSv1 answers anyone who can reach the address; only an explicit choice falls back to it.
     this.#allowV1 = env.AWS_EC2_METADATA_V1_DISABLED?.toLowerCase() === 'false';
+    this.disabled =
+      env.AWS_EC2_METADATA_DISABLED?.toLowerCase() === 'true' ? 'AWS_EC2_METADATA_DISABLED is true' : undefined;
   }
 
   async credentials(): Promise<SourcedCredentials> {
+    if (this.disabled !== undefined) throw new FetchFailure(this.disabled);
     const listing = await this.#get(CREDENTIALS_PATH);
     const role = listing.text.split('\n')[0]?.trim();
     if (!role) throw new FetchFailure(`${this.#endpoint} lists no instance role`);
@@ -158,7 +178,11 @@ export class Imds {
     let failure: unknown;
     for (let attempt = 1; attempt <= IMDS_ATTEMPTS; attempt++) {
       try {
-        const reply = await fetchText(this.#dispatcher, { ...request, timeoutMs: IMDS_TIMEOUT_MS });
+        const reply = await fetchText(this.#dispatcher, {
+          ...request,
+          timeoutMs: IMDS_TIMEOUT_MS,
+          what: this.#endpoint,
+        });
         if (reply.status < 500 || attempt === IMDS_ATTEMPTS) return reply;
       } catch (error) {
         failure = error;

@@ -7,7 +7,7 @@
  * botocore. This module finds a profile and reads its settings; chain.ts
  * turns its credential keys into credentials.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { IniError, type IniFile, type IniSection, parseIni } from './ini.js';
@@ -39,6 +39,11 @@ function expandHome(path: string, env: Environment): string {
 /** A shared file's sections; a missing file has none, and so has a malformed one, after `broken` is told why. */
 function readShared(path: string, broken: (error: IniError) => void): SharedFile {
   try {
+    // A FIFO or a device (/dev/zero) would never end: only a regular file is read.
+    if (!statSync(path).isFile()) {
+      broken(new IniError(path, 0, 'is not a regular file'));
+      return { path, sections: undefined };
+    }
     return { path, sections: parseIni(readFileSync(path, 'utf8'), path) };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
@@ -64,14 +69,46 @@ export function profileName(explicit: string | undefined, env: Environment): str
 }
 
 /**
- * The config file's section of a profile: `[profile NAME]`, or `[default]` for default (botocore takes `[profile
- * default]` too).
+ * Splits a line into words as POSIX sh would without expanding anything, as Python's shlex.split does for botocore:
+ * quotes group, a backslash escapes outside single quotes. Undefined for an unterminated quote.
+ */
+export function splitWords(line: string): string[] | undefined {
+  const words: string[] = [];
+  let word: string | undefined;
+  let quote: '"' | "'" | undefined;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (quote === "'") {
+      if (c === "'") quote = undefined;
+      else word += c;
+    } else if (c === '\\' && i + 1 < line.length && (quote === undefined || '"\\$`'.includes(line[i + 1]!))) {
+      word = (word ?? '') + line[++i];
+    } else if (quote === '"') {
+      if (c === '"') quote = undefined;
+      else word += c;
+    } else if (c === "'" || c === '"') {
+      quote = c;
+      word ??= '';
+    } else if (/\s/.test(c)) {
+      if (word !== undefined) words.push(word);
+      word = undefined;
+    } else word = (word ?? '') + c;
+  }
+  if (quote !== undefined) return undefined;
+  if (word !== undefined) words.push(word);
+  return words;
+}
+
+/**
+ * The config file's section of a profile: `[profile NAME]` (the header split as botocore splits it, so `[profile "a
+ * b"]` names `a b`), or `[default]` for default (botocore takes `[profile default]` too).
  */
 function configSection(file: IniFile | undefined, name: string): IniSection | undefined {
   if (file === undefined) return undefined;
   for (const [header, section] of file) {
-    const words = header.split(/\s+/);
-    if (words.length === 2 && words[0] === 'profile' && words[1] === name) return section;
+    if (!header.startsWith('profile')) continue;
+    const words = splitWords(header);
+    if (words?.length === 2 && words[0] === 'profile' && words[1] === name) return section;
   }
   return name === 'default' ? file.get('default') : undefined;
 }

@@ -134,7 +134,7 @@ const PLACEHOLDERS: ReadonlySet<string> = new Set(['YOUR_ACCESS_KEY', 'YOUR_SECR
  * or a copied line leaves, which would sign every request with the wrong key. `printable`: the value goes into a
  * header (access key id, session token), so it must be printable ASCII.
  */
-function credentialProblem(value: string, printable: boolean): string | undefined {
+export function credentialProblem(value: string, printable: boolean): string | undefined {
   if (PLACEHOLDERS.has(value))
     return `still holds the placeholder ${value} from the documentation example; put your own value there`;
   if (/[\r\n]$/.test(value)) return 'ends with a line break (CR or LF), as a Windows (CRLF) env file gives; remove it';
@@ -391,6 +391,11 @@ export function resolve(
       };
       return { kind: 'static', credentials };
     }
+    // AWS_PROFILE names the profile the chain will read: one that is not there is as wrong as a TOML profile that is
+    // not (botocore raises ProfileNotFound).
+    const named = env.AWS_PROFILE;
+    if (explicitProfile === undefined && named && profile() === undefined)
+      report('AWS_PROFILE', `names the profile ${JSON.stringify(named)}, which is not in ${filesShown(shared())}`);
     const keys = `${at('access_key')} and ${at('secret_key')}`;
     const skipped: CredentialAttempt[] = [
       { source, reason: `${keys} not set` },

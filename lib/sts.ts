@@ -68,7 +68,7 @@ export async function assumeRole(
   const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' };
   const payloadHash = hashPayload(body);
   Object.assign(headers, signer.sign({ method: 'POST', url, headers, payloadHash }, { date: context.now() }));
-  return stsCall(context, url, headers, body, 'AssumeRole', source);
+  return stsCall(context, { url, headers, body }, 'AssumeRole', request, source);
 }
 
 /** STS AssumeRoleWithWebIdentity with an OIDC token (the token file's contents). */
@@ -81,7 +81,8 @@ export async function assumeRoleWithWebIdentity(
   const form = roleForm('AssumeRoleWithWebIdentity', request);
   form.push(['WebIdentityToken', token]);
   const headers = { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' };
-  return stsCall(context, `${context.endpoint}/`, headers, encodeForm(form), 'AssumeRoleWithWebIdentity', source);
+  const call = { url: `${context.endpoint}/`, headers, body: encodeForm(form) };
+  return stsCall(context, call, 'AssumeRoleWithWebIdentity', request, source);
 }
 
 function roleForm(action: string, request: AssumeRoleRequest): Array<[string, string]> {
@@ -102,26 +103,23 @@ function encodeForm(form: ReadonlyArray<[string, string]>): string {
 
 async function stsCall(
   context: StsContext,
-  url: string,
-  headers: Record<string, string>,
-  body: string,
+  call: { url: string; headers: Record<string, string>; body: string },
   action: string,
+  request: AssumeRoleRequest,
   source: string,
 ): Promise<SourcedCredentials> {
-  const reply = await fetchText(context.dispatcher, { method: 'POST', url, headers, body, timeoutMs: STS_TIMEOUT_MS });
+  const what = `STS ${action} of ${request.roleArn} at ${context.endpoint}`;
+  const reply = await fetchText(context.dispatcher, { method: 'POST', ...call, timeoutMs: STS_TIMEOUT_MS, what });
   let root: XmlElement;
   try {
     root = parseXml(reply.text);
   } catch {
-    throw new FetchFailure(`STS ${action} at ${context.endpoint}: ${reply.status}, not an XML reply`);
+    throw new FetchFailure(`${what}: ${reply.status}, not an XML reply`);
   }
-  if (reply.status !== 200)
-    throw new FetchFailure(`STS ${action} at ${context.endpoint}: ${stsError(root, reply.status)}`);
+  if (reply.status !== 200) throw new FetchFailure(`${what}: ${stsError(root, reply.status)}`);
   if (root.name !== `${action}Response`)
-    throw new FetchFailure(
-      `STS ${action} at ${context.endpoint}: the reply is <${root.name}>, not <${action}Response>`,
-    );
-  return credentialsOf(root, action, source, context.endpoint);
+    throw new FetchFailure(`${what}: the reply is <${root.name}>, not <${action}Response>`);
+  return credentialsOf(root, action, source, what);
 }
 
 /** `403 AccessDenied: message`, from AWS's `<ErrorResponse><Error>` or Ceph's S3-style `<Error>`. */
@@ -132,7 +130,7 @@ function stsError(root: XmlElement, status: number): string {
   return `${status} ${code ?? 'without an error code'}${message === '' ? '' : `: ${message}`}`;
 }
 
-function credentialsOf(root: XmlElement, action: string, source: string, endpoint: string): SourcedCredentials {
+function credentialsOf(root: XmlElement, action: string, source: string, what: string): SourcedCredentials {
   const result = child(root, `${action}Result`);
   const credentials = result === undefined ? undefined : child(result, 'Credentials');
   const field = (name: string) => (credentials === undefined ? undefined : textOf(credentials, name)?.trim());
@@ -141,7 +139,7 @@ function credentialsOf(root: XmlElement, action: string, source: string, endpoin
   const sessionToken = field('SessionToken');
   const expiration = field('Expiration');
   if (!accessKeyId || !secretAccessKey || !sessionToken || !expiration)
-    throw new FetchFailure(`STS ${action} at ${endpoint}: the reply lacks Credentials with all four fields`);
+    throw new FetchFailure(`${what}: the reply lacks Credentials with all four fields`);
   const user = result === undefined ? undefined : child(result, 'AssumedRoleUser');
   const roleArn = user === undefined ? undefined : textOf(user, 'Arn');
   return { source, accessKeyId, secretAccessKey, sessionToken, expiration: new Date(expiration), roleArn };

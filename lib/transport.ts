@@ -269,9 +269,10 @@ export class Transport {
 
   async #attempt(target: RequestTarget, spec: RequestSpec, onSent: RequestSpec['onSent']): Promise<Reply> {
     const { method, payload } = spec;
-    // Fresh credentials come at once; only a first fetch or an overdue refresh is waited for.
+    // Fresh credentials come at once; only a first fetch or an overdue refresh is waited for, and no longer than the
+    // caller's signal allows (a credential_process may hang).
     const pending = this.credentials.signer();
-    const signer = pending instanceof Promise ? await pending : pending;
+    const signer = pending instanceof Promise ? await untilAborted(pending, spec.signal) : pending;
     const date = this.now();
     const headers: Record<string, string> = { ...spec.headers };
     let body: Uint8Array | Readable | null = null;
@@ -320,6 +321,17 @@ export class Transport {
       throw new AbortError('aborted while waiting to retry', signal?.reason);
     });
   }
+}
+
+/** `promise`, or the abort of `signal` if that comes first (the promise itself goes on). */
+export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 /** Whether `promise` settled within `ms`; its rejection counts as settled. */

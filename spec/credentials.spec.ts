@@ -7,14 +7,14 @@
  * The sources against a server that checks the credentials they give are in
  * sources.spec.ts.
  */
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { splitCommand } from '../lib/chain.js';
 import {
   CredentialCache,
   type CredentialProvider,
@@ -23,7 +23,8 @@ import {
   refreshBackoff,
 } from '../lib/credentials.js';
 import { containerUrl } from '../lib/metadata.js';
-import { CredentialsError, S3Client, storageConfig, type Environment } from '../lib/index.js';
+import { splitWords } from '../lib/profiles.js';
+import { ConfigError, CredentialsError, S3Client, storageConfig, type Environment } from '../lib/index.js';
 
 const SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
 const TOKEN = 'FQoGZXIvYXdzEXAMPLETOKEN';
@@ -255,7 +256,7 @@ test('IMDS on a loopback port that answers nothing: its reason says so, within t
   assert.ok(hosts.length >= 1 && hosts.every((host) => host === '127.0.0.1'), hosts.join());
   assert.instance(error, CredentialsError);
   const imds = (error as CredentialsError).tried.at(-1)!;
-  assert.equal(imds, { source: 'IMDS', reason: 'no answer within 1 s' });
+  assert.equal(imds, { source: 'IMDS', reason: `no answer from http://127.0.0.1:${port} within 1 s` });
   assert.ok(took >= 1900, `gave up after ${took} ms`);
 });
 
@@ -269,20 +270,23 @@ test('the container URL: RELATIVE_URI on 169.254.170.2; FULL_URI only over https
     'http://[::1]:80/x',
     'http://localhost:5000/x',
     'http://169.254.170.23/v1/credentials',
+    'http://169.254.170.23:8080/v1/credentials',
     'http://[fd00:ec2::23]/v1/credentials',
+    'http://169.254.170.2/v2/credentials/x',
     'https://creds.example.com/x',
   ]) {
     assert.equal(containerUrl({ AWS_CONTAINER_CREDENTIALS_FULL_URI: ok }), { url: ok }, ok);
   }
   for (const refused of [
     'http://10.0.0.5/creds',
-    'http://169.254.170.2/x',
+    'http://169.254.170.3/x',
     'http://example.com/x',
     'ftp://127.0.0.1/',
   ]) {
     const found = containerUrl({ AWS_CONTAINER_CREDENTIALS_FULL_URI: refused });
     assert.ok(
-      'reason' in found && /must be https, loopback or the EKS Pod Identity address/.test(found.reason),
+      'reason' in found &&
+        /must be https, or http on loopback or the ECS or EKS Pod Identity address/.test(found.reason),
       refused,
     );
   }
@@ -385,6 +389,9 @@ test('shared files: source_profile chains are followed, and a loop is refused wi
       '[profile badsource]',
       'role_arn = arn:aws:iam::1:role/n',
       'credential_source = Laptop',
+      '[profile dangling]',
+      'role_arn = arn:aws:iam::1:role/d',
+      'source_profile = nobody',
     ].join('\n'),
   });
   const reason = async (profile: string) => {
@@ -404,7 +411,13 @@ test('shared files: source_profile chains are followed, and a loop is refused wi
     (await reason('badsource')) ?? '',
     /credential_source must be Environment, Ec2InstanceMetadata or EcsContainer/,
   );
-  assert.match((await reason('missing')) ?? '', /profile missing is not in /);
+  assert.match((await reason('dangling')) ?? '', /^profile nobody, the source_profile of profile dangling, is not in /);
+  // AWS_PROFILE naming no profile at all is the configuration's mistake, as botocore's ProfileNotFound.
+  const missing = await credentialsIn({ HOME, AWS_EC2_METADATA_DISABLED: 'true', AWS_PROFILE: 'missing' }).catch(
+    (failure: unknown) => failure,
+  );
+  assert.instance(missing, ConfigError);
+  assert.match((missing as Error).message, /AWS_PROFILE: names the profile "missing", which is not in /);
 });
 
 /** An executable script in a fresh directory: a credential_process. */
@@ -453,11 +466,14 @@ test('credential_process: the documented JSON with Version 1 and Expiration; its
   };
   assert.match(await failure('v2'), /printed Version 2, not 1/);
   assert.match(await failure('noise'), /did not print a JSON object$/);
-  assert.match(await failure('fails'), /failed \(3\): token expired, run login$/);
+  // Its stderr is not shown: a failing process may print its credentials there.
+  const said = await failure('fails');
+  assert.match(said, /failed \(exit 3\); run it yourself to see what it says$/);
+  assert.not.ok(said.includes('token expired'));
 });
 
-test('splitCommand: quotes and backslashes as sh reads them, nothing expanded', () => {
-  assert.equal(splitCommand(`/bin/x  --a 'b c' "d \\"e\\"" f\\ g $HOME`), [
+test('splitWords: quotes and backslashes as sh reads them, nothing expanded', () => {
+  assert.equal(splitWords(`/bin/x  --a 'b c' "d \\"e\\"" f\\ g $HOME`), [
     '/bin/x',
     '--a',
     'b c',
@@ -465,8 +481,8 @@ test('splitCommand: quotes and backslashes as sh reads them, nothing expanded', 
     'f g',
     '$HOME',
   ]);
-  assert.equal(splitCommand(`x '' ""`), ['x', '', '']);
-  assert.throws(() => splitCommand(`x 'open`), /unterminated quote/);
+  assert.equal(splitWords(`x '' ""`), ['x', '', '']);
+  assert.is(splitWords(`x 'open`), undefined);
 });
 
 test('presigned URLs with temporary credentials live no longer than they do; with long-term keys, as asked', async () => {
@@ -636,6 +652,108 @@ test('container and IMDS replies that are not credentials give reasons, never th
     assert.ok(imds.seen.slice(1).every((request) => request.headers['x-aws-ec2-metadata-token'] !== undefined));
   } finally {
     await imds.close();
+  }
+});
+
+test('a profile of settings alone leaves the credentials to the container; credential_source honours AWS_EC2_METADATA_DISABLED', async () => {
+  const container = await hostile(() => ({
+    status: 200,
+    body: JSON.stringify({
+      AccessKeyId: 'AKIDCONTAINER',
+      SecretAccessKey: SECRET,
+      Token: TOKEN,
+      Expiration: new Date(Date.now() + 3_600_000).toISOString(),
+    }),
+  }));
+  try {
+    const HOME = homeWith({ config: '[default]\nregion = us-east-1\n[profile prod]\nregion = eu-west-1\n' });
+    for (const profile of [{}, { AWS_PROFILE: 'prod' }]) {
+      const env = {
+        HOME,
+        AWS_EC2_METADATA_DISABLED: 'true',
+        AWS_CONTAINER_CREDENTIALS_FULL_URI: `${container.url}/creds`,
+        ...profile,
+      };
+      assert.is((await credentialsIn(env)).source, 'container');
+    }
+  } finally {
+    await container.close();
+  }
+  const HOME = homeWith({
+    config: '[profile fromimds]\nrole_arn = arn:aws:iam::1:role/r\ncredential_source = Ec2InstanceMetadata\n',
+  });
+  let error: unknown;
+  const hosts = await connectionsDuring(async () => {
+    error = await credentialsIn({ HOME, AWS_PROFILE: 'fromimds', AWS_EC2_METADATA_DISABLED: 'true' }).catch(
+      (e: unknown) => e,
+    );
+  });
+  assert.equal(hosts, []);
+  assert.instance(error, CredentialsError);
+  assert.is(
+    (error as CredentialsError).tried.at(-1)!.reason,
+    'profile fromimds (assume role): AWS_EC2_METADATA_DISABLED is true',
+  );
+});
+
+test('a profile key with an inline "#" is refused naming the key; a FIFO as a shared file is refused, not read forever', async () => {
+  const HOME = homeWith({
+    credentials: `[default]\naws_access_key_id = AKIDX # mine\naws_secret_access_key = ${SECRET}\n`,
+  });
+  const error = (await credentialsIn({ HOME, AWS_EC2_METADATA_DISABLED: 'true' }).catch(
+    (e: unknown) => e,
+  )) as CredentialsError;
+  assert.instance(error, CredentialsError);
+  assert.match(
+    error.tried.at(-1)!.reason,
+    /^profile default: aws_access_key_id must be printable ASCII without spaces \(a # after the value is part of it/,
+  );
+  const fifoHome = homeWith({});
+  const fifo = join(fifoHome, '.aws', 'config');
+  assert.is(spawnSync('mkfifo', [fifo]).status, 0);
+  assert.throws(
+    () => storageConfig(BUCKET, { HOME: fifoHome }),
+    (thrown: Error) => thrown instanceof ConfigError && thrown.message.includes(`${fifo}: is not a regular file`),
+  );
+});
+
+test('a credential_process that hangs: the signal ends the wait, and when s3v4 exits it is killed with what it started', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 's3v4-hang-'));
+  const pidFile = join(dir, 'pids');
+  // Ignores SIGTERM, and leaves a grandchild that would outlive a plain kill of the process.
+  const hang = script(`trap '' TERM\nsleep 1000 &\necho $! >> ${pidFile}\necho $$ >> ${pidFile}\nwait`);
+  const HOME = homeWith({ config: `[default]\ncredential_process = ${hang}\n` });
+  const started = Date.now();
+  const child = spawnSync(
+    globalThis.process.execPath,
+    [
+      '--import',
+      'tsx',
+      '-e',
+      `import { S3Client, storageConfig } from ${JSON.stringify(new URL('../lib/index.ts', import.meta.url).pathname)};
+       const client = new S3Client(storageConfig(${JSON.stringify(BUCKET)}, { HOME: ${JSON.stringify(HOME)}, AWS_EC2_METADATA_DISABLED: 'true', PATH: process.env.PATH }));
+       const error = await client.credentials({ signal: AbortSignal.timeout(1500) }).catch((e) => e);
+       console.log(error.code);
+       process.exit(0);`,
+    ],
+    { encoding: 'utf8', timeout: 30_000 },
+  );
+  assert.is(child.stdout.trim(), 'ABORT_ERR', child.stderr);
+  assert.ok(Date.now() - started < 20_000, 'the signal ended the wait');
+  const pids = readFileSync(pidFile, 'utf8').trim().split('\n').map(Number);
+  assert.is(pids.length, 2);
+  // Dead, or a zombie that its new parent has not reaped yet: /proc says which.
+  const running = (pid: number) => {
+    try {
+      return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    } catch {
+      return false;
+    }
+  };
+  for (let wait = 0; wait < 20 && pids.some(running); wait++) await new Promise((resolve) => setTimeout(resolve, 100));
+  for (const pid of pids) {
+    const alive = running(pid);
+    assert.not.ok(alive, `process ${pid} outlived s3v4`);
   }
 });
 

@@ -55,7 +55,7 @@ function s3v4Pick(source: string): Pick {
   if (source.endsWith('(web identity)')) return 'web identity';
   if (source.endsWith('(assume role)')) return 'assume role';
   if (source.endsWith('(credential_process)')) return 'credential_process';
-  return /^profile \S+$/.test(source) ? 'profile keys' : 'refused';
+  return /^profile .+[^)]$/.test(source) ? 'profile keys' : 'refused';
 }
 
 interface Case {
@@ -146,6 +146,24 @@ function cases(gateway: StsGateway, tokenFile: string, process: string): Case[] 
       expected: 'profile keys',
     },
     { name: 'the container endpoint beats IMDS', container: true, imds: true, expected: 'container' },
+    {
+      name: 'a profile of settings alone leaves the credentials to the container',
+      config: '[default]\nregion = us-east-1\n',
+      container: true,
+      expected: 'container',
+    },
+    {
+      name: '[ default ] (spaces inside the brackets) is not the default profile',
+      config: `[ default ]\n${user}`,
+      container: true,
+      expected: 'container',
+    },
+    {
+      name: 'a quoted profile name in the header',
+      env: { AWS_PROFILE: 'q r' },
+      config: `[profile "q r"]\n${user}`,
+      expected: 'profile keys',
+    },
     { name: 'IMDS last', imds: true, expected: 'IMDS' },
     { name: 'nothing at all', expected: 'none' },
     {

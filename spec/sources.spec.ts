@@ -141,7 +141,7 @@ if (serverForSpecs(test, CEPH, 'the credential sources', FILE)) {
     assert.instance(error, CredentialsError);
     assert.match(
       error.message,
-      /web identity: STS AssumeRoleWithWebIdentity at http:\/\/127\.0\.0\.1:\d+: 403 AccessDenied/,
+      /web identity: STS AssumeRoleWithWebIdentity of arn:aws:iam:::role\/s3v4-test-role at http:\/\/127\.0\.0\.1:\d+: 403 AccessDenied/,
     );
     assert.not.ok(error.message.includes(token.split('.')[1]!));
   });
@@ -267,7 +267,10 @@ if (serverForSpecs(test, CEPH, 'the credential sources', FILE)) {
       writeFileSync(tokenFile, 'second-token');
       const error = (await exercise(env, 'container').catch((failure: unknown) => failure)) as CredentialsError;
       assert.instance(error, CredentialsError);
-      assert.match(error.message, /container: http:\/\/127\.0\.0\.1:\d+ answered 401/);
+      assert.match(
+        error.message,
+        /container: the container endpoint http:\/\/127\.0\.0\.1:\d+ answered 401; check AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE \(/,
+      );
       assert.not.ok(error.message.includes('second-token'));
       assert.is(endpoint.lastAuthorization(), 'second-token');
     } finally {
@@ -329,6 +332,8 @@ if (serverForSpecs(test, CEPH, 'the credential sources', FILE)) {
       /^ok {4}credentials {2}access key \S+ from profile deploy \(assume role\), role arn:aws:iam:::role\/s3v4-test-role, expiring at \S+Z \(in 60 min\) accepted/,
     );
     assert.not.ok(good.stdout.includes(gateway.user.secretAccessKey));
+    // presigned_expiry_secs = 7200, credentials of an hour: the link line says what the URL says.
+    assert.match(good.stdout, /ok {4}link {9}the presigned link \(valid 3[56]\d\d s, cut to the credentials' expiry\) serves the object/);
     const bare = await cli(['doctor', '--config', config], environment());
     assert.is(bare.status, 1, bare.stdout + bare.stderr);
     assert.match(bare.stdout, /FAIL {2}credentials {2}no credentials: no source gave any/);
