@@ -333,7 +333,10 @@ if (serverForSpecs(test, CEPH, 'the credential sources', FILE)) {
     );
     assert.not.ok(good.stdout.includes(gateway.user.secretAccessKey));
     // presigned_expiry_secs = 7200, credentials of an hour: the link line says what the URL says.
-    assert.match(good.stdout, /ok {4}link {9}the presigned link \(valid 3[56]\d\d s, cut to the credentials' expiry\) serves the object/);
+    assert.match(
+      good.stdout,
+      /ok {4}link {9}the presigned link \(valid 3[56]\d\d s, cut to the credentials' expiry\) serves the object/,
+    );
     const bare = await cli(['doctor', '--config', config], environment());
     assert.is(bare.status, 1, bare.stdout + bare.stderr);
     assert.match(bare.stdout, /FAIL {2}credentials {2}no credentials: no source gave any/);
