@@ -185,7 +185,7 @@ test('the credential chain never shows them: shared files, token files, credenti
       'a container token, FULL_URI refused',
       {
         ...base,
-        AWS_PROFILE: 'none',
+        HOME: mkdtempSync(join(tmpdir(), 's3v4-secrets-home-')),
         AWS_CONTAINER_CREDENTIALS_FULL_URI: 'http://10.0.0.1/x',
         AWS_CONTAINER_AUTHORIZATION_TOKEN: TOKEN,
       },
