@@ -5,7 +5,7 @@
  * REFRESH_MARGIN_MS (or a quarter of their lifetime, whichever is smaller)
  * before their expiry, in the background while they still work, so no
  * request waits; by one provider call however many requests ask at once.
- * Within EXPIRY_GUARD_MS (or a tenth of the lifetime) of the expiry they are
+ * Within EXPIRY_GUARD_MS (or a fifth of the lifetime) of the expiry they are
  * no longer used at all, since a request signed then may arrive after it.
  * A failed background refresh costs no request: the old credentials go on
  * signing and the refresh is tried again with backoff. Once they are too
@@ -50,9 +50,9 @@ export type CredentialProvider = () => Promise<SourcedCredentials>;
 export const REFRESH_MARGIN_MS = 5 * 60_000;
 /** ... or this share of the lifetime, for credentials that live only minutes or seconds. */
 const REFRESH_FRACTION = 0.25;
-/** Stop signing with credentials this long before their expiry at most, or a tenth of their lifetime. */
+/** Stop signing with credentials this long before their expiry at most, or a fifth of their lifetime: a request signed just before may reach a busy server a moment later. */
 const EXPIRY_GUARD_MS = 10_000;
-const EXPIRY_GUARD_FRACTION = 0.1;
+const EXPIRY_GUARD_FRACTION = 0.2;
 /** After a failed refresh, wait 1 s, then 2, 4... at most 30 s before the next. */
 const RETRY_BASE_MS = 1000;
 const RETRY_CAP_MS = 30_000;

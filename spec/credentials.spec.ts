@@ -59,13 +59,13 @@ function countingProvider(clock: { now: () => number }, lifetimeMs: number) {
 
 const keyOf = async (cache: CredentialCache) => (await cache.signer()).accessKeyId;
 
-test('lease times: refresh 5 min before expiry, or a quarter of a short life; stop signing 10 s (or a tenth) before', () => {
+test('lease times: refresh 5 min before expiry, or a quarter of a short life; stop signing 10 s (or a fifth) before', () => {
   const hour = leaseTimes(T0, new Date(T0 + 3_600_000));
   assert.is(hour.refreshAt, T0 + 3_600_000 - REFRESH_MARGIN_MS);
   assert.is(hour.expiresAt, T0 + 3_600_000 - 10_000);
   const short = leaseTimes(T0, new Date(T0 + 8000));
   assert.is(short.refreshAt, T0 + 6000);
-  assert.is(short.expiresAt, T0 + 7200);
+  assert.is(short.expiresAt, T0 + 6400);
   const keys = leaseTimes(T0, undefined);
   assert.is(keys.refreshAt, Number.POSITIVE_INFINITY);
   assert.equal([1, 2, 3, 6, 20].map(refreshBackoff), [1000, 2000, 4000, 30_000, 30_000]);
@@ -134,7 +134,7 @@ test('past expiry a request never signs with the old credentials: it waits for a
   const cache = new CredentialCache(provider, 'us-east-1', clock.now);
   await keyOf(cache);
   state.failing = true;
-  // Within the guard before expiry (a tenth of the life, at most 10 s) they no longer sign.
+  // Within the guard before expiry (a fifth of the life, at most 10 s) they no longer sign.
   clock.advance(600_000 - 5000);
   const error = await Promise.resolve(cache.signer()).then(
     () => undefined,

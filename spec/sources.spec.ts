@@ -409,9 +409,10 @@ if (serverForSpecs(test, CEPH, 'the credential sources', FILE)) {
     const client = clientFor(environment({ AWS_CONTAINER_CREDENTIALS_FULL_URI: endpoint.url }));
     try {
       const first = await client.credentials();
-      // Into the refresh window (the last quarter of 12 s), with the endpoint failing the next two fetches.
-      await sleep(first.expiration!.getTime() - Date.now() - 2800);
-      endpoint.failNext(2);
+      // Into the refresh window (from a quarter of 12 s before expiry to a fifth before), with the next fetch failing.
+      // The unit specs (credentials.spec.ts) show the backoff over several failures on a clock they move.
+      await sleep(first.expiration!.getTime() - Date.now() - 2900);
+      endpoint.failNext(1);
       const before = endpoint.counts().requests;
       let renewed = false;
       let requests = 0;
@@ -421,8 +422,8 @@ if (serverForSpecs(test, CEPH, 'the credential sources', FILE)) {
         await sleep(100);
       }
       assert.ok(renewed, 'refreshed after the failures');
-      assert.is(endpoint.counts().requests - before, 3, 'two failed fetches, then one that worked');
-      assert.ok(requests > 10, `${requests} requests, every one accepted`);
+      assert.is(endpoint.counts().requests - before, 2, 'a failed fetch, then one that worked');
+      assert.ok(requests >= 3, `${requests} requests, every one accepted`);
       // Now the endpoint goes away for good: once the credentials are past expiry, requests fail with CredentialsError.
       const expiration = (await client.credentials()).expiration!;
       endpoint.failNext(1_000_000);
