@@ -55,7 +55,8 @@ function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env))
     if (!name.startsWith('AWS_') && name !== 'S3V4_CONFIG') env[name] = value;
-  if (!withCoverage) delete env.NODE_V8_COVERAGE;
+  // Set empty, not deleted: child_process passes the parent's NODE_V8_COVERAGE on to a child whose environment lacks it.
+  if (!withCoverage) env.NODE_V8_COVERAGE = '';
   return { ...env, ...extra };
 }
 
