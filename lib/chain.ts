@@ -18,12 +18,17 @@
  * every source asked and why it gave nothing.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import type { Dispatcher } from 'undici';
-import { type CredentialProvider, CredentialCache, type SourcedCredentials } from './credentials.js';
+import {
+  type CredentialFields,
+  type CredentialProvider,
+  CredentialCache,
+  type SourcedCredentials,
+  credentialsFrom,
+} from './credentials.js';
 import { type CredentialAttempt, CredentialsError } from './errors.js';
 import { FetchFailure } from './fetch.js';
-import { Imds, containerCredentials, containerUrl, credentialsOf } from './metadata.js';
+import { Imds, containerCredentials, containerUrl, readTokenFile } from './metadata.js';
 import {
   type Profile,
   type SharedFiles,
@@ -62,6 +67,8 @@ export interface ChainContext {
   dispatcher: Dispatcher;
   /** The clock requests are signed with. */
   now: () => number;
+  /** The credential_process children running for this client: close() ends them. */
+  processes?: Set<ChildProcess>;
 }
 
 /** A source that is set up, and fetches; or why it gives nothing, and whether that ends the chain. */
@@ -72,7 +79,11 @@ type ChainPlan = Extract<CredentialPlan, { kind: 'chain' }>;
 /** The credentials a client signs with: fixed for keys, refreshed from the chain otherwise. */
 export function credentialCache(plan: CredentialPlan, region: string, context: ChainContext): CredentialCache {
   if (plan.kind === 'static') return CredentialCache.fixed(plan.credentials, region, context.now);
-  return new CredentialCache(chainProvider(plan, context), region, context.now);
+  const processes = new Set<ChildProcess>();
+  const close = () => {
+    for (const child of processes) killGroup(child);
+  };
+  return new CredentialCache(chainProvider(plan, { ...context, processes }), region, context.now, close);
 }
 
 /** Asks the sources in order; the one that answers first is asked alone from then on. */
@@ -117,18 +128,6 @@ function stsFor(plan: ChainPlan, context: ChainContext, profile: Profile | undef
   return { dispatcher: context.dispatcher, endpoint, region, now: context.now };
 }
 
-/** A web identity token file's contents, read at each fetch: EKS rotates it. */
-function readToken(path: string): string {
-  let token: string;
-  try {
-    token = readFileSync(path, 'utf8').trim();
-  } catch (error) {
-    throw new FetchFailure(`cannot read the token file ${path} (${(error as NodeJS.ErrnoException).code})`);
-  }
-  if (token === '') throw new FetchFailure(`the token file ${path} is empty`);
-  return token;
-}
-
 /** AssumeRoleWithWebIdentity with the token in `tokenFile`. */
 function webIdentityFetch(
   plan: ChainPlan,
@@ -139,7 +138,7 @@ function webIdentityFetch(
   source: string,
 ): CredentialProvider {
   return async () => {
-    const token = readToken(tokenFile);
+    const token = readTokenFile(tokenFile, `the token file ${tokenFile}`);
     const credentials = await assumeRoleWithWebIdentity(stsFor(plan, context, profile), token, request, source);
     return { ...credentials, roleArn: request.roleArn };
   };
@@ -226,7 +225,7 @@ function profileSource(plan: ChainPlan, context: ChainContext, imds: Imds, name:
   const command = value('credential_process');
   if (command !== undefined) {
     const source = `profile ${name} (credential_process)`;
-    return { fetch: labelled(source, () => runCredentialProcess(plan.env, command, source)) };
+    return { fetch: labelled(source, () => runCredentialProcess(plan.env, command, source, context.processes)) };
   }
   const configKeys = staticKeys(profile, { ...profile, credentials: undefined });
   if (configKeys !== undefined) return configKeys;
@@ -319,12 +318,15 @@ function staticKeys(profile: Profile, within: Profile): Found | undefined {
     ['aws_secret_access_key', secretAccessKey, false],
     ['aws_session_token', sessionToken, true],
   ] as const) {
-    const problem = value === undefined ? undefined : credentialProblem(value, printable);
-    // In these files a `#` after a value is part of it: only whole lines are comments.
-    const comment = value?.includes('#')
-      ? ' (a # after the value is part of it: comments take a line of their own)'
-      : '';
-    if (problem !== undefined) return { reason: `profile ${profile.name}: ${key} ${problem}${comment}`, stop: true };
+    // In these files a comment after a value is part of it: only whole lines are comments. Keys have no spaces, so
+    // a space before `#` or `;` is a comment that was meant.
+    const comment = value !== undefined && /\s[#;]/.test(value);
+    const problem = comment
+      ? 'holds a " #" or " ;": a comment after the value is part of it; put comments on a line of their own'
+      : value === undefined
+        ? undefined
+        : credentialProblem(value, printable);
+    if (problem !== undefined) return { reason: `profile ${profile.name}: ${key} ${problem}`, stop: true };
   }
   const credentials: SourcedCredentials = {
     source: `profile ${profile.name}`,
@@ -373,7 +375,12 @@ function killRunning(): void {
  * of its own, so that a timeout, or this process ending, ends it and everything it started. Neither its output nor
  * its stderr is ever shown: either may hold the credentials.
  */
-function runCredentialProcess(env: Environment, command: string, source: string): Promise<SourcedCredentials> {
+function runCredentialProcess(
+  env: Environment,
+  command: string,
+  source: string,
+  processes = new Set<ChildProcess>(),
+): Promise<SourcedCredentials> {
   const words = splitWords(command);
   if (words === undefined) return Promise.reject(new FetchFailure('credential_process has an unterminated quote'));
   const [file, ...args] = words;
@@ -387,6 +394,7 @@ function runCredentialProcess(env: Environment, command: string, source: string)
     });
     if (running.size === 0) process.once('exit', killRunning);
     running.add(child);
+    processes.add(child);
     let stdout = '';
     let settled = false;
     const settle = (outcome: () => SourcedCredentials) => {
@@ -394,6 +402,7 @@ function runCredentialProcess(env: Environment, command: string, source: string)
       settled = true;
       clearTimeout(timer);
       running.delete(child);
+      processes.delete(child);
       if (running.size === 0) process.removeListener('exit', killRunning);
       try {
         resolve(outcome());
@@ -434,6 +443,7 @@ function processCredentials(stdout: string, name: string, source: string): Sourc
     throw new FetchFailure(`${name} did not print a JSON object`);
   }
   const fields = (document ?? {}) as Record<string, unknown>;
-  if (fields.Version !== 1) throw new FetchFailure(`${name} printed Version ${String(fields.Version)}, not 1`);
-  return credentialsOf(fields, source, name, 'SessionToken');
+  // Not the Version it printed: nothing it prints is shown.
+  if (fields.Version !== 1) throw new FetchFailure(`${name} did not print Version 1`);
+  return credentialsFrom(fields as unknown as CredentialFields, source, name);
 }

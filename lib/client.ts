@@ -170,6 +170,8 @@ export class S3Client {
   close(): Promise<void> {
     const uploads = [...this.#uploads];
     for (const upload of uploads) upload.stop.abort(new AbortError('the client was closed', undefined));
+    // A credential_process still running belongs to the client too.
+    this.#transport.credentials.close();
     const closed = this.#transport.close(uploads.map((upload) => upload.done));
     return this.#credentialAgent === undefined
       ? closed

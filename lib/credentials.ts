@@ -13,7 +13,9 @@
  * CredentialsError when that fails.
  */
 import { CredentialsError, S3v4Error } from './errors.js';
-import { SigV4Signer } from './signer.js';
+import { FetchFailure } from './fetch.js';
+import { credentialProblem } from './settings.js';
+import { MAX_PRESIGN_EXPIRY, SigV4Signer } from './signer.js';
 
 /** An access key and its secret, with the session token and expiry of temporary credentials. */
 export interface Credentials {
@@ -45,6 +47,54 @@ export interface CredentialInfo {
 
 /** Fetches credentials; each call may go to the network (STS, IMDS) or run a process. */
 export type CredentialProvider = () => Promise<SourcedCredentials>;
+
+/** The fields of credentials as a source's reply names them: JSON (container, IMDS, credential_process) or STS's XML. */
+export interface CredentialFields {
+  AccessKeyId: unknown;
+  SecretAccessKey: unknown;
+  /** `Token` of the container endpoint and IMDS, `SessionToken` of STS and credential_process. */
+  SessionToken: unknown;
+  Expiration: unknown;
+  RoleArn?: unknown;
+}
+
+/**
+ * Credentials from a source's reply, each field checked as the configuration's own keys are; `shown` names the
+ * source in messages, which never show a value.
+ */
+export function credentialsFrom(fields: CredentialFields, source: string, shown: string): SourcedCredentials {
+  const {
+    AccessKeyId: accessKeyId,
+    SecretAccessKey: secretAccessKey,
+    SessionToken: token,
+    Expiration: expiry,
+  } = fields;
+  if (
+    typeof accessKeyId !== 'string' ||
+    accessKeyId === '' ||
+    typeof secretAccessKey !== 'string' ||
+    secretAccessKey === ''
+  )
+    throw new FetchFailure(`${shown} gave no AccessKeyId and SecretAccessKey`);
+  if (token !== undefined && token !== null && typeof token !== 'string')
+    throw new FetchFailure(`${shown} gave a session token that is not a string`);
+  if (expiry !== undefined && expiry !== null && typeof expiry !== 'string')
+    throw new FetchFailure(`${shown} gave an Expiration that is not a date string`);
+  const sessionToken = token || undefined;
+  for (const [name, value, printable] of [
+    ['AccessKeyId', accessKeyId, true],
+    ['SecretAccessKey', secretAccessKey, false],
+    ['session token', sessionToken, true],
+  ] as const) {
+    const problem = value === undefined ? undefined : credentialProblem(value, printable);
+    if (problem !== undefined) throw new FetchFailure(`${shown} gave a ${name} that ${problem}`);
+  }
+  const expiration = expiry ? new Date(expiry) : undefined;
+  if (expiration !== undefined && Number.isNaN(expiration.getTime()))
+    throw new FetchFailure(`${shown} gave an Expiration that is not a date`);
+  const roleArn = typeof fields.RoleArn === 'string' ? fields.RoleArn : undefined;
+  return { source, accessKeyId, secretAccessKey, sessionToken, expiration, roleArn };
+}
 
 /** Refresh this long before expiry at most ("AWS SDKs and Tools Reference Guide": SDKs refresh 5 minutes before). */
 export const REFRESH_MARGIN_MS = 5 * 60_000;
@@ -91,8 +141,10 @@ export function presignLifetime(lease: Lease, date: number, wanted: number): num
       `the credentials from ${lease.info.source} expire at ${expiration.toISOString()}, before a URL signed at ${new Date(date).toISOString()} could be used`,
     );
   }
-  // Only a valid number is cut: anything else goes on to the signer, whose message names it as given.
-  return typeof wanted === 'number' && wanted > left ? left : wanted;
+  // Only a valid expiry is cut: anything else goes on to the signer, whose message names it as given, whatever the
+  // credentials.
+  const valid = Number.isInteger(wanted) && wanted >= 1 && wanted <= MAX_PRESIGN_EXPIRY;
+  return valid && wanted > left ? left : wanted;
 }
 
 /** The credentials a client signs with, refreshed as the file's comment says. */
@@ -105,12 +157,22 @@ export class CredentialCache {
   #failures = 0;
   #retryAt = 0;
   #lastFailure: unknown;
+  readonly #onClose: (() => void) | undefined;
 
-  /** `clock`: the time expiries are compared with, the server-corrected clock of the transport. */
-  constructor(provider: CredentialProvider, region: string, clock: () => number) {
+  /**
+   * `clock`: the time expiries are compared with, the server-corrected clock of the transport. `onClose`: ends what
+   * the provider has running (credential_process children).
+   */
+  constructor(provider: CredentialProvider, region: string, clock: () => number, onClose?: () => void) {
     this.#provider = provider;
     this.#region = region;
     this.#clock = clock;
+    this.#onClose = onClose;
+  }
+
+  /** Ends whatever a fetch has running; a fetch in progress then fails. */
+  close(): void {
+    this.#onClose?.();
   }
 
   /** A cache of keys without an expiry, usable at once without a provider call. */
@@ -154,7 +216,7 @@ export class CredentialCache {
   #refresh(): Promise<Lease> {
     this.#refreshing ??= this.#provider()
       .then((credentials) => {
-        const lease = this.#leaseOf(credentials, this.#clock());
+        const lease = this.#renewed(credentials);
         this.#lease = lease;
         this.#failures = 0;
         this.#retryAt = 0;
@@ -192,6 +254,23 @@ export class CredentialCache {
     );
   }
 
+  /**
+   * The lease of freshly fetched credentials. A source that hands back the ones in use (a login tool's cache) renews
+   * nothing: that counts as a failed refresh, so the old lease keeps its times, and its guard before expiry, rather
+   * than earn a new lifetime that shrinks at every fetch.
+   */
+  #renewed(credentials: SourcedCredentials): Lease {
+    const old = this.#lease;
+    const same =
+      old?.info.expiration !== undefined && old.info.expiration.getTime() === credentials.expiration?.getTime();
+    if (old !== undefined && same && old.info.accessKeyId === credentials.accessKeyId) {
+      throw new CredentialsError(
+        `${credentials.source} gave back the credentials in use, which expire at ${old.info.expiration!.toISOString()}; it must hand out new ones before then`,
+      );
+    }
+    return this.#leaseOf(credentials, this.#clock());
+  }
+
   #leaseOf(credentials: SourcedCredentials, now: number): Lease {
     const { source, accessKeyId, secretAccessKey, sessionToken, expiration } = credentials;
     if (expiration !== undefined && Number.isNaN(expiration.getTime()))
@@ -199,7 +278,7 @@ export class CredentialCache {
     if (expiration !== undefined && expiration.getTime() <= now) {
       const when = expiration.toISOString();
       throw new CredentialsError(
-        `${source} gave credentials that expired at ${when}, before ${new Date(now).toISOString()}; check the clock`,
+        `${source} gave credentials that had expired already, at ${when} (it is ${new Date(now).toISOString()} here): it served stale ones, or this machine's clock is wrong`,
       );
     }
     let signer: SigV4Signer;

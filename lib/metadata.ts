@@ -6,10 +6,10 @@
  * to access instance metadata"). Their failures throw FetchFailure with a
  * reason; nothing they say holds a token or a secret.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { Dispatcher } from 'undici';
-import type { SourcedCredentials } from './credentials.js';
+import { type CredentialFields, type SourcedCredentials, credentialsFrom } from './credentials.js';
 import { type Fetched, FetchFailure, fetchText, seconds } from './fetch.js';
 import type { Environment } from './settings.js';
 
@@ -55,19 +55,35 @@ function loopback(hostname: string): boolean {
  */
 function containerAuthorization(env: Environment): { value: string; from: string } | undefined {
   const file = env.AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE;
-  const from = `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE (${file})`;
   if (file) {
-    let value: string;
-    try {
-      value = readFileSync(file, 'utf8').trim();
-    } catch (error) {
-      throw new FetchFailure(`cannot read ${from}: ${(error as NodeJS.ErrnoException).code}`);
-    }
-    if (value === '') throw new FetchFailure(`${from} is empty`);
-    return { value, from };
+    const from = `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE (${file})`;
+    return { value: readTokenFile(file, from), from };
   }
   const token = env.AWS_CONTAINER_AUTHORIZATION_TOKEN;
   return token ? { value: token, from: 'AWS_CONTAINER_AUTHORIZATION_TOKEN' } : undefined;
+}
+
+/** A token is a few KiB (a JWT); a file larger than this is not one. */
+const MAX_TOKEN_FILE_BYTES = 64 * 1024;
+
+/**
+ * A token file's contents, trimmed: read at each fetch, since the orchestrator rotates it. Only a regular file of at
+ * most 64 KiB is read: a FIFO or a device would block or never end. `what` names it in messages.
+ */
+export function readTokenFile(path: string, what: string): string {
+  let token: string;
+  try {
+    const stats = statSync(path);
+    if (!stats.isFile()) throw new FetchFailure(`${what} is not a regular file`);
+    if (stats.size > MAX_TOKEN_FILE_BYTES)
+      throw new FetchFailure(`${what} holds more than 64 KiB, which no token does`);
+    token = readFileSync(path, 'utf8').trim();
+  } catch (error) {
+    if (error instanceof FetchFailure) throw error;
+    throw new FetchFailure(`cannot read ${what} (${(error as NodeJS.ErrnoException).code})`);
+  }
+  if (token === '') throw new FetchFailure(`${what} is empty`);
+  return token;
 }
 
 /** Credentials from the container endpoint. */
@@ -91,7 +107,7 @@ export async function containerCredentials(
     throw new FetchFailure(`${what} answered ${reply.status}; ${check}`);
   }
   if (reply.status !== 200) throw new FetchFailure(`${what} answered ${reply.status}`);
-  return credentialsOf(jsonOf(reply, what), 'container', what, 'Token');
+  return credentialsFrom(tokenAsSessionToken(jsonOf(reply, what)), 'container', what);
 }
 
 /** The EC2 instance metadata service's address ("AWS SDKs and Tools Reference Guide", "IMDS credential provider"). */
@@ -138,7 +154,7 @@ export class Imds {
     const document = jsonOf(reply, this.#endpoint);
     if (document.Code !== undefined && document.Code !== 'Success')
       throw new FetchFailure(`${this.#endpoint} says Code ${String(document.Code)} for the instance role`);
-    return credentialsOf(document, 'IMDS', this.#endpoint, 'Token');
+    return credentialsFrom(tokenAsSessionToken(document), 'IMDS', this.#endpoint);
   }
 
   /** A metadata GET with the session token; a 401 (the token expired) gets a new token once. */
@@ -192,6 +208,12 @@ export class Imds {
   }
 }
 
+/** The container endpoint and IMDS name the session token `Token`. */
+function tokenAsSessionToken(document: Record<string, unknown>): CredentialFields {
+  const { AccessKeyId, SecretAccessKey, Token, Expiration, RoleArn } = document;
+  return { AccessKeyId, SecretAccessKey, SessionToken: Token, Expiration, RoleArn };
+}
+
 /** A reply's JSON object; its text is never shown, it holds credentials. */
 function jsonOf(reply: Fetched, shown: string): Record<string, unknown> {
   try {
@@ -201,32 +223,4 @@ function jsonOf(reply: Fetched, shown: string): Record<string, unknown> {
     // Reported below, without the text.
   }
   throw new FetchFailure(`${shown} did not answer with a JSON object`);
-}
-
-/**
- * The credentials of a JSON document: AccessKeyId, SecretAccessKey, the token under `tokenField` and Expiration, the
- * fields the container endpoint, IMDS and credential_process share (credential_process names its token SessionToken).
- */
-export function credentialsOf(
-  document: Record<string, unknown>,
-  source: string,
-  shown: string,
-  tokenField: 'Token' | 'SessionToken',
-): SourcedCredentials {
-  const text = (name: string) => (typeof document[name] === 'string' ? (document[name] as string) : undefined);
-  const accessKeyId = text('AccessKeyId');
-  const secretAccessKey = text('SecretAccessKey');
-  if (!accessKeyId || !secretAccessKey) throw new FetchFailure(`${shown} gave no AccessKeyId and SecretAccessKey`);
-  const expiration = text('Expiration');
-  const date = expiration === undefined ? undefined : new Date(expiration);
-  if (date !== undefined && Number.isNaN(date.getTime()))
-    throw new FetchFailure(`${shown} gave an Expiration that is not a date`);
-  return {
-    source,
-    accessKeyId,
-    secretAccessKey,
-    sessionToken: text(tokenField) || undefined,
-    expiration: date,
-    roleArn: text('RoleArn'),
-  };
 }

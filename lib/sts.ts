@@ -7,7 +7,7 @@
  * web identity token) or the reply (it holds credentials).
  */
 import type { Dispatcher } from 'undici';
-import type { SourcedCredentials } from './credentials.js';
+import { type SourcedCredentials, credentialsFrom } from './credentials.js';
 import { encodeComponent } from './encoding.js';
 import type { Environment } from './settings.js';
 import { FetchFailure, fetchText } from './fetch.js';
@@ -134,13 +134,14 @@ function credentialsOf(root: XmlElement, action: string, source: string, what: s
   const result = child(root, `${action}Result`);
   const credentials = result === undefined ? undefined : child(result, 'Credentials');
   const field = (name: string) => (credentials === undefined ? undefined : textOf(credentials, name)?.trim());
-  const accessKeyId = field('AccessKeyId');
-  const secretAccessKey = field('SecretAccessKey');
-  const sessionToken = field('SessionToken');
-  const expiration = field('Expiration');
-  if (!accessKeyId || !secretAccessKey || !sessionToken || !expiration)
+  const fields = {
+    AccessKeyId: field('AccessKeyId'),
+    SecretAccessKey: field('SecretAccessKey'),
+    SessionToken: field('SessionToken'),
+    Expiration: field('Expiration'),
+  };
+  if (!fields.SessionToken || !fields.Expiration)
     throw new FetchFailure(`${what}: the reply lacks Credentials with all four fields`);
   const user = result === undefined ? undefined : child(result, 'AssumedRoleUser');
-  const roleArn = user === undefined ? undefined : textOf(user, 'Arn');
-  return { source, accessKeyId, secretAccessKey, sessionToken, expiration: new Date(expiration), roleArn };
+  return { ...credentialsFrom(fields, source, what), roleArn: user === undefined ? undefined : textOf(user, 'Arn') };
 }
