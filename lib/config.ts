@@ -9,7 +9,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { inspect } from 'node:util';
-import { TomlError, parse } from 'smol-toml';
+import { createRequire } from 'node:module';
+import type { TomlError } from 'smol-toml';
 import type { CredentialPlan } from './chain.js';
 import type { Credentials } from './credentials.js';
 import { ConfigError, type ConfigProblem } from './errors.js';
@@ -120,6 +121,14 @@ export class StorageConfig {
   }
 }
 
+let toml: typeof import('smol-toml') | undefined;
+
+/** smol-toml (its CommonJS build, so loading stays synchronous), the first time a text is parsed: `import('s3v4')` alone does not load it. */
+function smolToml(): typeof import('smol-toml') {
+  toml ??= createRequire(import.meta.url)('smol-toml') as typeof import('smol-toml');
+  return toml;
+}
+
 /** Reads and validates a TOML configuration file. Throws one ConfigError listing every problem. */
 export function loadConfig(path: string, env: Environment = process.env): StorageConfig {
   let text: string;
@@ -144,9 +153,9 @@ export function parseConfig(text: string, name = 'config', env: Environment = pr
   let document: Record<string, unknown>;
   try {
     // Integers as bigint tell 3600 from 3600.0 and 1.5 (TOML 1.0 section "Integer").
-    document = parse(text, { integersAsBigInt: true });
+    document = smolToml().parse(text, { integersAsBigInt: true });
   } catch (error) {
-    if (!(error instanceof TomlError)) throw error;
+    if (!(error instanceof smolToml().TomlError)) throw error;
     throw new ConfigError(name, [syntaxProblem(text, error)]);
   }
   const table = s3Table(document, report);
@@ -164,9 +173,9 @@ function reasonOf(error: TomlError): string {
 /** The syntax error parsing `text` throws, if any. */
 function syntaxError(text: string): TomlError | undefined {
   try {
-    parse(text);
+    smolToml().parse(text);
   } catch (error) {
-    if (error instanceof TomlError) return error;
+    if (error instanceof smolToml().TomlError) return error;
     throw error;
   }
   return undefined;

@@ -10,7 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { Readable } from 'node:stream';
-import { Agent, request } from 'undici';
+import type { Agent as UndiciAgent, Dispatcher } from 'undici';
+import { Agent, dispatch } from './undici.js';
 import type { Body } from './bodies.js';
 import { S3Client } from './client.js';
 import { loadConfig, type StorageConfig } from './config.js';
@@ -133,10 +134,16 @@ async function runChecks(
   }
 }
 
+/** A request to a whole URL (a download link, the endpoint) through the doctor's own agent. */
+function fetchUrl(agent: Dispatcher, url: string, method: 'GET' | 'HEAD', signal: AbortSignal) {
+  const { origin, pathname, search } = new URL(url);
+  return dispatch(agent, { origin, path: `${pathname}${search}`, method, signal });
+}
+
 interface Context {
   config: StorageConfig;
   client: S3Client;
-  agent: Agent;
+  agent: UndiciAgent;
   signal: AbortSignal;
   add: (check: Check) => boolean;
 }
@@ -164,7 +171,7 @@ async function checkEndpoint({ client, agent, signal, add }: Context): Promise<b
   let status: number;
   let date: string | undefined;
   try {
-    const reply = await request(url, { method: 'HEAD', dispatcher: agent, signal });
+    const reply = await fetchUrl(agent, url, 'HEAD', signal);
     await reply.body.dump();
     status = reply.statusCode;
     date = typeof reply.headers.date === 'string' ? reply.headers.date : undefined;
@@ -420,7 +427,7 @@ async function checkObject(context: Context): Promise<void> {
 /** The download links: plain (public bucket) or presigned, and the CDN's when public_url_base is set. */
 async function checkLinks({ config, client, agent, signal, add }: Context, key: string, body: string): Promise<void> {
   const fetchText = async (url: string) => {
-    const reply = await request(url, { dispatcher: agent, signal });
+    const reply = await fetchUrl(agent, url, 'GET', signal);
     // The object is a few bytes, and an error page fits the error bound: a body beyond it is other content, unread.
     const read = { status: reply.statusCode, headers: reply.headers, body: reply.body };
     const text = await readBounded(read, MAX_ERROR_BYTES, 'GET download link').catch((error: unknown) => {

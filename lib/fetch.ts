@@ -4,8 +4,9 @@
  * reasons for CredentialsError, so they say what happened without the
  * request's headers (which carry tokens) or the reply's body (credentials).
  */
-import { Agent, type Dispatcher } from 'undici';
+import type { Agent as UndiciAgent, Dispatcher } from 'undici';
 import { S3v4Error } from './errors.js';
+import { Agent, dispatch } from './undici.js';
 
 /** A reply's status, headers and body as text. */
 export interface Fetched {
@@ -39,7 +40,7 @@ export class FetchFailure extends S3v4Error {
 }
 
 /** The sockets of credential requests: never the client's dispatcher, whose proxy must not see IMDS. */
-export function credentialAgent(): Agent {
+export function credentialAgent(): UndiciAgent {
   return new Agent({ keepAliveTimeout: 1000, connections: 4 });
 }
 
@@ -48,7 +49,7 @@ export async function fetchText(dispatcher: Dispatcher, request: FetchRequest): 
   const url = new URL(request.url);
   const signal = AbortSignal.timeout(request.timeoutMs);
   try {
-    const reply = await dispatcher.request({
+    const reply = await dispatch(dispatcher, {
       origin: url.origin,
       path: `${url.pathname}${url.search}`,
       method: request.method,

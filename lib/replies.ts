@@ -5,9 +5,10 @@
  * the region codes and the minimum-policy text are shared with `doctor`.
  */
 import { Readable } from 'node:stream';
-import { type Dispatcher, errors } from 'undici';
+import type { Dispatcher } from 'undici';
 import { decodeWords } from './encoded-words.js';
 import { ProtocolError, S3Error } from './errors.js';
+import { BodyTimeoutError } from './undici.js';
 import { MAX_XML_LENGTH, parseXml, textOf, XmlError, type XmlElement } from './xml.js';
 
 export type ReplyHeaders = Record<string, string | string[] | undefined>;
@@ -430,7 +431,7 @@ export class Download implements GetResult {
     this.metadata = info.metadata;
     this.#body = reply.body;
     this.#fail = fail;
-    this.#idle = setTimeout(() => reply.body.destroy(new errors.BodyTimeoutError()), idleMs).unref();
+    this.#idle = setTimeout(() => reply.body.destroy(new BodyTimeoutError()), idleMs).unref();
     reply.body.once('close', () => clearTimeout(this.#idle));
   }
 

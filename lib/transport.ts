@@ -8,7 +8,7 @@
  */
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Agent, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { positiveInteger } from './arguments.js';
 import { createHash } from 'node:crypto';
 import { type Payload, type SizedPayload, inMemory, source } from './bodies.js';
@@ -25,6 +25,7 @@ import {
 import { type AttemptFailure, retryDecision } from './retry.js';
 import type { CredentialCache } from './credentials.js';
 import { type RequestTarget, UNSIGNED_PAYLOAD, hashPayload } from './signer.js';
+import { Agent, dispatch } from './undici.js';
 
 export type HttpMethod = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'DELETE';
 
@@ -300,7 +301,7 @@ export class Transport {
       Object.assign(headers, signer.sign({ method, url: target, headers, payloadHash }, { date }));
       body = Readable.from(counted(source(payload), onSent));
     }
-    const response = await this.#dispatcher.request({
+    const response = await dispatch(this.#dispatcher, {
       origin: target.origin,
       path: target.pathAndQuery,
       method,
