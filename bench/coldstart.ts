@@ -12,6 +12,9 @@
  * client's ratio to s3v4 taken within the round. The server is a one-node
  * Ceph RADOS Gateway (spec/support/rgw.ts) on 127.0.0.1, started here.
  *
+ * A last row runs the command line the same way, `s3v4 get KEY -`, which
+ * sets V8's --liftoff-only for itself (lib/cli.ts).
+ *
  * Run: npm run bench:coldstart   (S3V4_BENCH_ROUNDS, default 15)
  */
 import { spawn } from 'node:child_process';
@@ -29,11 +32,11 @@ const KEY = 'cold/ten.txt';
 const BODY = '0123456789';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-/** A child's own report. */
+/** A child's own report; the command line's row has its wall time alone. */
 interface Sample {
-  importMs: number;
-  firstGetMs: number;
-  rssMiB: number;
+  importMs?: number;
+  firstGetMs?: number;
+  rssMiB?: number;
   wallMs: number;
 }
 
@@ -85,14 +88,16 @@ process.stdout.write(JSON.stringify({ importMs: imported - started, firstGetMs: 
 `;
 }
 
-async function runChild(file: string): Promise<Sample> {
+/** One fresh process: `args` to node; a client's child reports JSON, the command line prints the object. */
+async function runChild(args: readonly string[]): Promise<Sample> {
   const started = performance.now();
-  const process_ = spawn(process.execPath, [file], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const process_ = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let output = '';
   process_.stdout.on('data', (data: Buffer) => (output += data));
   const code = await new Promise<number | null>((resolve) => process_.once('close', resolve));
   const wallMs = performance.now() - started;
-  if (code !== 0) throw new Error(`${file} exited with ${code}`);
+  if (code !== 0) throw new Error(`node ${args.join(' ')} exited with ${code}`);
+  if (output === BODY) return { wallMs };
   return { ...(JSON.parse(output) as Omit<Sample, 'wallMs'>), wallMs };
 }
 
@@ -117,11 +122,18 @@ async function main(): Promise<void> {
     if (created.status !== 200) throw new Error(`CreateBucket: ${created.status}`);
     await setup.put(KEY, BODY);
     await setup.close();
-    const files = Object.entries(programs(rgw)).map(([name, program]) => {
+    const files: Array<readonly [string, string[]]> = Object.entries(programs(rgw)).map(([name, program]) => {
       const file = join(dir, `${name.replace(/[^a-z0-9]/gi, '-')}.mjs`);
       writeFileSync(file, child(program));
-      return [name, file] as const;
+      return [name, [file]] as const;
     });
+    // The command line, as a shell runs it: `s3v4 get KEY -`.
+    const config = join(dir, 'config.toml');
+    writeFileSync(
+      config,
+      `[object_store]\nbackend = "s3"\n[object_store.s3]\nendpoint = "${rgw.endpoint}"\nbucket = "${BUCKET}"\nregion = "${rgw.region}"\naccess_key = "${rgw.accessKeyId}"\nsecret_key = "${rgw.secretAccessKey}"\n`,
+    );
+    files.push(['s3v4 get KEY - (command line)', [join(ROOT, 'dist', 'cli.js'), 'get', KEY, '-', '--config', config]]);
     // A warm-up round, not counted: the page cache, not the clients, is what the first spawn of each measures.
     for (const [, file] of files) await runChild(file);
     const samples = new Map<string, Sample[]>(files.map(([name]) => [name, []]));
@@ -146,8 +158,9 @@ function report(samples: Map<string, Sample[]>, rounds: number): void {
   console.log('median (quartiles); ratio = client ÷ s3v4 within each round\n');
   console.log('| client | fresh process → GET done (wall) | ratio | import | first GET done (in process) | peak RSS |');
   console.log('|---|---:|---:|---:|---:|---:|');
-  const cell = (values: number[], unit: string, digits = 0) => {
-    const s = spread(values);
+  const cell = (values: Array<number | undefined>, unit: string, digits = 0) => {
+    if (values.some((value) => value === undefined)) return '—';
+    const s = spread(values as number[]);
     return `${fmt(s.median, digits)} ${unit} (${fmt(s.p25, digits)}–${fmt(s.p75, digits)})`;
   };
   for (const [name, list] of samples) {

@@ -11,6 +11,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
 // The client and doctor (and undici with them) are imported when a command needs them: --help and usage errors stay
 // quick.
 import type { S3Client } from './client.js';
@@ -208,6 +209,11 @@ function report(error: unknown, json: boolean, interrupted: boolean): number {
   return status;
 }
 
+// V8 compiles undici's HTTP parser (llhttp, WebAssembly) with its optimising tier in the background, and a process
+// waits for that work before it exits: 130 to 220 ms of every command here (bench/coldstart.ts, README Speed). A
+// command makes a few requests, for which the baseline tier parses as fast. This process is the command line's own;
+// the library never sets a V8 flag in its users' processes.
+setFlagsFromString('--liftoff-only');
 const status = await main(process.argv.slice(2));
 // A closed stdout may have set it already.
 process.exitCode ??= status;
