@@ -14,7 +14,7 @@ import { type Fetched, FetchFailure, fetchText, seconds } from './fetch.js';
 import type { Environment } from './settings.js';
 
 /** The ECS host of AWS_CONTAINER_CREDENTIALS_RELATIVE_URI. */
-export const CONTAINER_HOST = 'http://169.254.170.2';
+const CONTAINER_HOST = 'http://169.254.170.2';
 /**
  * The hosts AWS_CONTAINER_CREDENTIALS_FULL_URI may name over plain http besides loopback, whatever the port: ECS's and
  * EKS Pod Identity's, as the AWS SDKs allow them ("Container credential provider").
@@ -111,7 +111,7 @@ export async function containerCredentials(
 }
 
 /** The EC2 instance metadata service's address ("AWS SDKs and Tools Reference Guide", "IMDS credential provider"). */
-export function imdsEndpoint(env: Environment): string {
+function imdsEndpoint(env: Environment): string {
   if (env.AWS_EC2_METADATA_SERVICE_ENDPOINT) return env.AWS_EC2_METADATA_SERVICE_ENDPOINT.replace(/\/+$/, '');
   return env.AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE?.toLowerCase() === 'ipv6'
     ? 'http://[fd00:ec2::254]'
@@ -119,7 +119,7 @@ export function imdsEndpoint(env: Environment): string {
 }
 
 /** Per request; the SDKs use 1 s too. */
-export const IMDS_TIMEOUT_MS = 1000;
+const IMDS_TIMEOUT_MS = 1000;
 /** Attempts per IMDS request: one retry. */
 const IMDS_ATTEMPTS = 2;
 /** The session token's lifetime asked for: six hours, the longest IMDS grants. */
