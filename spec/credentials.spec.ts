@@ -8,7 +8,7 @@
  * sources.spec.ts.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -24,6 +24,7 @@ import {
 } from '../lib/credentials.js';
 import { containerUrl } from '../lib/metadata.js';
 import { splitWords } from '../lib/profiles.js';
+import { awsHome } from './helpers.js';
 import {
   ConfigError,
   CredentialsError,
@@ -312,15 +313,6 @@ test('a refused FULL_URI stops the chain, so no other identity stands in for the
   assert.match(error.message, /^no credentials: container is set up wrongly/);
 });
 
-/** A HOME with the given shared files. */
-function homeWith(files: { config?: string; credentials?: string }): string {
-  const home = mkdtempSync(join(tmpdir(), 's3v4-home-'));
-  mkdirSync(join(home, '.aws'));
-  if (files.config !== undefined) writeFileSync(join(home, '.aws', 'config'), files.config);
-  if (files.credentials !== undefined) writeFileSync(join(home, '.aws', 'credentials'), files.credentials);
-  return home;
-}
-
 async function credentialsIn(env: Environment, options: Partial<typeof BUCKET> & { profile?: string } = {}) {
   const client = new S3Client(storageConfig({ ...BUCKET, ...options }, env));
   try {
@@ -331,7 +323,7 @@ async function credentialsIn(env: Environment, options: Partial<typeof BUCKET> &
 }
 
 test('shared files: the default profile, AWS_PROFILE, the TOML profile; the credentials file wins over config', async () => {
-  const HOME = homeWith({
+  const HOME = awsHome({
     credentials:
       '[default]\naws_access_key_id = AKIDDEFAULT\naws_secret_access_key = s1\n[dev]\naws_access_key_id = AKIDDEVCRED\naws_secret_access_key = s2\n',
     config:
@@ -361,7 +353,7 @@ test('shared files: the default profile, AWS_PROFILE, the TOML profile; the cred
 });
 
 test('shared files: a TOML profile that does not exist is a ConfigError naming the key; a broken file names its line', () => {
-  const HOME = homeWith({ config: '[profile dev]\nregion = us-east-1\nnot a line\n' });
+  const HOME = awsHome({ config: '[profile dev]\nregion = us-east-1\nnot a line\n' });
   const error = (() => {
     try {
       storageConfig({ ...BUCKET, profile: 'nope' }, { HOME });
@@ -376,7 +368,7 @@ test('shared files: a TOML profile that does not exist is a ConfigError naming t
 });
 
 test('shared files: source_profile chains are followed, and a loop is refused with its path', async () => {
-  const HOME = homeWith({
+  const HOME = awsHome({
     config: [
       '[profile a]',
       'role_arn = arn:aws:iam::1:role/a',
@@ -447,7 +439,7 @@ test('credential_process: the documented JSON with Version 1 and Expiration; its
   const withArgs = script(
     `[ "$1" = "a b" ] && [ "$2" = "c" ] && echo '{"Version":1,"AccessKeyId":"AKIDARGS","SecretAccessKey":"x"}'`,
   );
-  const HOME = homeWith({
+  const HOME = awsHome({
     config: [
       '[profile p]',
       `credential_process = ${good}`,
@@ -500,7 +492,7 @@ test('presigned URLs with temporary credentials live no longer than they do; wit
   const process = script(
     `echo '{"Version":1,"AccessKeyId":"AKIDPRESIGN","SecretAccessKey":"x","SessionToken":"tok","Expiration":"${expiration.toISOString()}"}'`,
   );
-  const HOME = homeWith({ config: `[default]\ncredential_process = ${process}\n` });
+  const HOME = awsHome({ config: `[default]\ncredential_process = ${process}\n` });
   const client = new S3Client(storageConfig(BUCKET, { HOME, AWS_EC2_METADATA_DISABLED: 'true' }));
   // Presigning is synchronous: chain credentials must have been fetched first.
   assert.throws(
@@ -542,7 +534,7 @@ test('nothing secret in CredentialsError, inspect or JSON of what the client tel
     assert.not.ok(view.includes('SECRETJWTPAYLOAD'), view);
     assert.not.ok(view.includes('SECRETAUTHTOKEN'), view);
   }
-  const HOME = homeWith({
+  const HOME = awsHome({
     credentials: `[default]\naws_access_key_id = AKIDSHOWN\naws_secret_access_key = ${SECRET}\naws_session_token = ${TOKEN}\n`,
   });
   const config = storageConfig(BUCKET, { HOME });
@@ -602,7 +594,7 @@ test('STS replies that are not what they should be give reasons, never the reply
     const [status, body] = replies[next]!;
     return { status, body };
   });
-  const HOME = homeWith({
+  const HOME = awsHome({
     config: '[profile r]\nrole_arn = arn:aws:iam::1:role/with space\nsource_profile = base\nexternal_id = ext-1\n',
     credentials: `[base]\naws_access_key_id = AKIDBASE\naws_secret_access_key = ${SECRET}\n`,
   });
@@ -684,7 +676,7 @@ test('a profile of settings alone leaves the credentials to the container; crede
     }),
   }));
   try {
-    const HOME = homeWith({ config: '[default]\nregion = us-east-1\n[profile prod]\nregion = eu-west-1\n' });
+    const HOME = awsHome({ config: '[default]\nregion = us-east-1\n[profile prod]\nregion = eu-west-1\n' });
     for (const profile of [{}, { AWS_PROFILE: 'prod' }]) {
       const env = {
         HOME,
@@ -697,7 +689,7 @@ test('a profile of settings alone leaves the credentials to the container; crede
   } finally {
     await container.close();
   }
-  const HOME = homeWith({
+  const HOME = awsHome({
     config: '[profile fromimds]\nrole_arn = arn:aws:iam::1:role/r\ncredential_source = Ec2InstanceMetadata\n',
   });
   let error: unknown;
@@ -715,7 +707,7 @@ test('a profile of settings alone leaves the credentials to the container; crede
 });
 
 test('a profile key with an inline "#" is refused naming the key; a FIFO as a shared file is refused, not read forever', async () => {
-  const HOME = homeWith({
+  const HOME = awsHome({
     credentials: `[default]\naws_access_key_id = AKIDX # mine\naws_secret_access_key = ${SECRET}\n`,
   });
   const error = (await credentialsIn({ HOME, AWS_EC2_METADATA_DISABLED: 'true' }).catch(
@@ -726,7 +718,7 @@ test('a profile key with an inline "#" is refused naming the key; a FIFO as a sh
     error.tried.at(-1)!.reason,
     /^profile default: aws_access_key_id holds a " #" or " ;": a comment after the value is part of it/,
   );
-  const fifoHome = homeWith({});
+  const fifoHome = awsHome({});
   const fifo = join(fifoHome, '.aws', 'config');
   assert.is(spawnSync('mkfifo', [fifo]).status, 0);
   assert.throws(
@@ -750,7 +742,7 @@ test('a credential_process that hangs: the signal ends the wait; close() and exi
     const pidFile = join(dir, 'pids');
     // Ignores SIGTERM, and leaves a grandchild that would outlive a plain kill of the process.
     const hang = script(`trap '' TERM\nsleep 1000 &\necho $! >> ${pidFile}\necho $$ >> ${pidFile}\nwait`);
-    const HOME = homeWith({ config: `[default]\ncredential_process = ${hang}\n` });
+    const HOME = awsHome({ config: `[default]\ncredential_process = ${hang}\n` });
     const started = Date.now();
     const child = spawnSync(
       globalThis.process.execPath,
@@ -846,7 +838,7 @@ test('a presign expiry out of range is refused whatever the credentials, not cut
   );
   const client = new S3Client(
     storageConfig(BUCKET, {
-      HOME: homeWith({ config: `[default]\ncredential_process = ${process}\n` }),
+      HOME: awsHome({ config: `[default]\ncredential_process = ${process}\n` }),
       AWS_EC2_METADATA_DISABLED: 'true',
     }),
   );

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { suite, type Test } from 'uvu';
@@ -43,6 +44,21 @@ export function throwsArgument(
 /** A configuration's TOML: the [object_store] header and the given [object_store.s3] lines. */
 export function storageToml(...lines: string[]): string {
   return `${['[object_store]', 'backend = "s3"', '', '[object_store.s3]', ...lines].join('\n')}\n`;
+}
+
+/** The AWS shared files of a HOME: `~/.aws/config` and `~/.aws/credentials`, each written when given. */
+export interface SharedFileTexts {
+  config?: string;
+  credentials?: string;
+}
+
+/** A fresh temporary HOME holding `~/.aws` with these shared files. */
+export function awsHome(files: SharedFileTexts = {}): string {
+  const home = mkdtempSync(join(tmpdir(), 's3v4-home-'));
+  mkdirSync(join(home, '.aws'));
+  if (files.config !== undefined) writeFileSync(join(home, '.aws', 'config'), files.config);
+  if (files.credentials !== undefined) writeFileSync(join(home, '.aws', 'credentials'), files.credentials);
+  return home;
 }
 
 /** Deterministic PRNG (mulberry32), so property tests are reproducible. */

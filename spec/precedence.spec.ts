@@ -8,7 +8,7 @@
  * settles it.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ConfigError, CredentialsError, S3Client, storageConfig } from '../lib/index.js';
-import { CEPH, serverForSpecs, watchdog } from './helpers.js';
+import { CEPH, awsHome, serverForSpecs, watchdog } from './helpers.js';
 import { PYTHON, botocoreInstalled } from './support/botocore.js';
 import { type ContainerEndpoint, type Imds, startContainerEndpoint, startImds } from './support/metadata.js';
 import { type StsGateway, sharedStsGateway } from './support/sts.js';
@@ -234,11 +234,8 @@ if (serverForSpecs(test, CEPH, 'the credential precedence', FILE)) {
     const python = botocore();
     const table: string[] = [];
     try {
-      for (const [index, one] of cases(gateway, tokenFile, process).entries()) {
-        const home = join(dir, `home-${index}`);
-        mkdirSync(join(home, '.aws'), { recursive: true });
-        if (one.config !== undefined) writeFileSync(join(home, '.aws', 'config'), one.config);
-        if (one.credentials !== undefined) writeFileSync(join(home, '.aws', 'credentials'), one.credentials);
+      for (const one of cases(gateway, tokenFile, process)) {
+        const home = awsHome(one);
         const env: Record<string, string> = {
           HOME: home,
           PATH: globalThis.process.env.PATH ?? '/usr/bin:/bin',

@@ -11,7 +11,7 @@
  * environment here.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -24,19 +24,15 @@ import {
   S3Error,
   storageConfig,
 } from '../lib/index.js';
-import { CEPH, builtCli, serverForSpecs, watchdog } from './helpers.js';
+import { CEPH, type SharedFileTexts, awsHome, builtCli, serverForSpecs, watchdog } from './helpers.js';
 import { startContainerEndpoint, startImds } from './support/metadata.js';
 import { type StsGateway, sharedStsGateway } from './support/sts.js';
 
 const FILE = 'spec/sources.spec.ts';
 
 /** A HOME of its own with these shared files, and IMDS off unless the environment turns it on. */
-function environment(extra: Environment = {}, files: { config?: string; credentials?: string } = {}): Environment {
-  const home = mkdtempSync(join(tmpdir(), 's3v4-home-'));
-  mkdirSync(join(home, '.aws'));
-  if (files.config !== undefined) writeFileSync(join(home, '.aws', 'config'), files.config);
-  if (files.credentials !== undefined) writeFileSync(join(home, '.aws', 'credentials'), files.credentials);
-  return { HOME: home, AWS_EC2_METADATA_DISABLED: 'true', ...extra };
+function environment(extra: Environment = {}, files: SharedFileTexts = {}): Environment {
+  return { HOME: awsHome(files), AWS_EC2_METADATA_DISABLED: 'true', ...extra };
 }
 
 function tempFile(name: string, text: string): string {

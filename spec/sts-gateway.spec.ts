@@ -39,6 +39,13 @@ async function s3As(
   return { status: reply.statusCode, text: await reply.body.text() };
 }
 
+/** Credentials as IMDS and the container endpoint serve them (the token as `Token`) GET the role's object. */
+async function servedCredentialsRead(gateway: StsGateway, json: Record<string, string | undefined>): Promise<void> {
+  const keys = { accessKeyId: json.AccessKeyId!, secretAccessKey: json.SecretAccessKey!, sessionToken: json.Token! };
+  const get = await s3As(gateway, keys, 'GET', `/${gateway.bucket}/assumed/role.txt`);
+  assert.is(get.status, 200, get.text);
+}
+
 const errorCode = (text: string) => /<Code>([^<]*)<\/Code>/.exec(text)?.[1];
 
 function assertCredentials(credentials: TemporaryCredentials, seconds: number): void {
@@ -165,13 +172,7 @@ if (serverForSpecs(test, CEPH, 'the STS gateway', FILE)) {
       assert.is(json.Code, 'Success');
       assert.is(json.Type, 'AWS-HMAC');
       assert.match(json.Expiration!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
-      const keys = {
-        accessKeyId: json.AccessKeyId!,
-        secretAccessKey: json.SecretAccessKey!,
-        sessionToken: json.Token!,
-      };
-      const get = await s3As(gateway, keys, 'GET', `/${gateway.bucket}/assumed/role.txt`);
-      assert.is(get.status, 200, get.text);
+      await servedCredentialsRead(gateway, json);
       imds.failNext(1);
       assert.is((await call('GET', `${roles}${role.text}`, token)).status, 500);
       assert.is((await call('GET', `${roles}${role.text}`, token)).status, 200);
@@ -210,13 +211,7 @@ if (serverForSpecs(test, CEPH, 'the STS gateway', FILE)) {
       const json = JSON.parse(served.text) as Record<string, string>;
       assert.equal(Object.keys(json).sort(), ['AccessKeyId', 'Expiration', 'RoleArn', 'SecretAccessKey', 'Token']);
       assert.is(json.RoleArn, 'arn:aws:iam:::role/s3v4-test-role');
-      const keys = {
-        accessKeyId: json.AccessKeyId!,
-        secretAccessKey: json.SecretAccessKey!,
-        sessionToken: json.Token!,
-      };
-      const get = await s3As(gateway, keys, 'GET', `/${gateway.bucket}/assumed/role.txt`);
-      assert.is(get.status, 200, get.text);
+      await servedCredentialsRead(gateway, json);
       endpoint.failNext(1);
       assert.is((await call({ authorization: 'Bearer s3v4-secret' })).status, 500);
       assert.equal(endpoint.counts(), { requests: 4, unauthorized: 2 });
