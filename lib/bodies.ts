@@ -57,6 +57,8 @@ export interface ReplayablePayload {
   /** What the body is, for BodyLengthError: `fromFile(path)` or `Blob`. */
   readonly what: string;
   open(): AsyncIterable<Uint8Array>;
+  /** Bytes `start` to `end` (exclusive) as a payload of their own, read from that range of the source: one part. */
+  slice(start: number, end: number): ReplayablePayload;
 }
 
 /** A stream that can be read once; its length is known only when the caller declared it. */
@@ -127,21 +129,8 @@ export function toPayload(body: Body, contentLength: number | undefined): Payloa
   if (typeof body === 'string') return bytesPayload(Buffer.from(body, 'utf8'));
   if (body instanceof Uint8Array) return bytesPayload(body);
   if (body instanceof ArrayBuffer) return bytesPayload(new Uint8Array(body));
-  if (body instanceof FileBody)
-    return {
-      kind: 'replayable',
-      length: body.size,
-      what: `fromFile(${body.path})`,
-      open: () => createReadStream(body.path),
-    };
-  if (body instanceof Blob) {
-    return {
-      kind: 'replayable',
-      length: body.size,
-      what: 'Blob',
-      open: () => Readable.fromWeb(body.stream() as WebReadableStream<Uint8Array>),
-    };
-  }
+  if (body instanceof FileBody) return fileRange(body.path, 0, body.size, body.size);
+  if (body instanceof Blob) return blobRange(body, 0, body.size);
   if (body instanceof ReadableStream) {
     return { kind: 'stream', length: contentLength, stream: Readable.fromWeb(body as WebReadableStream<Uint8Array>) };
   }
@@ -152,6 +141,37 @@ export function toPayload(body: Body, contentLength: number | undefined): Payloa
     'body',
     'must be a string, Uint8Array, ArrayBuffer, Blob, Readable, ReadableStream, async iterable or fromFile(path)',
   );
+}
+
+/** How a range of a source is named in messages: the whole source, or its bytes `start` to `end - 1`. */
+function rangeName(what: string, start: number, end: number, size: number): string {
+  return start === 0 && end === size ? what : `${what} bytes ${start}-${end - 1}`;
+}
+
+/**
+ * Bytes `start` to `end` of a file of `size` bytes, read from disk at each open. The range that ends the file reads on
+ * to its end, so a file grown since fromFile() measured it fails with BodyLengthError instead of being stored cut.
+ */
+function fileRange(path: string, start: number, end: number, size: number): ReplayablePayload {
+  return {
+    kind: 'replayable',
+    length: end - start,
+    what: rangeName(`fromFile(${path})`, start, end, size),
+    open: () => createReadStream(path, end === size ? { start } : { start, end: end - 1 }),
+    slice: (from, to) => fileRange(path, start + from, start + to, size),
+  };
+}
+
+/** Bytes `start` to `end` of a Blob, streamed from Blob.slice(). */
+function blobRange(blob: Blob, start: number, end: number): ReplayablePayload {
+  const part = start === 0 && end === blob.size ? blob : blob.slice(start, end);
+  return {
+    kind: 'replayable',
+    length: end - start,
+    what: rangeName('Blob', start, end, blob.size),
+    open: () => Readable.fromWeb(part.stream() as WebReadableStream<Uint8Array>),
+    slice: (from, to) => blobRange(blob, start + from, start + to),
+  };
 }
 
 /**

@@ -1,5 +1,5 @@
 /**
- * Integrity headers for buffered bodies, off unless asked for: flexible
+ * Integrity headers of upload bodies, off unless asked for: flexible
  * checksums break R2, COS and older MinIO (S3 User Guide, "Checking object
  * integrity"; Cloudflare R2 docs, "S3 API compatibility").
  */
@@ -17,19 +17,21 @@ export function checkChecksum(checksum: Checksum | undefined): Checksum | undefi
   return checksum;
 }
 
-/** `Content-MD5` or `x-amz-checksum-*` of a buffered body; none without a checksum. */
-export function checksumHeaders(checksum: Checksum | undefined, bytes: Uint8Array): Record<string, string> {
-  switch (checksum) {
-    case 'md5':
-      return { 'content-md5': createHash('md5').update(bytes).digest('base64') };
-    case 'crc32': {
-      const crc = Buffer.alloc(4);
-      crc.writeUInt32BE(crc32(bytes));
-      return { 'x-amz-checksum-crc32': crc.toString('base64') };
-    }
-    case 'sha256':
-      return { 'x-amz-checksum-sha256': createHash('sha256').update(bytes).digest('base64') };
-    default:
-      return {};
+/** `Content-MD5` or `x-amz-checksum-*` of a body, read through once; none (and nothing read) without a checksum. */
+export async function checksumHeaders(
+  checksum: Checksum | undefined,
+  chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>,
+): Promise<Record<string, string>> {
+  if (checksum === undefined) return {};
+  if (checksum === 'crc32') {
+    let crc = 0;
+    for await (const chunk of chunks) crc = crc32(chunk, crc);
+    const bytes = Buffer.alloc(4);
+    bytes.writeUInt32BE(crc);
+    return { 'x-amz-checksum-crc32': bytes.toString('base64') };
   }
+  const hash = createHash(checksum);
+  for await (const chunk of chunks) hash.update(chunk);
+  const digest = hash.digest('base64');
+  return checksum === 'md5' ? { 'content-md5': digest } : { 'x-amz-checksum-sha256': digest };
 }

@@ -37,6 +37,7 @@ import { type QueryPair, formatQuery } from './encoding.js';
 import type { Agent } from 'undici';
 import { credentialCache } from './chain.js';
 import { type CredentialInfo, type Lease, presignLifetime } from './credentials.js';
+import { type DownloadOptions, type DownloadResult, downloadFile } from './download.js';
 import { Endpoint, type ObjectPresignOptions, checkKey, presignExpiry } from './endpoint.js';
 import { AbortError, CredentialsError, InvalidArgumentError, S3Error } from './errors.js';
 import { credentialAgent } from './fetch.js';
@@ -81,6 +82,7 @@ export { FileBody, fromFile } from './bodies.js';
 export type { Checksum } from './checksum.js';
 export type { CredentialInfo, Credentials } from './credentials.js';
 export type { DeleteManyResult, ListedObject, ListPage } from './documents.js';
+export type { DownloadOptions, DownloadResult } from './download.js';
 export type { PartOptions } from './multipart.js';
 export type { GetResult, ObjectInfo, PutResult } from './replies.js';
 export type { TransportOptions } from './transport.js';
@@ -89,7 +91,7 @@ export type { CopyOptions, GetOptions, PutOptions } from './requests.js';
 export interface ClientOptions extends TransportOptions, PartOptions {
   /**
    * Off by default: flexible checksums break R2, COS and older MinIO. Sends Content-MD5 or x-amz-checksum-* with each
-   * buffered body.
+   * body that is not a one-shot stream (parts included).
    */
   checksum?: Checksum;
 }
@@ -216,7 +218,8 @@ export class S3Client {
   async #putObject(target: RequestTarget, payload: SizedPayload, write: Write): Promise<PutResult> {
     const label = `PUT ${shownKey(write.key)}`;
     const headers = { ...write.headers, ...write.conditions };
-    if (payload.kind === 'bytes') Object.assign(headers, checksumHeaders(this.#checksum, payload.bytes));
+    // A one-shot stream is read once, to send it: its checksum cannot be known first.
+    if (payload.kind !== 'stream') Object.assign(headers, await checksumHeaders(this.#checksum, source(payload)));
     const reply = await this.#transport.send(target, {
       method: 'PUT',
       headers,
@@ -256,6 +259,14 @@ export class S3Client {
     const reply = await this.#transport.send(this.endpoint.objectTarget(key), spec);
     const fail = (error: unknown) => this.#transport.failure(error, label, signal, true);
     return new Download(key, reply, fail, this.#transport.bodyTimeout);
+  }
+
+  /**
+   * Downloads an object into a file: ranged GETs a few at a time, written at their offsets into a temporary file
+   * beside `path`, renamed into place once complete. An object replaced meanwhile is refused (download.ts).
+   */
+  download(key: string, path: string, options: DownloadOptions = {}): Promise<DownloadResult> {
+    return downloadFile((range) => this.get(key, range), key, path, options);
   }
 
   /** The object's size, ETag, content type, last-modified date and metadata. */
@@ -512,7 +523,7 @@ export class S3Client {
     const stopped = signal === undefined ? stop.signal : AbortSignal.any([signal, stop.signal]);
     const transport = {
       send: (request: PartRequest) => this.#sendPart(key, request, stopped, write.progress),
-      partHeaders: (part: Uint8Array) => checksumHeaders(this.#checksum, part),
+      partHeaders: (part: SizedPayload) => checksumHeaders(this.#checksum, source(part)),
     };
     const uploadOptions = {
       partSize: partSizeFor(payload.length, this.#parts.partSize),
@@ -521,9 +532,7 @@ export class S3Client {
       conditions: write.conditions,
       signal: stopped,
     };
-    const done = this.#transport.guard(stopped, label, () =>
-      uploadMultipart(transport, source(payload), uploadOptions),
-    );
+    const done = this.#transport.guard(stopped, label, () => uploadMultipart(transport, payload, uploadOptions));
     const upload = { stop, done: done.catch(() => undefined) };
     this.#uploads.add(upload);
     const etag = await done.finally(() => this.#uploads.delete(upload));
@@ -537,7 +546,7 @@ export class S3Client {
     const reply = await this.#transport.send(target, {
       method: request.method satisfies HttpMethod,
       headers: request.headers,
-      payload: request.body === undefined ? undefined : bytesPayload(request.body),
+      payload: request.body,
       signal: request.detached === true ? undefined : signal,
       text: true,
       label: `${operationOf(request)} ${shownKey(key)}`,

@@ -1,15 +1,24 @@
 /**
  * Multipart uploads (S3 API Reference: CreateMultipartUpload, UploadPart,
  * CompleteMultipartUpload, AbortMultipartUpload): when a body takes this
- * path, how large its parts are, and the upload itself. A source of unknown
- * or large size is cut into parts of one uniform size (R2 requires it), a
- * few sent at a time, so memory stays about partSize x (concurrency + 1)
- * whatever the object's size. Any failure or abort aborts the upload, so no
- * orphaned parts are left behind.
+ * path, how large its parts are, and the upload itself. A body is cut into
+ * parts of one uniform size (R2 requires it), a few sent at a time. A file or
+ * a Blob is not buffered: each part is read from its own range of the source
+ * when it is sent (and again on a retry). A stream is read into part buffers,
+ * so memory stays about partSize x (concurrency + 1) whatever the object's
+ * size. Any failure or abort aborts the upload, so no orphaned parts are left
+ * behind.
  */
 import { constants } from 'node:buffer';
 import { positiveInteger } from './arguments.js';
-import { fixedChunks } from './bodies.js';
+import {
+  type Payload,
+  type ReplayablePayload,
+  type SizedPayload,
+  bytesPayload,
+  fixedChunks,
+  source,
+} from './bodies.js';
 import { completeRequest, uploadId as uploadIdOf } from './documents.js';
 import { formatQuery } from './encoding.js';
 import { InvalidArgumentError, ProtocolError } from './errors.js';
@@ -81,7 +90,7 @@ export interface PartRequest {
   method: 'POST' | 'PUT' | 'DELETE';
   /** Encoded with formatQuery. */
   query: string;
-  body?: Uint8Array;
+  body?: SizedPayload;
   headers?: Record<string, string>;
   /**
    * Sent without the caller's AbortSignal, so an abort cannot cut it off: CreateMultipartUpload, whose upload id must
@@ -109,7 +118,7 @@ export interface UploadTransport {
   /** Sends one request for the object's key and returns the reply's headers and text. */
   send(request: PartRequest): Promise<{ headers: Record<string, string | string[] | undefined>; text: string }>;
   /** Headers each part carries (a checksum, say). */
-  partHeaders(part: Uint8Array): Record<string, string>;
+  partHeaders(part: SizedPayload): Promise<Record<string, string>>;
 }
 
 export interface MultipartOptions {
@@ -125,10 +134,36 @@ export interface MultipartOptions {
   signal?: AbortSignal | undefined;
 }
 
-/** Uploads `source` as a multipart upload and returns the object's ETag as the server wrote it. */
+/** A part to send, and what to do once its request is done. */
+interface Part {
+  readonly body: SizedPayload;
+  /** Called once the part's request has settled: a buffered part gives its buffer back. */
+  readonly done: () => void;
+}
+
+/** The parts of a file or Blob: ranges of it, read only when each is sent. */
+function* rangesOf(payload: ReplayablePayload, partSize: number): Generator<Part> {
+  for (let start = 0; start < payload.length; start += partSize) {
+    yield { body: payload.slice(start, Math.min(start + partSize, payload.length)), done: () => undefined };
+  }
+}
+
+/**
+ * The parts of a stream (or bytes), read into buffers that are reused once their part is sent: at most concurrency +
+ * 1 exist, so memory stays flat instead of waiting on the garbage collector for every part of the object.
+ */
+async function* bufferedParts(payload: Payload, partSize: number): AsyncGenerator<Part> {
+  const free: Uint8Array[] = [];
+  const take = () => free.pop() ?? new Uint8Array(partSize);
+  for await (const bytes of fixedChunks(source(payload), partSize, take)) {
+    yield { body: bytesPayload(bytes), done: () => free.push(new Uint8Array(bytes.buffer, 0, partSize)) };
+  }
+}
+
+/** Uploads `payload` as a multipart upload and returns the object's ETag as the server wrote it. */
 export async function uploadMultipart(
   transport: UploadTransport,
-  source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  payload: Payload,
   options: MultipartOptions,
 ): Promise<string> {
   // An abort that cut CreateMultipartUpload off after the server made the upload would leave it open unseen: the
@@ -141,12 +176,12 @@ export async function uploadMultipart(
   });
   const id = uploadIdOf(created.text);
   const upload = formatQuery([['uploadId', id]]);
-  const sendPart = async (partNumber: number, part: Uint8Array): Promise<string> => {
+  const sendPart = async (partNumber: number, body: SizedPayload): Promise<string> => {
     const query = formatQuery([
       ['partNumber', String(partNumber)],
       ['uploadId', id],
     ]);
-    const reply = await transport.send({ method: 'PUT', query, body: part, headers: transport.partHeaders(part) });
+    const reply = await transport.send({ method: 'PUT', query, body, headers: await transport.partHeaders(body) });
     const etag = reply.headers.etag;
     if (typeof etag !== 'string') {
       throw new ProtocolError(`UploadPart ${partNumber} reply has no ETag`, { status: 200, request: 'UploadPart' });
@@ -154,16 +189,14 @@ export async function uploadMultipart(
     return etag;
   };
   const inFlight = new Set<Promise<void>>();
-  // Part buffers are reused once their part is sent: at most concurrency + 1 exist, so
-  // memory stays flat instead of waiting on the garbage collector for every part of the object.
-  const free: Uint8Array[] = [];
-  const take = () => free.pop() ?? new Uint8Array(options.partSize);
   try {
     options.signal?.throwIfAborted();
     const etags: string[] = [];
     let failure: unknown;
     let number = 0;
-    for await (const part of fixedChunks(source, options.partSize, take)) {
+    const parts =
+      payload.kind === 'replayable' ? rangesOf(payload, options.partSize) : bufferedParts(payload, options.partSize);
+    for await (const part of parts) {
       options.signal?.throwIfAborted();
       if (failure !== undefined) break;
       const partNumber = ++number;
@@ -173,7 +206,7 @@ export async function uploadMultipart(
           `the object needs more than ${MAX_PARTS} parts of ${options.partSize} bytes; raise partSize`,
         );
       }
-      const sent = sendPart(partNumber, part)
+      const sent = sendPart(partNumber, part.body)
         .then((etag) => {
           etags[partNumber - 1] = etag;
         })
@@ -182,7 +215,7 @@ export async function uploadMultipart(
         })
         .finally(() => {
           inFlight.delete(sent);
-          free.push(new Uint8Array(part.buffer, 0, options.partSize));
+          part.done();
         });
       inFlight.add(sent);
       // Memory bound: the part being read plus `concurrency` parts in flight.
@@ -192,8 +225,8 @@ export async function uploadMultipart(
     if (failure !== undefined) throw failure;
     options.signal?.throwIfAborted();
     // An empty source still makes an object: one empty part (S3 accepts a last part of any size).
-    if (number === 0) etags.push(await sendPart(1, new Uint8Array(0)));
-    const body = completeRequest(etags);
+    if (number === 0) etags.push(await sendPart(1, bytesPayload(new Uint8Array(0))));
+    const body = bytesPayload(completeRequest(etags));
     const headers = { ...options.conditions, 'content-type': 'application/xml' };
     const completed = await transport.send({ method: 'POST', query: upload, body, headers });
     return (

@@ -1,27 +1,15 @@
 /**
  * The `s3v4` command's transfers between the bucket and local files: one
- * object into a file through a temporary file renamed into place, every object
+ * object into a file (client.download, a temporary file renamed into place), every object
  * under a prefix into a directory (refusing keys that would land outside it),
  * the files of a recursive put and the upload loop, standard input and output
  * as `-`, with a progress bar when stderr is a terminal. They know a client
  * and an abort signal, not the command line. Only the client's types are imported here: its module (and
  * undici with it) is loaded by whoever makes the client.
  */
-import { randomBytes } from 'node:crypto';
-import {
-  createWriteStream,
-  existsSync,
-  linkSync,
-  lstatSync,
-  mkdirSync,
-  readdirSync,
-  realpathSync,
-  renameSync,
-  rmSync,
-  type Stats,
-} from 'node:fs';
-import { basename, dirname, extname, isAbsolute, join, relative, sep } from 'node:path';
-import { Transform, type Writable } from 'node:stream';
+import { existsSync, mkdirSync, readdirSync, realpathSync } from 'node:fs';
+import { dirname, extname, isAbsolute, join, relative, sep } from 'node:path';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fromFile } from './bodies.js';
 import type { S3Client } from './client.js';
@@ -207,57 +195,43 @@ function outside(root: string, path: string): string | undefined {
 }
 
 /**
- * Streams an object into `file` through a temporary file beside it, renamed
- * into place once every byte has arrived; on any failure the temporary file
- * is removed and `file` is untouched. Without --force an existing file stays.
- * Only a regular file is ever replaced, --force or not: renaming over a FIFO,
- * a device or a symbolic link (`/dev/stdout` is one) would replace the entry
- * itself, not write to what it leads to. A symbolic link to a regular file
- * is refused too, rather than followed: a path is replaced only as named.
- * An entry swapped in after the check is replaced by the rename, never
- * written through.
+ * Downloads an object into `file` with client.download() (a temporary file renamed into place; nothing is left on
+ * failure). Without --force an existing file stays. Only a regular file is ever replaced, --force or not.
  */
 export async function download(transfer: Transfer, key: string, file: string): Promise<number> {
-  const { force } = transfer;
-  const existing = lstatSync(file, { throwIfNoEntry: false });
-  if (existing !== undefined && !existing.isFile()) {
-    throw new S3v4Error(
-      'ERR_S3V4_NOT_A_FILE',
-      `${file} is ${kindOf(existing)}, not a regular file, and get replaces only regular files; for standard output name DEST "-"`,
-    );
-  }
-  if (!force && existing !== undefined) {
-    throw new S3v4Error('ERR_S3V4_EXISTS', `${file} exists; pass --force to overwrite it`);
-  }
-  mkdirSync(dirname(file), { recursive: true });
-  const partial = join(dirname(file), `.${basename(file)}.${randomBytes(4).toString('hex')}.s3v4-partial`);
+  const { force, signal } = transfer;
+  let bar: Progress | undefined;
   try {
-    const received = await receive(transfer, key, () => createWriteStream(partial, { flags: 'wx' }), true);
-    if (force) {
-      renameSync(partial, file);
-    } else {
-      // A hard link fails if the file appeared meanwhile, where a rename would replace it.
-      linkSync(partial, file);
-      rmSync(partial);
-    }
-    return received;
+    const result = await transfer.client.download(key, file, {
+      overwrite: force,
+      signal,
+      onProgress: ({ loaded, total }) => {
+        bar ??= progress(shownKey(key), total);
+        bar.update(loaded);
+      },
+    });
+    return result.size;
   } catch (error) {
-    rmSync(partial, { force: true });
-    throw error;
+    throw signal.aborted ? new AbortError(`GET ${shownKey(key)}: aborted`, error) : commandLineError(error, file);
+  } finally {
+    bar?.end();
   }
 }
 
-/** Streams an object to standard output, as it arrives; a closed stdout stops it (see cli.ts). */
-export async function toStdout(transfer: Transfer, key: string): Promise<number> {
-  // Standard output stays open: the process's own, it is not this transfer's to end.
-  return receive(transfer, key, () => process.stdout, false);
+/** The library's refusals of a target, in the command line's words: its flag, and `-` for standard output. */
+function commandLineError(error: unknown, file: string): unknown {
+  const code = (error as S3v4Error).code;
+  if (code === 'ERR_S3V4_EXISTS') return new S3v4Error(code, `${file} exists; pass --force to overwrite it`);
+  if (code === 'ERR_S3V4_NOT_A_FILE')
+    return new S3v4Error(code, `${(error as Error).message}; for standard output name DEST "-"`);
+  return error;
 }
 
 /**
- * Streams an object into what `open` gives once the object's reply has come (so nothing is created for a missing
- * key); fails unless exactly its size arrived. Resolves to the bytes received.
+ * Streams an object to standard output, as it arrives; a closed stdout stops it (see cli.ts). Fails unless exactly
+ * its size arrived. Resolves to the bytes received.
  */
-async function receive(transfer: Transfer, key: string, open: () => Writable, end: boolean): Promise<number> {
+export async function toStdout(transfer: Transfer, key: string): Promise<number> {
   const { signal } = transfer;
   const reply = await transfer.client.get(key, { signal });
   // A chunked reply does not say its size: the bar then counts bytes against what has arrived.
@@ -271,7 +245,8 @@ async function receive(transfer: Transfer, key: string, open: () => Writable, en
     },
   });
   try {
-    await pipeline(reply.body, count, open(), { signal, end });
+    // Standard output stays open: the process's own, it is not this transfer's to end.
+    await pipeline(reply.body, count, process.stdout, { signal, end: false });
     // Without a size to compare, HTTP's own framing says the body is whole: undici fails a chunked body cut short.
     if (reply.size !== undefined && received !== reply.size) {
       throw new S3v4Error('ERR_S3V4_TRUNCATED', `GET ${shownKey(key)}: received ${received} of ${reply.size} bytes`);
@@ -282,17 +257,6 @@ async function receive(transfer: Transfer, key: string, open: () => Writable, en
   } finally {
     bar.end();
   }
-}
-
-/** What a directory entry is, for a refusal: "a FIFO", "a symbolic link", ... */
-function kindOf(stats: Stats): string {
-  if (stats.isSymbolicLink()) return 'a symbolic link';
-  if (stats.isDirectory()) return 'a directory';
-  if (stats.isFIFO()) return 'a FIFO';
-  if (stats.isSocket()) return 'a socket';
-  if (stats.isCharacterDevice()) return 'a character device';
-  if (stats.isBlockDevice()) return 'a block device';
-  return 'a special file';
 }
 
 // ---------------------------------------------------------------------------

@@ -24,13 +24,7 @@ import {
   toPayload,
 } from '../lib/bodies.js';
 import { BodyLengthError } from '../lib/errors.js';
-import { prng, throwsArgument } from './helpers.js';
-
-async function collect(iterable: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const parts: Uint8Array[] = [];
-  for await (const part of iterable) parts.push(Uint8Array.from(part));
-  return Buffer.concat(parts);
-}
+import { collect, prng, throwsArgument } from './helpers.js';
 
 test('each body kind becomes its payload kind, with its length when known', async () => {
   const dir = mkdtempSync(join(tmpdir(), 's3v4-bodies-'));

@@ -540,7 +540,7 @@ onEachServer('the s3v4 command line', 'spec/cli.spec.ts', 300, (test, on) => {
         const run = s3v4(['get', 'special/body.txt', dest, ...force]);
         assert.is(run.status, 1, `${dest} ${force}: ${run.stderr}`);
         assert.match(run.stderr, message);
-        assert.match(run.stderr, /get replaces only regular files; for standard output name DEST "-"/);
+        assert.match(run.stderr, /download replaces only regular files; for standard output name DEST "-"/);
         assert.ok(unchanged(), `${dest} was replaced`);
       }
     }

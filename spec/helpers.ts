@@ -11,6 +11,13 @@ import type { S3Server } from './support/servers.js';
 import { buildPackage } from './support/build.js';
 import { SWIFT_PACKAGES, ensureSwift, sharedSwift } from './support/swift.js';
 
+/** Every chunk of `iterable`, copied (a source may reuse its buffers) and joined. */
+export async function collect(iterable: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const parts: Uint8Array[] = [];
+  for await (const part of iterable) parts.push(Uint8Array.from(part));
+  return Buffer.concat(parts);
+}
+
 /**
  * Runs `fn`, which must throw an InvalidArgumentError about `argument` whose
  * message never shows any of `secrets`; returns the error.

@@ -13,7 +13,7 @@
  * ProtocolError or S3Error, or in the result a well-behaved server's reply
  * means; never in success with wrong data, and never holding a huge body.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -976,6 +976,102 @@ test('hostile server: exists() tells a missing key from a missing bucket with on
   fake.overrides = { head: missing, headBucket: () => ({ status: 403, headers: {}, body: '' }) };
   assert.is(await hostile.exists('k'), false);
   fake.overrides = {};
+});
+
+/** How the ranged fake answers one ranged GET of its object: what it sends instead of the range asked. */
+type RangeFlaw = (
+  start: number,
+  end: number,
+  later: boolean,
+) => { status: number; headers: Record<string, string>; body: Buffer; reset?: boolean };
+
+/** A loopback server holding one object, answering each GET as `flaw` says; the download's evidence of refusing it. */
+async function rangedFake(object: Buffer, flaw: RangeFlaw): Promise<{ endpoint: string; close(): Promise<void> }> {
+  const server = createServer((req, res) => {
+    const asked = /^bytes=(\d+)-(\d+)$/.exec(String(req.headers.range ?? ''));
+    const start = Number(asked?.[1] ?? 0);
+    const end = Math.min(Number(asked?.[2] ?? object.length - 1), object.length - 1);
+    const reply = flaw(start, end, start > 0);
+    res.writeHead(reply.status, { 'content-length': String(reply.body.length), ...reply.headers });
+    if (reply.reset === true) {
+      res.write(reply.body.subarray(0, reply.body.length >> 1));
+      setTimeout(() => res.destroy(), 20);
+    } else res.end(reply.body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+test('hostile server: download refuses a replaced version, a wrong range, a short range and a reset, writing nothing', async () => {
+  const object = Buffer.from(Array.from({ length: 300 * 1024 }, (_, i) => (i * 7) % 256));
+  const ranged = (start: number, end: number, etag = '"e1"') => ({
+    status: 206,
+    headers: { etag, 'content-range': `bytes ${start}-${end}/${object.length}` },
+    body: object.subarray(start, end + 1),
+  });
+  const cases: Array<[string, RangeFlaw, string | undefined]> = [
+    ['a well-behaved server', (start, end) => ranged(start, end), undefined],
+    ['a server that ignores Range', () => ({ status: 200, headers: { etag: '"e1"' }, body: object }), undefined],
+    [
+      'a later range of another version',
+      (start, end, later) => ranged(start, end, later ? '"e2"' : '"e1"'),
+      'ERR_S3V4_CHANGED',
+    ],
+    [
+      'a later range other than asked',
+      (start, end, later) => (later ? ranged(0, end - start) : ranged(start, end)),
+      'ERR_S3V4_TRUNCATED',
+    ],
+    [
+      'a later range shorter than its Content-Range',
+      (start, end, later) => ({ ...ranged(start, end), body: object.subarray(start, later ? end - 10 : end + 1) }),
+      'ERR_S3V4_TRUNCATED',
+    ],
+    ['a reset in a later range', (start, end, later) => ({ ...ranged(start, end), reset: later }), 'ERR_S3V4_NETWORK'],
+  ];
+  const dir = mkdtempSync(join(tmpdir(), 's3v4-ranged-'));
+  try {
+    for (const [name, flaw, code] of cases) {
+      const server = await rangedFake(object, flaw);
+      const client = new S3Client(
+        {
+          endpoint: server.endpoint,
+          accessKeyId: 'AKIDEXAMPLE',
+          secretAccessKey: 'secret',
+          region: 'us-east-1',
+          bucket: BUCKET,
+          forcePathStyle: true,
+        },
+        { maxAttempts: 1 },
+      );
+      const path = join(dir, 'object.bin');
+      try {
+        const outcome = await client
+          .download('k', path, { partSize: 64 * 1024, concurrency: 3 })
+          .catch((error: unknown) => error);
+        if (code === undefined) {
+          assert.equal(outcome, { path, size: object.length, etag: 'e1' }, name);
+          assert.ok(readFileSync(path).equals(object), name);
+          rmSync(path);
+        } else {
+          assert.is((outcome as S3v4Error).code, code, `${name}: ${inspect(outcome)}`);
+          assert.match((outcome as Error).message, /GET k: /, name);
+        }
+        assert.equal(readdirSync(dir), [], `${name} left a file`);
+      } finally {
+        await client.close();
+        await server.close();
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test.run();

@@ -7,7 +7,11 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { InvalidArgumentError, ProtocolError, S3Error } from '../lib/errors.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Payload, fromFile, source, toPayload } from '../lib/bodies.js';
+import { BodyLengthError, InvalidArgumentError, ProtocolError, S3Error } from '../lib/errors.js';
 import { parseUploads } from '../lib/documents.js';
 import {
   DEFAULT_PART_SIZE,
@@ -19,11 +23,14 @@ import {
   type UploadTransport,
 } from '../lib/multipart.js';
 import { parseXml, childrenNamed, textOf } from '../lib/xml.js';
+import { collect } from './helpers.js';
 
 const MiB = 1024 * 1024;
 
 interface Sent {
   request: PartRequest;
+  /** The body's bytes as they were when sent: the uploader reuses a part's buffer once its request is done. */
+  bytes: Uint8Array | undefined;
   /** Requests in flight when this one was sent, itself included. */
   inFlight: number;
 }
@@ -39,11 +46,8 @@ function fakeTransport(
     async send(request) {
       inFlight++;
       maxInFlight = Math.max(maxInFlight, inFlight);
-      // Record what went on the wire: the uploader reuses a part's buffer once its request is done.
-      sent.push({
-        request: request.body === undefined ? request : { ...request, body: Uint8Array.from(request.body) },
-        inFlight,
-      });
+      const bytes = request.body === undefined ? undefined : await collect(source(request.body));
+      sent.push({ request, bytes, inFlight });
       try {
         if (request.method === 'POST' && request.query === 'uploads') {
           return {
@@ -70,9 +74,20 @@ function fakeTransport(
         inFlight--;
       }
     },
-    partHeaders: (part) => ({ 'x-part-length': String(part.length) }),
+    partHeaders: async (part) => ({ 'x-part-length': String(part.length) }),
   };
   return { transport, sent, maxInFlight: () => maxInFlight };
+}
+
+/** A source as a one-shot stream of unknown length, as a Readable of unknown length reaches the uploader. */
+function streamOf(chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Payload {
+  return {
+    kind: 'stream',
+    length: undefined,
+    stream: (async function* () {
+      yield* chunks;
+    })(),
+  };
 }
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 1));
@@ -111,7 +126,7 @@ test('partSizeFor: the requested size, grown in whole MiB to stay within 10,000 
 test('a source is cut into parts of exactly partSize, the last shorter, whatever its chunks', async () => {
   for (const sizes of [[1], [7, 3], [1000], [4096], [12_345, 1]]) {
     const { transport, sent } = fakeTransport();
-    const etag = await uploadMultipart(transport, chunks(10_000, sizes), {
+    const etag = await uploadMultipart(transport, streamOf(chunks(10_000, sizes)), {
       partSize: 4096,
       concurrency: 3,
       headers: { 'content-type': 'x/y' },
@@ -119,7 +134,7 @@ test('a source is cut into parts of exactly partSize, the last shorter, whatever
     assert.is(etag, '"final-3"');
     const parts = sent.filter((s) => s.request.method === 'PUT');
     assert.equal(
-      parts.map((s) => s.request.body!.length),
+      parts.map((s) => s.bytes!.length),
       [4096, 4096, 1808],
       String(sizes),
     );
@@ -127,7 +142,7 @@ test('a source is cut into parts of exactly partSize, the last shorter, whatever
       parts.map((s) => s.request.headers),
       [{ 'x-part-length': '4096' }, { 'x-part-length': '4096' }, { 'x-part-length': '1808' }],
     );
-    const joined = Buffer.concat(parts.map((s) => s.request.body!));
+    const joined = Buffer.concat(parts.map((s) => s.bytes!));
     assert.ok(
       joined.every((byte, i) => byte === i % 251),
       'bytes in order',
@@ -146,30 +161,79 @@ test('a source is cut into parts of exactly partSize, the last shorter, whatever
   }
 });
 
+test('a file or Blob is sent as ranges of itself, each read only when its part is sent, and again on a retry', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 's3v4-ranges-'));
+  try {
+    const bytes = Buffer.from(Array.from({ length: 10_000 }, (_, i) => i % 251));
+    const path = join(dir, 'ranges.bin');
+    writeFileSync(path, bytes);
+    for (const body of [fromFile(path), new Blob([bytes])]) {
+      const payload = toPayload(body, undefined);
+      const { transport, sent } = fakeTransport({ part: () => tick().then(() => undefined) });
+      await uploadMultipart(transport, payload, { partSize: 4096, concurrency: 2, headers: {} });
+      const parts = sent.filter((s) => s.request.method === 'PUT');
+      assert.equal(
+        parts.map((s) => [s.request.body?.kind, s.request.body?.length, s.request.headers]),
+        [4096, 4096, 1808].map((length) => ['replayable', length, { 'x-part-length': String(length) }]),
+      );
+      assert.equal(Buffer.concat(parts.map((s) => s.bytes!)), bytes);
+      // A retry opens the range again and gets the same bytes.
+      assert.equal(await collect(source(parts[1]!.request.body!)), bytes.subarray(4096, 8192));
+    }
+    // A file that changes length under the upload is refused, naming the part's range, and the upload is aborted.
+    const payload = toPayload(fromFile(path), undefined);
+    writeFileSync(path, bytes.subarray(0, 6000));
+    const shrunk = fakeTransport();
+    const short = await rejection(
+      uploadMultipart(shrunk.transport, payload, { partSize: 4096, concurrency: 1, headers: {} }),
+    );
+    assert.instance(short, BodyLengthError);
+    assert.match(
+      (short as Error).message,
+      `fromFile(${path}) bytes 4096-8191: the body was to hold 4096 bytes but held only 1904`,
+    );
+    assert.is(shrunk.sent.at(-1)!.request.method, 'DELETE');
+    writeFileSync(path, Buffer.concat([bytes, Buffer.from('more')]));
+    const grown = fakeTransport();
+    const long = await rejection(
+      uploadMultipart(grown.transport, payload, { partSize: 4096, concurrency: 1, headers: {} }),
+    );
+    assert.instance(long, BodyLengthError);
+    assert.match((long as Error).message, 'bytes 8192-9999: the body was to hold 1808 bytes but held more than 1808');
+    assert.is(grown.sent.at(-1)!.request.method, 'DELETE');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('part buffers are reused: no more than concurrency + 1 are ever allocated', async () => {
   const { transport } = fakeTransport({ part: async () => void (await tick()) });
   const buffers = new Set<ArrayBufferLike>();
   const recording: UploadTransport = {
     ...transport,
     send: (request) => {
-      if (request.body !== undefined && request.body.length > 0) buffers.add(request.body.buffer);
+      if (request.body?.kind === 'bytes' && request.body.length > 0) buffers.add(request.body.bytes.buffer);
       return transport.send(request);
     },
   };
-  await uploadMultipart(recording, chunks(40 * 4096, [1000]), { partSize: 4096, concurrency: 3, headers: {} });
+  await uploadMultipart(recording, streamOf(chunks(40 * 4096, [1000])), {
+    partSize: 4096,
+    concurrency: 3,
+    headers: {},
+  });
   assert.ok(buffers.size <= 4, `${buffers.size} part buffers for 40 parts`);
   assert.ok(buffers.size >= 2);
 });
 
 test('an exact multiple of partSize makes no empty last part; a synchronous iterable works too', async () => {
   const { transport, sent } = fakeTransport();
-  await uploadMultipart(transport, [new Uint8Array(100), new Uint8Array(100)], {
+  await uploadMultipart(transport, streamOf([new Uint8Array(100), new Uint8Array(100)]), {
     partSize: 100,
     concurrency: 4,
     headers: {},
   });
   assert.equal(
-    sent.filter((s) => s.request.method === 'PUT').map((s) => s.request.body!.length),
+    sent.filter((s) => s.request.method === 'PUT').map((s) => s.bytes!.length),
     [100, 100],
   );
 });
@@ -181,7 +245,7 @@ test('CompleteMultipartUpload lists every part in order with its ETag escaped', 
       await new Promise((resolve) => setTimeout(resolve, (4 - n) * 5));
     },
   });
-  await uploadMultipart(transport, chunks(35, [35]), {
+  await uploadMultipart(transport, streamOf(chunks(35, [35])), {
     partSize: 10,
     concurrency: 4,
     headers: { 'content-type': 'text/plain' },
@@ -193,7 +257,7 @@ test('CompleteMultipartUpload lists every part in order with its ETag escaped', 
   assert.is(complete.method, 'POST');
   assert.is(complete.query, 'uploadId=id%2Fwith%2Bodd%3Dchars');
   assert.equal(complete.headers, { 'if-none-match': '*', 'content-type': 'application/xml' });
-  const body = new TextDecoder().decode(complete.body);
+  const body = new TextDecoder().decode(sent.at(-1)!.bytes);
   assert.match(
     body,
     /^<CompleteMultipartUpload><Part><PartNumber>1<\/PartNumber><ETag>&quot;etag-1&quot;<\/ETag><\/Part>/,
@@ -210,7 +274,7 @@ test('CompleteMultipartUpload lists every part in order with its ETag escaped', 
 test('no more than `concurrency` parts are in flight', async () => {
   for (const concurrency of [1, 2, 5]) {
     const { transport, sent, maxInFlight } = fakeTransport({ part: () => tick().then(() => undefined) });
-    await uploadMultipart(transport, chunks(100, [3]), { partSize: 10, concurrency, headers: {} });
+    await uploadMultipart(transport, streamOf(chunks(100, [3])), { partSize: 10, concurrency, headers: {} });
     assert.is(sent.filter((s) => s.request.method === 'PUT').length, 10);
     assert.is(maxInFlight(), concurrency, `concurrency ${concurrency}`);
   }
@@ -218,11 +282,11 @@ test('no more than `concurrency` parts are in flight', async () => {
 
 test('an empty source uploads one empty part', async () => {
   const { transport, sent } = fakeTransport();
-  await uploadMultipart(transport, [], { partSize: 10, concurrency: 2, headers: {} });
+  await uploadMultipart(transport, streamOf([]), { partSize: 10, concurrency: 2, headers: {} });
   const parts = sent.filter((s) => s.request.method === 'PUT');
   assert.is(parts.length, 1);
-  assert.is(parts[0]!.request.body!.length, 0);
-  assert.match(new TextDecoder().decode(sent.at(-1)!.request.body), '<ETag>&quot;etag-1&quot;</ETag>');
+  assert.is(parts[0]!.bytes!.length, 0);
+  assert.match(new TextDecoder().decode(sent.at(-1)!.bytes), '<ETag>&quot;etag-1&quot;</ETag>');
 });
 
 test('a failing part aborts the upload once the parts in flight have settled, and sends no further part', async () => {
@@ -243,7 +307,7 @@ test('a failing part aborts the upload once the parts in flight have settled, an
     return send(request);
   };
   const error = await rejection(
-    uploadMultipart(transport, chunks(100, [10]), { partSize: 10, concurrency: 2, headers: {} }),
+    uploadMultipart(transport, streamOf(chunks(100, [10])), { partSize: 10, concurrency: 2, headers: {} }),
   );
   assert.is((error as Error).message, 'part 2 failed');
   assert.is(abortSentAfterSlowPart, true, 'the abort waited for part 1');
@@ -263,8 +327,11 @@ test('a source that throws, an abort signal, and a failing abort: the first erro
     throw new Error('disk read failed');
   }
   assert.is(
-    ((await rejection(uploadMultipart(transport, broken(), { partSize: 10, concurrency: 2, headers: {} }))) as Error)
-      .message,
+    (
+      (await rejection(
+        uploadMultipart(transport, streamOf(broken()), { partSize: 10, concurrency: 2, headers: {} }),
+      )) as Error
+    ).message,
     'disk read failed',
   );
   assert.is(sent.at(-1)!.request.method, 'DELETE');
@@ -276,7 +343,7 @@ test('a source that throws, an abort signal, and a failing abort: the first erro
     },
   });
   const aborted = await rejection(
-    uploadMultipart(aborting.transport, chunks(100, [10]), {
+    uploadMultipart(aborting.transport, streamOf(chunks(100, [10])), {
       partSize: 10,
       concurrency: 1,
       headers: {},
@@ -293,7 +360,7 @@ test('a source that throws, an abort signal, and a failing abort: the first erro
   assert.is(
     (
       (await rejection(
-        uploadMultipart(lateTransport.transport, [new Uint8Array(5)], {
+        uploadMultipart(lateTransport.transport, streamOf([new Uint8Array(5)]), {
           partSize: 10,
           concurrency: 2,
           headers: {},
@@ -319,7 +386,11 @@ test('a source that throws, an abort signal, and a failing abort: the first erro
   assert.is(
     (
       (await rejection(
-        uploadMultipart(failingAbort.transport, [new Uint8Array(5)], { partSize: 10, concurrency: 2, headers: {} }),
+        uploadMultipart(failingAbort.transport, streamOf([new Uint8Array(5)]), {
+          partSize: 10,
+          concurrency: 2,
+          headers: {},
+        }),
       )) as Error
     ).message,
     'part failed',
@@ -333,7 +404,7 @@ test('replies that break the protocol: no UploadId, no ETag, an error inside the
   assert.match(
     (
       (await rejection(
-        uploadMultipart(noId.transport, [new Uint8Array(1)], { partSize: 10, concurrency: 1, headers: {} }),
+        uploadMultipart(noId.transport, streamOf([new Uint8Array(1)]), { partSize: 10, concurrency: 1, headers: {} }),
       )) as Error
     ).message,
     'no UploadId',
@@ -346,7 +417,7 @@ test('replies that break the protocol: no UploadId, no ETag, an error inside the
   assert.is(
     (
       (await rejection(
-        uploadMultipart(noEtag.transport, [new Uint8Array(1)], { partSize: 10, concurrency: 1, headers: {} }),
+        uploadMultipart(noEtag.transport, streamOf([new Uint8Array(1)]), { partSize: 10, concurrency: 1, headers: {} }),
       )) as Error
     ).message,
     'UploadPart 1 reply has no ETag',
@@ -358,7 +429,7 @@ test('replies that break the protocol: no UploadId, no ETag, an error inside the
       '<Error><Code>InternalError</Code><Message>We encountered an internal error.</Message><RequestId>r1</RequestId><HostId>h1</HostId></Error>',
   });
   const error = await rejection(
-    uploadMultipart(failed.transport, [new Uint8Array(1)], { partSize: 10, concurrency: 1, headers: {} }),
+    uploadMultipart(failed.transport, streamOf([new Uint8Array(1)]), { partSize: 10, concurrency: 1, headers: {} }),
   );
   assert.instance(error, S3Error);
   const s3 = error as S3Error;
@@ -372,7 +443,7 @@ test('replies that break the protocol: no UploadId, no ETag, an error inside the
   const bare = fakeTransport({ complete: '<Error></Error>' });
   // An <Error> without a Code is no S3 refusal: a ProtocolError (issue 10's error model), and the upload is aborted.
   const bareError = (await rejection(
-    uploadMultipart(bare.transport, [new Uint8Array(1)], { partSize: 10, concurrency: 1, headers: {} }),
+    uploadMultipart(bare.transport, streamOf([new Uint8Array(1)]), { partSize: 10, concurrency: 1, headers: {} }),
   )) as ProtocolError;
   assert.instance(bareError, ProtocolError);
   assert.equal(
@@ -383,7 +454,11 @@ test('replies that break the protocol: no UploadId, no ETag, an error inside the
 
   const noEtagInResult = fakeTransport({ complete: '<CompleteMultipartUploadResult></CompleteMultipartUploadResult>' });
   assert.is(
-    await uploadMultipart(noEtagInResult.transport, [new Uint8Array(1)], { partSize: 10, concurrency: 1, headers: {} }),
+    await uploadMultipart(noEtagInResult.transport, streamOf([new Uint8Array(1)]), {
+      partSize: 10,
+      concurrency: 1,
+      headers: {},
+    }),
     '',
   );
 });
@@ -391,7 +466,11 @@ test('replies that break the protocol: no UploadId, no ETag, an error inside the
 test('more than 10,000 parts is refused, and the upload aborted', async () => {
   const { transport, sent } = fakeTransport();
   const error = await rejection(
-    uploadMultipart(transport, [new Uint8Array(MAX_PARTS + 1)], { partSize: 1, concurrency: 64, headers: {} }),
+    uploadMultipart(transport, streamOf([new Uint8Array(MAX_PARTS + 1)]), {
+      partSize: 1,
+      concurrency: 64,
+      headers: {},
+    }),
   );
   assert.instance(error, InvalidArgumentError);
   assert.is((error as InvalidArgumentError).argument, 'partSize');

@@ -1,0 +1,261 @@
+/**
+ * An object into a local file: ranged GETs, a few at a time, each written at
+ * its offset into a temporary file beside the target, renamed into place only
+ * once every byte has arrived. The first range's reply gives the object's
+ * size and ETag; every later range asks for that ETag (If-Match, RFC 9110
+ * section 13.1.1), so an object replaced between two ranges is refused (412)
+ * instead of stitched from two versions. On any failure the temporary file is
+ * removed and the target is untouched.
+ */
+import { randomBytes } from 'node:crypto';
+import { lstatSync, mkdirSync, type Stats } from 'node:fs';
+import { type FileHandle, link, open, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { positiveInteger } from './arguments.js';
+import { S3Error, S3v4Error } from './errors.js';
+import { type GetResult, shownKey } from './replies.js';
+import type { GetOptions } from './requests.js';
+
+/** Range size, default 8 MiB, and ranges in flight, default 4: chosen with bench/transfer.ts (README, Speed). */
+export const DEFAULT_RANGE_SIZE = 8 * 1024 * 1024;
+export const DEFAULT_RANGES_IN_FLIGHT = 4;
+
+export interface DownloadOptions {
+  /** Ranges in flight at once, default 4; 1 reads the object as one stream of ranges. */
+  concurrency?: number | undefined;
+  /** Bytes per ranged GET, default 8 MiB. */
+  partSize?: number | undefined;
+  /** Whether an existing file at the path is replaced; default true. Only a regular file is ever replaced. */
+  overwrite?: boolean | undefined;
+  signal?: AbortSignal | undefined;
+  /** Called as bytes arrive, with the object's size as total once the first reply has told it. */
+  onProgress?: ((progress: { loaded: number; total: number | undefined }) => void) | undefined;
+}
+
+export interface DownloadResult {
+  /** The path written, as given. */
+  path: string;
+  size: number;
+  /** The object's ETag, without quotes: every range came from this version. */
+  etag: string;
+}
+
+/** One ranged GET of the object, as the client sends it. */
+export type RangeGet = (options: GetOptions) => Promise<GetResult>;
+
+/** Downloads `key` into `path` through a temporary file beside it (see the module's comment). */
+export async function downloadFile(
+  get: RangeGet,
+  key: string,
+  path: string,
+  options: DownloadOptions = {},
+): Promise<DownloadResult> {
+  const concurrency = positiveInteger(options.concurrency ?? DEFAULT_RANGES_IN_FLIGHT, 'concurrency');
+  const rangeSize = positiveInteger(options.partSize ?? DEFAULT_RANGE_SIZE, 'partSize');
+  checkTarget(path, options.overwrite ?? true);
+  mkdirSync(dirname(path), { recursive: true });
+  const partial = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString('hex')}.s3v4-partial`);
+  const stop = new AbortController();
+  const signal = options.signal === undefined ? stop.signal : AbortSignal.any([options.signal, stop.signal]);
+  let file: FileHandle | undefined;
+  /** The ETag every range must have: the first range's. */
+  let etag: string | undefined;
+  try {
+    // The first reply is read before the file is made, so a missing key creates nothing.
+    const first = await get({ range: [0, rangeSize - 1], signal }).catch((error: unknown) =>
+      isEmptyObjectRange(error) ? get({ signal }) : Promise.reject(error),
+    );
+    etag = first.etag;
+    file = await open(partial, 'wx');
+    const written = new Written(options.onProgress, first.size);
+    if (first.contentRange === undefined) {
+      // The whole object came (a server that ignores Range, or the empty object's plain GET): its length is its size.
+      await writeRange(file, first, 0, first.size, written);
+    } else {
+      await writeRanges({ get, key, file, written, signal, stop }, first, rangeSize, concurrency);
+    }
+    await file.close();
+    file = undefined;
+    await placeFile(partial, path, options.overwrite ?? true);
+    return { path, size: written.loaded, etag };
+  } catch (error) {
+    await file?.close().catch(() => undefined);
+    await rm(partial, { force: true });
+    // A later range's 412: its If-Match no longer holds, so the object was replaced since the first range.
+    throw error instanceof S3Error && error.status === 412 && etag !== undefined ? changed(key, etag) : error;
+  }
+}
+
+/** What the ranges of one download share. */
+interface Ranges {
+  readonly get: RangeGet;
+  readonly key: string;
+  readonly file: FileHandle;
+  readonly written: Written;
+  readonly signal: AbortSignal;
+  /** Stops the other ranges when one fails. */
+  readonly stop: AbortController;
+}
+
+/**
+ * Writes the first range's reply and every later range, `concurrency` workers each taking the next range when its
+ * last is written (the first worker starts with the range already asked), every later range asked with If-Match.
+ */
+async function writeRanges(ranges: Ranges, first: GetResult, rangeSize: number, concurrency: number): Promise<void> {
+  const { get, key, file, written, signal } = ranges;
+  const { size, etag } = first;
+  if (size === undefined) {
+    first.body.destroy();
+    throw truncated(key, `the first range's reply gave no size (${first.contentRange})`);
+  }
+  const next = rangesAfter(rangeSize, size);
+  const worker = async () => {
+    for (let range = next.next(); !range.done; range = next.next()) {
+      const [start, end] = range.value;
+      const reply = await get({ range: [start, end], ifMatch: `"${etag}"`, signal });
+      await writeRange(file, checkedRange(reply, key, etag, start, end, size), start, end - start + 1, written);
+    }
+  };
+  const firstEnd = Math.min(rangeSize, size) - 1;
+  const firstRange = checkedRange(first, key, etag, 0, firstEnd, size);
+  const workers = [writeRange(file, firstRange, 0, firstEnd + 1, written).then(worker)];
+  for (let i = 1; i < concurrency; i++) workers.push(worker());
+  await settleAll(workers, () => ranges.stop.abort());
+}
+
+/** Bytes arrived so far, told to onProgress. */
+class Written {
+  loaded = 0;
+  readonly #onProgress: DownloadOptions['onProgress'];
+  readonly #total: number | undefined;
+  constructor(onProgress: DownloadOptions['onProgress'], total: number | undefined) {
+    this.#onProgress = onProgress;
+    this.#total = total;
+  }
+  add(bytes: number): void {
+    this.loaded += bytes;
+    this.#onProgress?.({ loaded: this.loaded, total: this.#total });
+  }
+}
+
+/** The inclusive ranges after the first, in order: [rangeSize, 2 rangeSize - 1], ... up to size - 1. */
+function* rangesAfter(rangeSize: number, size: number): Generator<[number, number]> {
+  for (let start = rangeSize; start < size; start += rangeSize) yield [start, Math.min(start + rangeSize, size) - 1];
+}
+
+/**
+ * Writes a reply's body at `offset`, each chunk written before the next is read (so a slow disk slows the socket
+ * rather than filling memory); fails unless exactly `length` bytes came (undefined: whatever HTTP's framing ends).
+ */
+async function writeRange(
+  file: FileHandle,
+  reply: GetResult,
+  offset: number,
+  length: number | undefined,
+  written: Written,
+): Promise<void> {
+  let position = offset;
+  for await (const chunk of reply.body as AsyncIterable<Buffer>) {
+    await file.write(chunk, 0, chunk.length, position);
+    position += chunk.length;
+    written.add(chunk.length);
+  }
+  if (length !== undefined && position - offset !== length) {
+    throw truncated(
+      reply.key,
+      `bytes ${offset}-${offset + length - 1} brought ${position - offset} of ${length} bytes`,
+    );
+  }
+}
+
+/**
+ * The reply to a ranged GET, checked to be that range of that version: a server that ignores If-Match, or answers
+ * another range, must not write the wrong bytes at this offset.
+ */
+function checkedRange(
+  reply: GetResult,
+  key: string,
+  etag: string,
+  start: number,
+  end: number,
+  size: number,
+): GetResult {
+  const expected = `bytes ${start}-${end}/${size}`;
+  const wrong =
+    reply.etag !== etag
+      ? changed(key, etag)
+      : reply.contentRange?.trim() !== expected
+        ? truncated(key, `asked for ${expected} and got ${reply.contentRange ?? 'the whole object'}`)
+        : undefined;
+  if (wrong === undefined) return reply;
+  reply.body.destroy();
+  throw wrong;
+}
+
+/** Waits for every task; the first failure stops the others (`stop`) and is thrown once all have settled. */
+async function settleAll(tasks: Promise<void>[], stop: () => void): Promise<void> {
+  let failure: { error: unknown } | undefined;
+  await Promise.all(
+    tasks.map((task) =>
+      task.catch((error: unknown) => {
+        if (failure === undefined) {
+          failure = { error };
+          stop();
+        }
+      }),
+    ),
+  );
+  if (failure !== undefined) throw failure.error;
+}
+
+/** A range asked of an empty object: S3 answers 416 InvalidRange, since no byte 0 exists (RFC 9110 section 15.5.17). */
+function isEmptyObjectRange(error: unknown): boolean {
+  return error instanceof S3Error && error.status === 416;
+}
+
+function changed(key: string, etag: string): S3v4Error {
+  return new S3v4Error(
+    'ERR_S3V4_CHANGED',
+    `GET ${shownKey(key)}: the object changed while it was downloaded (its ETag was ${etag} at the first range); nothing was written`,
+  );
+}
+
+function truncated(key: string, what: string): S3v4Error {
+  return new S3v4Error('ERR_S3V4_TRUNCATED', `GET ${shownKey(key)}: ${what}; nothing was written`);
+}
+
+/**
+ * Refuses a path that is not a regular file (renaming over a FIFO, a device or a symbolic link, `/dev/stdout` is
+ * one, would replace the entry itself, not write to what it leads to), and an existing file unless `overwrite`.
+ */
+function checkTarget(path: string, overwrite: boolean): void {
+  const existing = lstatSync(path, { throwIfNoEntry: false });
+  if (existing === undefined) return;
+  if (!existing.isFile()) {
+    throw new S3v4Error(
+      'ERR_S3V4_NOT_A_FILE',
+      `${path} is ${kindOf(existing)}, not a regular file, and download replaces only regular files`,
+    );
+  }
+  if (!overwrite) throw new S3v4Error('ERR_S3V4_EXISTS', `${path} exists and overwrite is false`);
+}
+
+/** Moves the complete file into place: a rename, or without `overwrite` a hard link, which fails if `path` appeared. */
+async function placeFile(partial: string, path: string, overwrite: boolean): Promise<void> {
+  if (overwrite) return rename(partial, path);
+  await link(partial, path).catch((error: NodeJS.ErrnoException) => {
+    throw error.code === 'EEXIST' ? new S3v4Error('ERR_S3V4_EXISTS', `${path} exists and overwrite is false`) : error;
+  });
+  await rm(partial);
+}
+
+/** What a directory entry is, for a refusal: "a FIFO", "a symbolic link", ... */
+function kindOf(stats: Stats): string {
+  if (stats.isSymbolicLink()) return 'a symbolic link';
+  if (stats.isDirectory()) return 'a directory';
+  if (stats.isFIFO()) return 'a FIFO';
+  if (stats.isSocket()) return 'a socket';
+  if (stats.isCharacterDevice()) return 'a character device';
+  if (stats.isBlockDevice()) return 'a block device';
+  return 'a special file';
+}
