@@ -12,8 +12,11 @@
  * client's ratio to s3v4 taken within the round. The server is a one-node
  * Ceph RADOS Gateway (spec/support/rgw.ts) on 127.0.0.1, started here.
  *
- * A last row runs the command line the same way, `s3v4 get KEY -`, which
- * sets V8's --liftoff-only for itself (lib/cli.ts).
+ * Two floor rows GET a URL the parent presigned, computing no signature: the
+ * undici parts s3v4 loads (lib/undici.ts), and Node's global fetch, whose
+ * undici is built into the node binary. A last row runs the command line the
+ * same way, `s3v4 get KEY -`, which sets V8's --liftoff-only for itself
+ * (lib/cli.ts).
  *
  * Run: npm run bench:coldstart   (S3V4_BENCH_ROUNDS, default 15)
  */
@@ -41,7 +44,7 @@ interface Sample {
 }
 
 /** Each client's child: its import, then one GET; `server` is filled in at run time. */
-function programs(rgw: Rgw): Record<string, string> {
+function programs(rgw: Rgw, presigned: string): Record<string, string> {
   const resolve = (name: string) => import.meta.resolve(name);
   const s3v4 = pathToFileURL(join(ROOT, 'dist', 'index.js')).href;
   const keys = { accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey };
@@ -67,6 +70,20 @@ for await (const chunk of await client.getObject(${JSON.stringify(BUCKET)}, ${JS
 mark();
 const client = new S3mini({ endpoint: ${JSON.stringify(`${rgw.endpoint}/${BUCKET}`)}, region: ${JSON.stringify(rgw.region)}, ...${JSON.stringify(keys)} });
 const text = await client.getObject(${JSON.stringify(KEY)});`,
+    // Two floors, to a URL presigned by the parent (the server checks a signature; the child computes none): the
+    // undici parts s3v4 loads, and Node's global fetch, whose undici is built into node.
+    'floor: undici parts, presigned URL': `const { createRequire } = await import('node:module');
+const require = createRequire(${JSON.stringify(pathToFileURL(join(ROOT, 'package.json')).href)});
+const Agent = require('undici/lib/dispatcher/agent.js');
+const request = require('undici/lib/api/api-request.js');
+mark();
+const agent = new Agent();
+const { origin, pathname, search } = new URL(${JSON.stringify(presigned)});
+const reply = await request.call(agent, { origin, path: pathname + search, method: 'GET' });
+const text = await reply.body.text();
+await agent.close();`,
+    'floor: global fetch, presigned URL': `mark();
+const text = await (await fetch(${JSON.stringify(presigned)})).text();`,
     aws4fetch: `const { AwsClient } = await import(${JSON.stringify(resolve('aws4fetch'))});
 mark();
 const client = new AwsClient({ ...${JSON.stringify(keys)}, region: ${JSON.stringify(rgw.region)}, service: 's3' });
@@ -121,12 +138,15 @@ async function main(): Promise<void> {
     });
     if (created.status !== 200) throw new Error(`CreateBucket: ${created.status}`);
     await setup.put(KEY, BODY);
+    const presigned = setup.presign(KEY, { expiresIn: 3600 });
     await setup.close();
-    const files: Array<readonly [string, string[]]> = Object.entries(programs(rgw)).map(([name, program]) => {
-      const file = join(dir, `${name.replace(/[^a-z0-9]/gi, '-')}.mjs`);
-      writeFileSync(file, child(program));
-      return [name, [file]] as const;
-    });
+    const files: Array<readonly [string, string[]]> = Object.entries(programs(rgw, presigned)).map(
+      ([name, program]) => {
+        const file = join(dir, `${name.replace(/[^a-z0-9]/gi, '-')}.mjs`);
+        writeFileSync(file, child(program));
+        return [name, [file]] as const;
+      },
+    );
     // The command line, as a shell runs it: `s3v4 get KEY -`.
     const config = join(dir, 'config.toml');
     writeFileSync(

@@ -6,7 +6,8 @@
  * known only when the caller declares it. Also the one chunker that cuts a
  * source into fixed-size pieces, a multipart upload's parts.
  */
-import { createReadStream, statSync } from 'node:fs';
+import { type Stats, statSync } from 'node:fs';
+import { open as openFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { checkContentLength } from './arguments.js';
@@ -29,12 +30,18 @@ export class FileBody {
   readonly size: number;
   constructor(path: string) {
     this.path = path;
+    let stats: Stats;
     try {
-      this.size = statSync(path).size;
+      stats = statSync(path);
     } catch (error) {
       const { code, message } = error as NodeJS.ErrnoException;
       throw new InvalidArgumentError('path', `${path} cannot be read (${code ?? message})`);
     }
+    // A FIFO or a device has no size to send and cannot be read again for a retry: it is a stream.
+    if (!stats.isFile()) {
+      throw new InvalidArgumentError('path', `${path} is not a regular file; pass a pipe or a device as a stream`);
+    }
+    this.size = stats.size;
   }
 }
 
@@ -56,7 +63,11 @@ export interface ReplayablePayload {
   readonly length: number;
   /** What the body is, for BodyLengthError: `fromFile(path)` or `Blob`. */
   readonly what: string;
-  open(): AsyncIterable<Uint8Array>;
+  /**
+   * The bytes from the start. `transient`: the reader is done with each chunk before it asks for the next (a hash),
+   * so a file is read into one buffer, reused, instead of a new one per chunk.
+   */
+  open(transient?: boolean): AsyncIterable<Uint8Array>;
   /** Bytes `start` to `end` (exclusive) as a payload of their own, read from that range of the source: one part. */
   slice(start: number, end: number): ReplayablePayload;
 }
@@ -97,16 +108,16 @@ export function sized(payload: Payload): SizedPayload | undefined {
 }
 
 /**
- * The payload's bytes from the start (opened again for a replayable body), checked against its length: a file that
+ * The payload's bytes from the start (opened again for a replayable body; `transient` as in open()), checked against its length: a file that
  * shrinks while it is read, or a stream that lies about its contentLength, throws BodyLengthError instead of being
  * stored short or cut.
  */
-export function source(payload: Payload): Iterable<Uint8Array> | AsyncIterable<Uint8Array> {
+export function source(payload: Payload, transient = false): Iterable<Uint8Array> | AsyncIterable<Uint8Array> {
   switch (payload.kind) {
     case 'bytes':
       return [payload.bytes];
     case 'replayable':
-      return exactly(payload.open(), payload.length, payload.what);
+      return exactly(payload.open(transient), payload.length, payload.what);
     case 'stream':
       return payload.length === undefined ? payload.stream : exactly(payload.stream, payload.length, 'contentLength');
   }
@@ -157,9 +168,34 @@ function fileRange(path: string, start: number, end: number, size: number): Repl
     kind: 'replayable',
     length: end - start,
     what: rangeName(`fromFile(${path})`, start, end, size),
-    open: () => createReadStream(path, end === size ? { start } : { start, end: end - 1 }),
+    open: (transient) => readFile(path, start, end === size ? undefined : end, transient === true),
     slice: (from, to) => fileRange(path, start + from, start + to, size),
   };
+}
+
+/** Bytes read from a file per chunk: 256 KiB, a few reads per part and far fewer than a 64 KiB stream's. */
+const FILE_CHUNK = 256 * 1024;
+
+/**
+ * The bytes of a file from `start` to `end` (undefined: to its end, however far that has moved), read at their
+ * positions. A transient reader gets views of one buffer; any other a new buffer per chunk, since the socket may
+ * still hold the last.
+ */
+async function* readFile(path: string, start: number, end: number | undefined, transient: boolean) {
+  const file = await openFile(path, 'r');
+  try {
+    const shared = transient ? Buffer.allocUnsafe(FILE_CHUNK) : undefined;
+    for (let position = start; end === undefined || position < end; ) {
+      const want = end === undefined ? FILE_CHUNK : Math.min(FILE_CHUNK, end - position);
+      const buffer = shared ?? Buffer.allocUnsafe(want);
+      const { bytesRead } = await file.read(buffer, 0, want, position);
+      if (bytesRead === 0) return;
+      position += bytesRead;
+      yield buffer.subarray(0, bytesRead);
+    }
+  } finally {
+    await file.close();
+  }
 }
 
 /** Bytes `start` to `end` of a Blob, streamed from Blob.slice(). */

@@ -17,7 +17,7 @@
  * another identity would hide the failure. Either way CredentialsError lists
  * every source asked and why it gave nothing.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import type { Dispatcher } from 'undici';
 import {
   type CredentialFields,
@@ -375,17 +375,19 @@ function killRunning(): void {
  * of its own, so that a timeout, or this process ending, ends it and everything it started. Neither its output nor
  * its stderr is ever shown: either may hold the credentials.
  */
-function runCredentialProcess(
+async function runCredentialProcess(
   env: Environment,
   command: string,
   source: string,
   processes = new Set<ChildProcess>(),
 ): Promise<SourcedCredentials> {
   const words = splitWords(command);
-  if (words === undefined) return Promise.reject(new FetchFailure('credential_process has an unterminated quote'));
+  if (words === undefined) throw new FetchFailure('credential_process has an unterminated quote');
   const [file, ...args] = words;
-  if (file === undefined) return Promise.reject(new FetchFailure('credential_process is empty'));
+  if (file === undefined) throw new FetchFailure('credential_process is empty');
   const name = `credential_process ${file}`;
+  // Loaded here, by the few who configure a credential_process, rather than by every import (issue 14).
+  const { spawn } = await import('node:child_process');
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, {
       env: { ...process.env, ...env },

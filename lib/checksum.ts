@@ -4,7 +4,6 @@
  * integrity"; Cloudflare R2 docs, "S3 API compatibility").
  */
 import { createHash } from 'node:crypto';
-import { crc32 } from 'node:zlib';
 import { InvalidArgumentError } from './errors.js';
 
 export type Checksum = 'md5' | 'crc32' | 'sha256';
@@ -24,6 +23,8 @@ export async function checksumHeaders(
 ): Promise<Record<string, string>> {
   if (checksum === undefined) return {};
   if (checksum === 'crc32') {
+    // zlib is loaded by those who ask for CRC32, not by every import (issue 14).
+    const { crc32 } = await import('node:zlib');
     let crc = 0;
     for await (const chunk of chunks) crc = crc32(chunk, crc);
     const bytes = Buffer.alloc(4);

@@ -114,7 +114,8 @@ interface Write {
   key: string;
   headers: Record<string, string>;
   conditions: Record<string, string>;
-  progress: (bytes: number) => void;
+  /** Undefined without onProgress: a body in memory then goes to undici as one buffer, one write. */
+  progress: ((bytes: number) => void) | undefined;
   signal: AbortSignal | undefined;
 }
 
@@ -124,12 +125,20 @@ interface Upload {
   done: Promise<unknown>;
 }
 
-/** Counts the bytes sent into `onProgress` events; a retried part's count is taken back first (transport.ts). */
-function progressOf(onProgress: PutOptions['onProgress'], total: number | undefined): (bytes: number) => void {
+/**
+ * Counts the bytes sent into `onProgress` events; a retried part's count is taken back first (transport.ts). Nothing
+ * without onProgress: a counter would make every body a stream of pieces, which cost a small PUT about a third of
+ * the client's CPU time (bench/client.ts, issue 14).
+ */
+function progressOf(
+  onProgress: PutOptions['onProgress'],
+  total: number | undefined,
+): ((bytes: number) => void) | undefined {
+  if (onProgress === undefined) return undefined;
   let loaded = 0;
   return (bytes) => {
     loaded += bytes;
-    onProgress?.({ loaded, total });
+    onProgress({ loaded, total });
   };
 }
 
@@ -219,7 +228,7 @@ export class S3Client {
     const label = `PUT ${shownKey(write.key)}`;
     const headers = { ...write.headers, ...write.conditions };
     // A one-shot stream is read once, to send it: its checksum cannot be known first.
-    if (payload.kind !== 'stream') Object.assign(headers, await checksumHeaders(this.#checksum, source(payload)));
+    if (payload.kind !== 'stream') Object.assign(headers, await checksumHeaders(this.#checksum, source(payload, true)));
     const reply = await this.#transport.send(target, {
       method: 'PUT',
       headers,
@@ -523,7 +532,7 @@ export class S3Client {
     const stopped = signal === undefined ? stop.signal : AbortSignal.any([signal, stop.signal]);
     const transport = {
       send: (request: PartRequest) => this.#sendPart(key, request, stopped, write.progress),
-      partHeaders: (part: SizedPayload) => checksumHeaders(this.#checksum, source(part)),
+      partHeaders: (part: SizedPayload) => checksumHeaders(this.#checksum, source(part, true)),
     };
     const uploadOptions = {
       partSize: partSizeFor(payload.length, this.#parts.partSize),
@@ -541,7 +550,7 @@ export class S3Client {
   }
 
   /** Sends one request of a multipart upload for `key`; a part's bytes count as progress as they are sent. */
-  async #sendPart(key: string, request: PartRequest, signal: AbortSignal, progress: (bytes: number) => void) {
+  async #sendPart(key: string, request: PartRequest, signal: AbortSignal, progress: Write['progress']) {
     const target = this.endpoint.objectTarget(key, request.query);
     const reply = await this.#transport.send(target, {
       method: request.method satisfies HttpMethod,

@@ -377,7 +377,7 @@ function sourceHashOf(payload: Payload): Promise<string> {
   if (hash === undefined) {
     hash = (async () => {
       const sha256 = createHash('sha256');
-      for await (const chunk of source(payload)) sha256.update(chunk);
+      for await (const chunk of source(payload, true)) sha256.update(chunk);
       return sha256.digest('hex');
     })();
     sourceHashes.set(payload, hash);

@@ -5,6 +5,7 @@
  * be read is refused naming the argument. client.spec.ts uploads every kind
  * to Ceph.
  */
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -61,6 +62,53 @@ test('bad bodies, lengths and files are refused naming the argument', () => {
   for (const bad of [null, 42, {}, [1, 2]]) throwsArgument(() => toPayload(bad as never, undefined), 'body');
   const missing = throwsArgument(() => fromFile('/nonexistent/s3v4/file.bin'), 'path');
   assert.match(missing.message, 'ENOENT');
+  // A FIFO, a device or a directory has no length to send and cannot be read again: each is refused.
+  const dir = mkdtempSync(join(tmpdir(), 's3v4-bodies-'));
+  try {
+    const fifo = join(dir, 'fifo');
+    assert.is(spawnSync('mkfifo', [fifo]).status, 0);
+    for (const path of [fifo, '/dev/null', dir]) {
+      assert.match(throwsArgument(() => fromFile(path), 'path').message, `${path} is not a regular file`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('slices of a file or Blob read exactly their bytes; a transient read of a file reuses one buffer', async () => {
+  const random = prng(1202);
+  const dir = mkdtempSync(join(tmpdir(), 's3v4-slices-'));
+  try {
+    for (let run = 0; run < 60; run++) {
+      const size = [0, 1, 256 * 1024, 256 * 1024 + 1, Math.floor(random() * 900_000)][run % 5]!;
+      const bytes = randomBytes(size);
+      const file = join(dir, `f${run}`);
+      writeFileSync(file, bytes);
+      for (const payload of [toPayload(fromFile(file), undefined), toPayload(new Blob([bytes]), undefined)]) {
+        const whole = payload as ReplayablePayload;
+        const start = Math.floor(random() * (size + 1));
+        const end = start + Math.floor(random() * (size - start + 1));
+        const slice = whole.slice(start, end);
+        const label = `${whole.what}: ${start}-${end} of ${size}`;
+        assert.is(slice.length, end - start, label);
+        for (const transient of [false, true]) {
+          const seen = new Set<ArrayBufferLike>();
+          const parts: Buffer[] = [];
+          for await (const chunk of source(slice, transient)) {
+            seen.add(chunk.buffer);
+            parts.push(Buffer.from(chunk));
+          }
+          assert.ok(Buffer.concat(parts).equals(bytes.subarray(start, end)), `${label}, transient ${transient}`);
+          if (whole.what.startsWith('fromFile') && parts.length > 1) assert.is(seen.size === 1, transient, label);
+        }
+        // A slice of a slice is the same range of the source.
+        const inner = slice.slice(0, Math.floor(slice.length / 2));
+        assert.ok((await collect(source(inner))).equals(bytes.subarray(start, start + inner.length)), label);
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('fixedChunks cuts any source into pieces of exactly the size, the last shorter', async () => {

@@ -65,6 +65,26 @@ test("import('s3v4') loads undici's parts, not its index, nor the command line, 
   );
 });
 
+test('the bundle keeps every exported class and function under its own name (errors are named after their class)', () => {
+  const run = spawnSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `const index = await import(${JSON.stringify(join(dirname(builtCli()), 'index.js'))});
+const renamed = Object.entries(index).filter(([name, value]) => typeof value === 'function' && value.name !== name);
+const error = new index.InvalidArgumentError('key', 'x');
+process.stdout.write(JSON.stringify({ renamed: renamed.map(([name, value]) => name + ' is ' + value.name), error: error.name, count: Object.keys(index).length }));`,
+    ],
+    { encoding: 'utf8', env: { ...process.env, NODE_V8_COVERAGE: '' } },
+  );
+  assert.is(run.status, 0, run.stderr);
+  const { renamed, error, count } = JSON.parse(run.stdout) as { renamed: string[]; error: string; count: number };
+  assert.equal(renamed, []);
+  assert.is(error, 'InvalidArgumentError');
+  assert.ok(count > 20, `${count} exports`);
+});
+
 test('smol-toml loads when a configuration is parsed, and a request goes through the parts alone', () => {
   const { cjs } = loadedBy(`
 const config = index.parseConfig('[object_store]\\nbackend = "s3"\\n[object_store.s3]\\nbucket = "b-1"\\nregion = "us-east-1"\\nendpoint = "http://127.0.0.1:9"\\naccess_key = "AKID"\\nsecret_key = "s"\\n');
