@@ -8,7 +8,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
 import { Readable } from 'node:stream';
 import type { Agent as UndiciAgent, Dispatcher } from 'undici';
 import { Agent, dispatch } from './undici.js';
@@ -18,7 +17,7 @@ import { loadConfig, type StorageConfig } from './config.js';
 import { describeAddressing, type Endpoint } from './endpoint.js';
 import type { CredentialInfo } from './credentials.js';
 import { ConfigError, CredentialsError, ProtocolError, S3Error } from './errors.js';
-import type { Provider } from './providers.js';
+import { type Provider, ipVersion } from './providers.js';
 import { MAX_ERROR_BYTES, minimumPolicy, readBounded, REGION_CODES } from './replies.js';
 import { failureCause } from './transport.js';
 
@@ -154,7 +153,7 @@ async function checkEndpoint({ client, agent, signal, add }: Context): Promise<b
   const { origin } = client.endpoint.bucketTarget();
   const host = client.endpoint.hostname.replace(/^\[|\]$/g, '');
   let resolved = '';
-  if (isIP(host) === 0) {
+  if (ipVersion(host) === 0) {
     try {
       resolved = `${host} resolves to ${(await lookup(host)).address}; `;
     } catch (error) {

@@ -53,7 +53,6 @@ export async function downloadFile(
   const concurrency = positiveInteger(options.concurrency ?? DEFAULT_RANGES_IN_FLIGHT, 'concurrency');
   const rangeSize = positiveInteger(options.partSize ?? DEFAULT_RANGE_SIZE, 'partSize');
   checkTarget(path, options.overwrite ?? true);
-  mkdirSync(dirname(path), { recursive: true });
   const partial = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString('hex')}.s3v4-partial`);
   const stop = new AbortController();
   const signal = options.signal === undefined ? stop.signal : AbortSignal.any([options.signal, stop.signal]);
@@ -61,11 +60,12 @@ export async function downloadFile(
   /** The ETag every range must have: the first range's. */
   let etag: string | undefined;
   try {
-    // The first reply is read before the file is made, so a missing key creates nothing.
+    // The first reply is read before the file (or its directory) is made, so a missing key creates nothing.
     const first = await get({ range: [0, rangeSize - 1], signal }).catch((error: unknown) =>
       isEmptyObjectRange(error) ? get({ signal }) : Promise.reject(error),
     );
     etag = first.etag;
+    mkdirSync(dirname(path), { recursive: true });
     file = await open(partial, 'wx');
     const written = new Written(options.onProgress, first.size);
     if (first.contentRange === undefined) {

@@ -7,10 +7,10 @@
  * reason; nothing they say holds a token or a secret.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { isIP } from 'node:net';
 import type { Dispatcher } from 'undici';
 import { type CredentialFields, type SourcedCredentials, credentialsFrom } from './credentials.js';
 import { type Fetched, FetchFailure, fetchText, seconds } from './fetch.js';
+import { ipVersion } from './providers.js';
 import type { Environment } from './settings.js';
 
 /** The ECS host of AWS_CONTAINER_CREDENTIALS_RELATIVE_URI. */
@@ -44,8 +44,9 @@ export function containerUrl(env: Environment): { url: string } | { reason: stri
 /** 127.0.0.0/8, ::1 and localhost: the hosts a plain-http credential endpoint may be on. */
 function loopback(hostname: string): boolean {
   const bare = hostname.replace(/^\[|\]$/g, '');
-  if (isIP(bare) === 4) return bare.startsWith('127.');
-  if (isIP(bare) === 6) return bare === '::1';
+  const version = ipVersion(bare);
+  if (version === 4) return bare.startsWith('127.');
+  if (version === 6) return bare === '::1';
   return bare === 'localhost';
 }
 

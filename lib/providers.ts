@@ -7,7 +7,7 @@
  * are private, and which can have no virtual host. lib/config.ts applies
  * these rules to a configuration.
  */
-import { isIP } from 'node:net';
+import { isIPv4, isIPv6 } from 'node:net';
 
 /** The provider an endpoint belongs to, recognised from its host. */
 export type Provider = 'aws' | 'cos' | 'r2' | 'other';
@@ -42,6 +42,16 @@ export function regionalHost(provider: Provider, region: string): string {
 }
 
 /**
+ * 4 or 6 for an IP address (without brackets), else 0: net.isIP, but asking isIPv6 only of text with a colon, which
+ * every IPv6 address has. Node compiles isIPv6's expression at its first call, about 6 ms of a client's construction
+ * that every DNS name and bucket name paid (issue 14).
+ */
+export function ipVersion(text: string): 0 | 4 | 6 {
+  if (isIPv4(text)) return 4;
+  return text.includes(':') && isIPv6(text) ? 6 : 0;
+}
+
+/**
  * Why a bucket name breaks the S3 naming rules (S3 User Guide, "General
  * purpose bucket naming rules"), or undefined when it follows them.
  */
@@ -52,7 +62,7 @@ export function bucketNameProblem(name: string): string | undefined {
   if (!/^[a-z0-9.-]+$/.test(name)) return 'may only hold lower-case letters, digits, "." and "-"';
   if (!/^[a-z0-9].*[a-z0-9]$/.test(name)) return 'must begin and end with a letter or digit';
   if (name.includes('..')) return 'must not hold two adjacent periods';
-  if (isIP(name) === 4) return 'must not be formatted as an IP address';
+  if (isIPv4(name)) return 'must not be formatted as an IP address';
   const prefix = ['xn--', 'sthree-', 'amzn-s3-demo-'].find((p) => name.startsWith(p));
   if (prefix !== undefined) return `must not begin with ${prefix}`;
   const suffix = ['-s3alias', '--ol-s3', '.mrap', '--x-s3', '--table-s3'].find((s) => name.endsWith(s));
@@ -149,13 +159,14 @@ export function checkProvider(provider: Provider, facts: ProviderFacts, report: 
  */
 export function privateHost(host: string): boolean {
   const bare = (host.startsWith('[') ? host.slice(1, -1) : host).toLowerCase();
-  if (isIP(bare) === 4) {
+  const version = ipVersion(bare);
+  if (version === 4) {
     const [a, b] = bare.split('.').map(Number) as [number, number];
     return (
       a === 127 || a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 169 && b === 254)
     );
   }
-  if (isIP(bare) === 6) return bare === '::1' || /^f[cd]/.test(bare) || /^fe[89ab]/.test(bare);
+  if (version === 6) return bare === '::1' || /^f[cd]/.test(bare) || /^fe[89ab]/.test(bare);
   return !bare.includes('.') || /\.(localhost|local|internal|lan)$/.test(bare);
 }
 
@@ -165,5 +176,5 @@ export function privateHost(host: string): boolean {
  */
 export function hostNeedsPathStyle(host: string): boolean {
   const bare = host.startsWith('[') ? host.slice(1, -1) : host;
-  return isIP(bare) !== 0 || bare === 'localhost';
+  return ipVersion(bare) !== 0 || bare === 'localhost';
 }

@@ -139,11 +139,11 @@ onEachServer('client.download', 'spec/download.spec.ts', 240, (test, on) => {
   });
 
   test('a missing key creates nothing; an abort leaves the old file; overwrite false and special files are refused', async () => {
-    const missing = join(dir, 'missing.bin');
+    const missing = join(dir, 'not', 'made', 'missing.bin');
     const error = await rejection(client.download('no/such/key', missing), 'a missing key');
     assert.instance(error, S3Error);
     assert.is((error as S3Error).code, 'NoSuchKey');
-    assert.is(lstatSync(missing, { throwIfNoEntry: false }), undefined);
+    assert.is(lstatSync(join(dir, 'not'), { throwIfNoEntry: false }), undefined, 'a directory was made');
 
     const key = 'big';
     const bytes = randomBytes(2 * 1024 * KiB);
