@@ -7,11 +7,11 @@
  * source into fixed-size pieces, a multipart upload's parts.
  */
 import { type Stats, statSync } from 'node:fs';
-import { open as openFile } from 'node:fs/promises';
+import { type FileHandle, open as openFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { checkContentLength } from './arguments.js';
-import { BodyLengthError, InvalidArgumentError } from './errors.js';
+import { BodyLengthError, InvalidArgumentError, S3v4Error, SourceError } from './errors.js';
 
 /** A body s3v4 can upload. */
 export type Body =
@@ -24,10 +24,20 @@ export type Body =
   | AsyncIterable<Uint8Array>
   | FileBody;
 
+/** What identifies a file's contents as measured: an upload refuses a file that no longer matches (SourceError). */
+export interface FileVersion {
+  readonly dev: number;
+  readonly ino: number;
+  readonly size: number;
+  readonly mtimeMs: number;
+}
+
 /** A file to upload, read as a stream (and read again when a request must be retried). */
 export class FileBody {
   readonly path: string;
   readonly size: number;
+  /** The file as fromFile() measured it; each read checks it still is (see readFile). */
+  readonly version: FileVersion;
   constructor(path: string) {
     this.path = path;
     let stats: Stats;
@@ -42,6 +52,7 @@ export class FileBody {
       throw new InvalidArgumentError('path', `${path} is not a regular file; pass a pipe or a device as a stream`);
     }
     this.size = stats.size;
+    this.version = { dev: stats.dev, ino: stats.ino, size: stats.size, mtimeMs: stats.mtimeMs };
   }
 }
 
@@ -108,30 +119,58 @@ export function sized(payload: Payload): SizedPayload | undefined {
 }
 
 /**
- * The payload's bytes from the start (opened again for a replayable body; `transient` as in open()), checked against its length: a file that
- * shrinks while it is read, or a stream that lies about its contentLength, throws BodyLengthError instead of being
- * stored short or cut.
+ * The payload's bytes from the start (opened again for a replayable body; `transient` as in open()), checked against
+ * its length: a file that shrinks while it is read, or a stream that lies about its contentLength, throws
+ * BodyLengthError instead of being stored short or cut. An error of the source itself (a file that cannot be read, a
+ * stream that fails) becomes SourceError, never a network failure.
  */
 export function source(payload: Payload, transient = false): Iterable<Uint8Array> | AsyncIterable<Uint8Array> {
   switch (payload.kind) {
     case 'bytes':
       return [payload.bytes];
     case 'replayable':
-      return exactly(payload.open(transient), payload.length, payload.what);
+      return checked(payload.open(transient), payload.length, payload.what, payload.what);
     case 'stream':
-      return payload.length === undefined ? payload.stream : exactly(payload.stream, payload.length, 'contentLength');
+      return checked(payload.stream, payload.length, 'contentLength', 'the body stream');
   }
 }
 
-/** Yields `chunks`, throwing BodyLengthError before the first byte beyond `length`, or at an end short of it. */
-async function* exactly(chunks: AsyncIterable<Uint8Array>, length: number, what: string): AsyncGenerator<Uint8Array> {
+/**
+ * Yields `chunks`, throwing BodyLengthError before the first byte beyond `length`, or at an end short of it
+ * (`lengthName` names the length). Only the source's own errors become SourceError: the iterator is driven by hand,
+ * so an error thrown into this generator by its reader is not taken for the source's.
+ */
+async function* checked(
+  chunks: AsyncIterable<Uint8Array>,
+  length: number | undefined,
+  lengthName: string,
+  sourceName: string,
+): AsyncGenerator<Uint8Array> {
+  const iterator = chunks[Symbol.asyncIterator]();
+  let done = false;
   let read = 0;
-  for await (const chunk of chunks) {
-    read += chunk.length;
-    if (read > length) throw new BodyLengthError(what, length, read);
-    yield chunk;
+  try {
+    for (;;) {
+      let step: IteratorResult<Uint8Array>;
+      try {
+        step = await iterator.next();
+      } catch (error) {
+        done = true;
+        if (error instanceof S3v4Error) throw error;
+        const { code, message } = error as NodeJS.ErrnoException;
+        throw new SourceError(sourceName, `could not be read (${code ?? message})`, error);
+      }
+      if (step.done === true) break;
+      read += step.value.length;
+      if (length !== undefined && read > length) throw new BodyLengthError(lengthName, length, read);
+      yield step.value;
+    }
+    done = true;
+    if (length !== undefined && read < length) throw new BodyLengthError(lengthName, length, read);
+  } finally {
+    // A reader that stops early (an aborted request) closes the source: a file's handle, a stream.
+    if (!done) await iterator.return?.();
   }
-  if (read < length) throw new BodyLengthError(what, length, read);
 }
 
 /** A body as a payload; `contentLength` declares a stream's length. */
@@ -140,7 +179,7 @@ export function toPayload(body: Body, contentLength: number | undefined): Payloa
   if (typeof body === 'string') return bytesPayload(Buffer.from(body, 'utf8'));
   if (body instanceof Uint8Array) return bytesPayload(body);
   if (body instanceof ArrayBuffer) return bytesPayload(new Uint8Array(body));
-  if (body instanceof FileBody) return fileRange(body.path, 0, body.size, body.size);
+  if (body instanceof FileBody) return fileRange(body.path, body.version, 0, body.size);
   if (body instanceof Blob) return blobRange(body, 0, body.size);
   if (body instanceof ReadableStream) {
     return { kind: 'stream', length: contentLength, stream: Readable.fromWeb(body as WebReadableStream<Uint8Array>) };
@@ -160,16 +199,19 @@ function rangeName(what: string, start: number, end: number, size: number): stri
 }
 
 /**
- * Bytes `start` to `end` of a file of `size` bytes, read from disk at each open. The range that ends the file reads on
- * to its end, so a file grown since fromFile() measured it fails with BodyLengthError instead of being stored cut.
+ * Bytes `start` to `end` of a file as fromFile() measured it (`version`), read from disk at each open. The range that
+ * ends the file reads on to its end, so a file grown since it was measured fails with BodyLengthError instead of being
+ * stored cut.
  */
-function fileRange(path: string, start: number, end: number, size: number): ReplayablePayload {
+function fileRange(path: string, version: FileVersion, start: number, end: number): ReplayablePayload {
+  const what = rangeName(`fromFile(${path})`, start, end, version.size);
   return {
     kind: 'replayable',
     length: end - start,
-    what: rangeName(`fromFile(${path})`, start, end, size),
-    open: (transient) => readFile(path, start, end === size ? undefined : end, transient === true),
-    slice: (from, to) => fileRange(path, start + from, start + to, size),
+    what,
+    open: (transient) =>
+      readFile(path, version, what, start, end === version.size ? undefined : end, transient === true),
+    slice: (from, to) => fileRange(path, version, start + from, start + to),
   };
 }
 
@@ -179,22 +221,44 @@ const FILE_CHUNK = 256 * 1024;
 /**
  * The bytes of a file from `start` to `end` (undefined: to its end, however far that has moved), read at their
  * positions. A transient reader gets views of one buffer; any other a new buffer per chunk, since the socket may
- * still hold the last.
+ * still hold the last. The file must still be the version measured, before and after the range is read: parts are
+ * read one by one, so a file replaced (renamed over) or rewritten in place meanwhile would otherwise be stored as
+ * pieces of two versions. A change of size is left to the length check (BodyLengthError).
  */
-async function* readFile(path: string, start: number, end: number | undefined, transient: boolean) {
+async function* readFile(
+  path: string,
+  version: FileVersion,
+  what: string,
+  start: number,
+  end: number | undefined,
+  transient: boolean,
+) {
   const file = await openFile(path, 'r');
   try {
+    await checkVersion(file, version, what);
     const shared = transient ? Buffer.allocUnsafe(FILE_CHUNK) : undefined;
     for (let position = start; end === undefined || position < end; ) {
       const want = end === undefined ? FILE_CHUNK : Math.min(FILE_CHUNK, end - position);
       const buffer = shared ?? Buffer.allocUnsafe(want);
       const { bytesRead } = await file.read(buffer, 0, want, position);
-      if (bytesRead === 0) return;
+      if (bytesRead === 0) break;
       position += bytesRead;
       yield buffer.subarray(0, bytesRead);
     }
+    await checkVersion(file, version, what);
   } finally {
     await file.close();
+  }
+}
+
+/** Throws SourceError unless the open file is the one measured, unchanged (a size change is BodyLengthError's). */
+async function checkVersion(file: FileHandle, version: FileVersion, what: string): Promise<void> {
+  const now = await file.stat();
+  if (now.dev !== version.dev || now.ino !== version.ino) {
+    throw new SourceError(what, 'the file was replaced since fromFile() measured it');
+  }
+  if (now.size === version.size && now.mtimeMs !== version.mtimeMs) {
+    throw new SourceError(what, 'the file was modified since fromFile() measured it');
   }
 }
 

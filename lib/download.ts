@@ -8,11 +8,11 @@
  * removed and the target is untouched.
  */
 import { randomBytes } from 'node:crypto';
-import { lstatSync, mkdirSync, type Stats } from 'node:fs';
+import { lstatSync, mkdirSync, rmSync, type Stats } from 'node:fs';
 import { type FileHandle, link, open, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, sep } from 'node:path';
 import { positiveInteger } from './arguments.js';
-import { S3Error, S3v4Error } from './errors.js';
+import { InvalidArgumentError, S3Error, S3v4Error } from './errors.js';
 import { type GetResult, shownKey } from './replies.js';
 import type { GetOptions } from './requests.js';
 
@@ -53,20 +53,24 @@ export async function downloadFile(
   const concurrency = positiveInteger(options.concurrency ?? DEFAULT_RANGES_IN_FLIGHT, 'concurrency');
   const rangeSize = positiveInteger(options.partSize ?? DEFAULT_RANGE_SIZE, 'partSize');
   checkTarget(path, options.overwrite ?? true);
-  const partial = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString('hex')}.s3v4-partial`);
+  const partial = partialPath(path);
   const stop = new AbortController();
   const signal = options.signal === undefined ? stop.signal : AbortSignal.any([options.signal, stop.signal]);
   let file: FileHandle | undefined;
   /** The ETag every range must have: the first range's. */
   let etag: string | undefined;
+  /** Released on failure: a body nobody reads holds its socket until the idle timeout. */
+  let firstBody: GetResult['body'] | undefined;
   try {
     // The first reply is read before the file (or its directory) is made, so a missing key creates nothing.
     const first = await get({ range: [0, rangeSize - 1], signal }).catch((error: unknown) =>
       isEmptyObjectRange(error) ? get({ signal }) : Promise.reject(error),
     );
     etag = first.etag;
+    firstBody = first.body;
     mkdirSync(dirname(path), { recursive: true });
     file = await open(partial, 'wx');
+    removeAtExit(partial);
     const written = new Written(options.onProgress, first.size);
     if (first.contentRange === undefined) {
       // The whole object came (a server that ignores Range, or the empty object's plain GET): its length is its size.
@@ -77,12 +81,18 @@ export async function downloadFile(
     await file.close();
     file = undefined;
     await placeFile(partial, path, options.overwrite ?? true);
+    written.end();
     return { path, size: written.loaded, etag };
   } catch (error) {
+    firstBody?.destroy();
     await file?.close().catch(() => undefined);
-    await rm(partial, { force: true });
+    // A failed removal must not hide why the download failed.
+    await rm(partial, { force: true }).catch(() => undefined);
     // A later range's 412: its If-Match no longer holds, so the object was replaced since the first range.
     throw error instanceof S3Error && error.status === 412 && etag !== undefined ? changed(key, etag) : error;
+  } finally {
+    partials.delete(partial);
+    if (partials.size === 0) process.removeListener('exit', removePartials);
   }
 }
 
@@ -119,7 +129,9 @@ async function writeRanges(ranges: Ranges, first: GetResult, rangeSize: number, 
   const firstEnd = Math.min(rangeSize, size) - 1;
   const firstRange = checkedRange(first, key, etag, 0, firstEnd, size);
   const workers = [writeRange(file, firstRange, 0, firstEnd + 1, written).then(worker)];
-  for (let i = 1; i < concurrency; i++) workers.push(worker());
+  // No more workers than ranges left: a concurrency of a million for a small object starts none idle.
+  const later = Math.ceil((size - firstEnd - 1) / rangeSize);
+  for (let i = 1; i < Math.min(concurrency, later + 1); i++) workers.push(worker());
   await settleAll(workers, () => ranges.stop.abort());
 }
 
@@ -135,6 +147,10 @@ class Written {
   add(bytes: number): void {
     this.loaded += bytes;
     this.#onProgress?.({ loaded: this.loaded, total: this.#total });
+  }
+  /** An empty object reports once too, when it is in place, so a progress bar shows it. */
+  end(): void {
+    if (this.loaded === 0) this.#onProgress?.({ loaded: 0, total: 0 });
   }
 }
 
@@ -224,12 +240,51 @@ function truncated(key: string, what: string): S3v4Error {
   return new S3v4Error('ERR_S3V4_TRUNCATED', `GET ${shownKey(key)}: ${what}; nothing was written`);
 }
 
+/** Temporary files being written, removed if the process exits first (the command line's second Ctrl-C exits at once). */
+const partials = new Set<string>();
+
+function removeAtExit(partial: string): void {
+  if (partials.size === 0) process.once('exit', removePartials);
+  partials.add(partial);
+}
+
+function removePartials(): void {
+  for (const partial of partials) rmSync(partial, { force: true });
+}
+
+/** How a temporary file of a download ends; `put --recursive` skips such files. */
+export const PARTIAL_SUFFIX = '.s3v4-partial';
+
+/** The longest file name most file systems take, in bytes (ext4, XFS, btrfs, APFS: 255). */
+const NAME_BYTES = 255;
+
+/**
+ * The temporary file beside `path`: `.NAME.RANDOM.s3v4-partial`, NAME cut (on a character boundary) so that the whole
+ * stays within NAME_BYTES, as the target's own name may take them all.
+ */
+function partialPath(path: string): string {
+  const suffix = `.${randomBytes(4).toString('hex')}${PARTIAL_SUFFIX}`;
+  let name = basename(path);
+  while (Buffer.byteLength(`.${name}${suffix}`) > NAME_BYTES) name = [...name].slice(0, -1).join('');
+  return join(dirname(path), `.${name}${suffix}`);
+}
+
 /**
  * Refuses a path that is not a regular file (renaming over a FIFO, a device or a symbolic link, `/dev/stdout` is
  * one, would replace the entry itself, not write to what it leads to), and an existing file unless `overwrite`.
  */
 function checkTarget(path: string, overwrite: boolean): void {
-  const existing = lstatSync(path, { throwIfNoEntry: false });
+  if (typeof path !== 'string' || path === '' || path.endsWith('/') || path.endsWith(sep)) {
+    throw new InvalidArgumentError('path', `must name a file, got ${JSON.stringify(path)}`);
+  }
+  let existing: Stats | undefined;
+  try {
+    existing = lstatSync(path, { throwIfNoEntry: false });
+  } catch (error) {
+    // ENOTDIR (a parent is a file), ENAMETOOLONG, EACCES: named by the argument, not as a raw system error.
+    const { code, message } = error as NodeJS.ErrnoException;
+    throw new InvalidArgumentError('path', `${path} cannot be written (${code ?? message})`);
+  }
   if (existing === undefined) return;
   if (!existing.isFile()) {
     throw new S3v4Error(

@@ -132,6 +132,18 @@ export class BodyLengthError extends S3v4Error {
   }
 }
 
+/**
+ * A body could not be read, or is no longer what was measured: a file that
+ * cannot be opened or read, or that was replaced or rewritten since
+ * fromFile() measured it (its parts would come from two versions), a Blob or
+ * stream that failed (`cause` keeps its error). Nothing was stored.
+ */
+export class SourceError extends S3v4Error {
+  constructor(what: string, problem: string, cause?: unknown) {
+    super('ERR_S3V4_SOURCE', `${what}: ${problem}; nothing was stored`, cause === undefined ? {} : { cause });
+  }
+}
+
 /** The caller's AbortSignal fired; multipart uploads were aborted, nothing is left half-written. */
 export class AbortError extends S3v4Error {
   constructor(message: string, cause: unknown) {

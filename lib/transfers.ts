@@ -13,6 +13,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fromFile } from './bodies.js';
 import type { S3Client } from './client.js';
+import { PARTIAL_SUFFIX } from './download.js';
 import { AbortError, S3v4Error } from './errors.js';
 import { shownKey } from './replies.js';
 
@@ -89,7 +90,9 @@ export function filesUnder(directory: string, transfer: Pick<Transfer, 'warn'>):
   const files: string[] = [];
   for (const entry of readdirSync(directory, { recursive: true, withFileTypes: true })) {
     const path = join(entry.parentPath, entry.name);
-    if (entry.isFile()) files.push(path);
+    // A download's temporary file, left by a crash, is not the user's file to upload.
+    if (entry.isFile() && entry.name.endsWith(PARTIAL_SUFFIX)) transfer.warn(`skipped ${path}: an unfinished download`);
+    else if (entry.isFile()) files.push(path);
     else if (!entry.isDirectory()) transfer.warn(`skipped ${path}: not a regular file`);
   }
   return files.sort();

@@ -24,7 +24,7 @@ import {
   source,
   toPayload,
 } from '../lib/bodies.js';
-import { BodyLengthError } from '../lib/errors.js';
+import { BodyLengthError, SourceError } from '../lib/errors.js';
 import { collect, prng, throwsArgument } from './helpers.js';
 
 test('each body kind becomes its payload kind, with its length when known', async () => {
@@ -69,6 +69,33 @@ test('bad bodies, lengths and files are refused naming the argument', () => {
     assert.is(spawnSync('mkfifo', [fifo]).status, 0);
     for (const path of [fifo, '/dev/null', dir]) {
       assert.match(throwsArgument(() => fromFile(path), 'path').message, `${path} is not a regular file`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a source's own failures are SourceError naming it: a file deleted after fromFile(), a stream that fails", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 's3v4-bodies-'));
+  try {
+    const file = join(dir, 'gone.bin');
+    writeFileSync(file, 'soon gone');
+    const payload = toPayload(fromFile(file), undefined);
+    rmSync(file);
+    const broken = async function* () {
+      yield Buffer.from('first');
+      throw new Error('the disk is on fire');
+    };
+    for (const [what, body, expected] of [
+      ['a deleted file', payload, `fromFile(${file}): could not be read (ENOENT); nothing was stored`],
+      ['a failing stream', toPayload(broken(), undefined), 'the body stream: could not be read (the disk is on fire)'],
+      ['a failing stream of known length', toPayload(broken(), 10), 'the body stream: could not be read'],
+    ] as const) {
+      const error = await collect(source(body)).catch((caught: unknown) => caught);
+      assert.instance(error, SourceError, what);
+      assert.is((error as SourceError).code, 'ERR_S3V4_SOURCE');
+      assert.match((error as Error).message, expected, what);
+      assert.ok((error as Error).cause instanceof Error, what);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

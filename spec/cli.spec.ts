@@ -442,6 +442,8 @@ onEachServer('the s3v4 command line', 'spec/cli.spec.ts', 300, (test, on) => {
     };
     for (const [path, content] of Object.entries(files)) file(join('tree', path), content);
     symlinkSync('/etc/hostname', join(tree, 'link'));
+    // A download's temporary file left by a crash is not uploaded either.
+    file(join('tree', 'a', '.page.html.0badc0de.s3v4-partial'), 'half');
     const directory = s3v4(['put', tree, 'site/']);
     assert.is(directory.status, 2);
     assert.match(directory.stderr, /tree is a directory; pass --recursive/);
@@ -452,6 +454,7 @@ onEachServer('the s3v4 command line', 'spec/cli.spec.ts', 300, (test, on) => {
     const put = s3v4(['put', tree, 'site', '--recursive']);
     assert.is(put.status, 0, put.stderr);
     assert.match(put.stderr, /skipped .*link: not a regular file/);
+    assert.match(put.stderr, /skipped .*\.page\.html\.0badc0de\.s3v4-partial: an unfinished download/);
     assert.equal(
       keys('site/'),
       Object.keys(files)

@@ -6,6 +6,7 @@
  * (If-Match); a missing key creates nothing; an abort leaves the target as it
  * was; overwrite false and special files are refused.
  */
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
   lstatSync,
@@ -21,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent } from 'undici';
 import * as assert from 'uvu/assert';
-import { AbortError, S3Client, S3Error, S3v4Error } from '../lib/index.js';
+import { AbortError, InvalidArgumentError, S3Client, S3Error, S3v4Error } from '../lib/index.js';
 import { signedRequest, storageFor, type S3Server } from './support/servers.js';
 import { onEachServer, prng } from './helpers.js';
 
@@ -175,10 +176,42 @@ onEachServer('client.download', 'spec/download.spec.ts', 240, (test, on) => {
       assert.is((notAFile as S3v4Error).code, 'ERR_S3V4_NOT_A_FILE', special);
     }
     assert.is(readFileSync(path, 'utf8'), 'old contents');
+    // Paths that name no file, or cannot be written, are refused by the argument before any request.
+    for (const bad of ['', `${dir}/`, join(path, 'under-a-file.bin')]) {
+      const error = await rejection(client.download(key, bad), JSON.stringify(bad));
+      assert.instance(error, InvalidArgumentError, `${bad}: ${String(error)}`);
+      assert.is((error as InvalidArgumentError).argument, 'path');
+    }
     // Replaced by default, as fs.writeFile would.
     await client.download(key, path);
     assert.is(sha256(readFileSync(path)), sha256(bytes));
     assert.equal(leftovers(), []);
     await client.delete(key);
+  });
+
+  test('a name of 255 bytes, a concurrency of a million, an empty object with progress; an exit removes the partial', async () => {
+    await client.put('small', 'small body');
+    const long = join(dir, `${'ü'.repeat(127)}n`);
+    const concurrent = await client.download('small', long, { concurrency: 1_000_000, partSize: 4 });
+    assert.equal([concurrent.size, readFileSync(long, 'utf8')], [10, 'small body']);
+    await client.put('empty', '');
+    const progress: Array<{ loaded: number; total: number | undefined }> = [];
+    await client.download('empty', join(dir, 'empty.bin'), { onProgress: (p) => progress.push(p) });
+    assert.equal(progress, [{ loaded: 0, total: 0 }]);
+    assert.is(readFileSync(join(dir, 'empty.bin')).length, 0);
+    // A process that exits in the middle of a download (the command line's second Ctrl-C) leaves no partial file.
+    await client.put('exiting', randomBytes(1024 * KiB));
+    const target = join(dir, 'exiting', 'object.bin');
+    const script = `import { S3Client } from ${JSON.stringify(new URL('../lib/index.js', import.meta.url).href)};
+const client = new S3Client(${JSON.stringify(storageFor(server, BUCKET))});
+await client.download('exiting', ${JSON.stringify(target)}, { partSize: 64 * 1024, concurrency: 1, onProgress: ({ loaded }) => { if (loaded > 100000) process.exit(130); } });`;
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      env: { ...process.env, NODE_V8_COVERAGE: '' },
+    });
+    assert.is(child.status, 130, child.stderr);
+    assert.equal(readdirSync(join(dir, 'exiting')), [], 'the partial file was left');
+    assert.equal(leftovers(), []);
+    await client.deleteMany(['small', 'empty', 'exiting']);
   });
 });

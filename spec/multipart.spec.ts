@@ -7,11 +7,11 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Payload, fromFile, source, toPayload } from '../lib/bodies.js';
-import { BodyLengthError, InvalidArgumentError, ProtocolError, S3Error } from '../lib/errors.js';
+import { BodyLengthError, InvalidArgumentError, SourceError, ProtocolError, S3Error } from '../lib/errors.js';
 import { parseUploads } from '../lib/documents.js';
 import {
   DEFAULT_PART_SIZE,
@@ -201,6 +201,32 @@ test('a file or Blob is sent as ranges of itself, each read only when its part i
     assert.instance(long, BodyLengthError);
     assert.match((long as Error).message, 'bytes 8192-9999: the body was to hold 1808 bytes but held more than 1808');
     assert.is(grown.sent.at(-1)!.request.method, 'DELETE');
+    // A file replaced (renamed over) or rewritten in place, same size, after part 1 was sent: part 2 would come from
+    // another version, so it is refused with SourceError and the upload aborted, never stitched.
+    for (const [change, apply] of [
+      [
+        'replaced',
+        () => (writeFileSync(`${path}.new`, Buffer.alloc(bytes.length, 1)), renameSync(`${path}.new`, path)),
+      ],
+      ['rewritten', () => writeFileSync(path, Buffer.alloc(bytes.length, 2))],
+    ] as const) {
+      writeFileSync(path, bytes);
+      const measured = toPayload(fromFile(path), undefined);
+      const changing = fakeTransport({ part: (n) => void (n === 1 && apply()) });
+      const refused = await rejection(
+        uploadMultipart(changing.transport, measured, { partSize: 4096, concurrency: 1, headers: {} }),
+      );
+      assert.instance(refused, SourceError, `${change}: ${String(refused)}`);
+      assert.match(
+        (refused as Error).message,
+        `bytes 4096-8191: the file was ${change === 'replaced' ? 'replaced' : 'modified'} since fromFile() measured it`,
+      );
+      assert.is(changing.sent.at(-1)!.request.method, 'DELETE', change);
+      assert.not.ok(
+        changing.sent.some((sent) => sent.request.method === 'POST' && sent.request.body !== undefined),
+        change,
+      );
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -332,7 +358,7 @@ test('a source that throws, an abort signal, and a failing abort: the first erro
         uploadMultipart(transport, streamOf(broken()), { partSize: 10, concurrency: 2, headers: {} }),
       )) as Error
     ).message,
-    'disk read failed',
+    'the body stream: could not be read (disk read failed); nothing was stored',
   );
   assert.is(sent.at(-1)!.request.method, 'DELETE');
 

@@ -8,13 +8,21 @@
  * kind uploads on both transports and reads back, by s3v4 and by botocore.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
 import * as assert from 'uvu/assert';
-import { type Body, BodyLengthError, type ClientOptions, S3Client, S3Error, fromFile } from '../lib/index.js';
+import {
+  type Body,
+  BodyLengthError,
+  type ClientOptions,
+  S3Client,
+  S3Error,
+  SourceError,
+  fromFile,
+} from '../lib/index.js';
 import { TEST_CERT, startTlsTerminator } from './support/faults.js';
 import { signedRequest, storageFor, uploadsIn, type S3Server } from './support/servers.js';
 import { botocoreReadsBack } from './support/botocore.js';
@@ -215,6 +223,50 @@ onEachServer('writes', 'spec/writes.spec.ts', 180, (test, on) => {
       }
     }
   }
+
+  test('a file replaced, rewritten or deleted while its parts are read fails with SourceError, and stores nothing', async () => {
+    // Multipart, one part in flight: the file changes at the first progress event, while part 1 is sent, so part 2
+    // would come from another version of it. Deleted before the put: a local failure, not a network one.
+    const cases: Array<[string, (file: string) => void, RegExp]> = [
+      [
+        'replaced',
+        (file) => (writeFileSync(`${file}.new`, randomBytes(3 * PART)), renameSync(`${file}.new`, file)),
+        /the file was replaced since fromFile\(\) measured it/,
+      ],
+      [
+        'rewritten',
+        (file) => writeFileSync(file, randomBytes(3 * PART)),
+        /the file was modified since fromFile\(\) measured it/,
+      ],
+    ];
+    const client = makeClient(server.endpoint, { concurrency: 1 });
+    for (const [name, change, message] of cases) {
+      const file = join(workDir, `changing-${name}`);
+      writeFileSync(file, randomBytes(3 * PART));
+      let changed = false;
+      const error = await rejection(
+        client.put(`changing/${name}`, fromFile(file), {
+          onProgress: () => {
+            if (changed) return;
+            changed = true;
+            change(file);
+          },
+        }),
+        `put of a file ${name} while read`,
+      );
+      assert.instance(error, SourceError, `${name}: ${String(error)}`);
+      assert.match((error as Error).message, message);
+      assert.is(await client.exists(`changing/${name}`), false, `${name}: an object was stored`);
+    }
+    const gone = join(workDir, 'gone');
+    writeFileSync(gone, 'here and gone');
+    const body = fromFile(gone);
+    rmSync(gone);
+    const error = await rejection(client.put('changing/gone', body), 'put of a deleted file');
+    assert.instance(error, SourceError, String(error));
+    assert.match((error as Error).message, `fromFile(${gone}): could not be read (ENOENT)`);
+    assert.equal(await uploadsIn(server, BUCKET), [], 'an upload was left behind');
+  });
 
   test('a file truncated while it is read fails with BodyLengthError, on both paths, and stores nothing', async () => {
     // One request: 4 MiB read in 64 KiB chunks, cut to 2 MiB at the first progress event. Multipart: one part in
