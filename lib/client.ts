@@ -127,8 +127,8 @@ interface Upload {
 
 /**
  * Counts the bytes sent into `onProgress` events; a retried part's count is taken back first (transport.ts). Nothing
- * without onProgress: a counter would make every body a stream of pieces, which cost a small PUT about a third of
- * the client's CPU time (bench/client.ts, issue 14).
+ * without onProgress: a counter makes a body a stream of pieces, which cost a 1 KiB PUT 188 µs of CPU instead of
+ * 151 (README, Speed: Small objects).
  */
 function progressOf(
   onProgress: PutOptions['onProgress'],
