@@ -172,7 +172,10 @@ async function writeRange(
 ): Promise<void> {
   let position = offset;
   for await (const chunk of reply.body as AsyncIterable<Buffer>) {
-    await file.write(chunk, 0, chunk.length, position);
+    // pwrite may write less than asked (POSIX write(2)); each write names its position, so ranges may interleave.
+    for (let done = 0; done < chunk.length; ) {
+      done += (await file.write(chunk, done, chunk.length - done, position + done)).bytesWritten;
+    }
     position += chunk.length;
     written.add(chunk.length);
   }
