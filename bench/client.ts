@@ -77,8 +77,9 @@ interface Row {
   close(): Promise<void>;
 }
 
-function s3v4Row(rgw: Rgw): Row {
-  const client = new S3Client({
+/** s3v4 on the signing clients' bucket, path-style. */
+function benchClient(rgw: Rgw): S3Client {
+  return new S3Client({
     endpoint: rgw.endpoint,
     accessKeyId: rgw.accessKeyId,
     secretAccessKey: rgw.secretAccessKey,
@@ -86,6 +87,10 @@ function s3v4Row(rgw: Rgw): Row {
     bucket: BUCKET,
     forcePathStyle: true,
   });
+}
+
+function s3v4Row(rgw: Rgw): Row {
+  const client = benchClient(rgw);
   return {
     name: 's3v4',
     bucket: BUCKET,
@@ -181,34 +186,51 @@ function s3miniRow(rgw: Rgw): Row {
   };
 }
 
-/** The floor: the same requests with no signing at all, on undici's lowest-level API, to the public bucket. */
-function floorRow(rgw: Rgw): Row {
+/** Where an undici row sends a request: undici's origin and path. */
+type Place = (method: 'PUT' | 'GET', key: string) => { origin: string; path: string };
+
+/** A row of raw undici requests on its lowest-level API, to the places `where` gives: a floor. */
+function undiciRow(
+  name: string,
+  bucket: string,
+  where: Place,
+  close: () => Promise<void> = async () => undefined,
+): Row {
   const agent = new Agent({ keepAliveTimeout: 4000 });
-  const origin = rgw.endpoint;
   return {
-    name: 'floor (undici, unsigned)',
-    bucket: PUBLIC_BUCKET,
+    name,
+    bucket,
     put: async (key, body) => {
       const response = await agent.request({
-        origin,
-        path: `/${PUBLIC_BUCKET}/${key}`,
+        ...where('PUT', key),
         method: 'PUT',
         headers: { 'content-length': String(body.length) },
         body,
       });
       await response.body.dump();
-      if (response.statusCode !== 200) throw new Error(`floor PUT ${key}: HTTP ${response.statusCode}`);
+      if (response.statusCode !== 200) throw new Error(`${name} PUT ${key}: HTTP ${response.statusCode}`);
     },
     get: async (key) => {
-      const response = await agent.request({ origin, path: `/${PUBLIC_BUCKET}/${key}`, method: 'GET' });
+      const response = await agent.request({ ...where('GET', key), method: 'GET' });
       if (response.statusCode !== 200) {
         await response.body.dump();
-        throw new Error(`floor GET ${key}: HTTP ${response.statusCode}`);
+        throw new Error(`${name} GET ${key}: HTTP ${response.statusCode}`);
       }
       return new Uint8Array(await response.body.arrayBuffer());
     },
-    close: () => agent.close(),
+    close: async () => {
+      await agent.close();
+      await close();
+    },
   };
+}
+
+/** The floor: the same requests with no signing at all, to the public bucket. */
+function floorRow(rgw: Rgw): Row {
+  return undiciRow('floor (undici, unsigned)', PUBLIC_BUCKET, (_method, key) => ({
+    origin: rgw.endpoint,
+    path: `/${PUBLIC_BUCKET}/${key}`,
+  }));
 }
 
 /**
@@ -218,57 +240,19 @@ function floorRow(rgw: Rgw): Row {
  * cost of authenticating a request.
  */
 function presignedRow(rgw: Rgw): Row {
-  const agent = new Agent({ keepAliveTimeout: 4000 });
-  const signer = new S3Client({
-    endpoint: rgw.endpoint,
-    accessKeyId: rgw.accessKeyId,
-    secretAccessKey: rgw.secretAccessKey,
-    region: rgw.region,
-    bucket: BUCKET,
-    forcePathStyle: true,
-  });
-  const urls = new Map<string, string>();
-  const url = (method: 'PUT' | 'GET', key: string) => {
+  const signer = benchClient(rgw);
+  const places = new Map<string, { origin: string; path: string }>();
+  const where: Place = (method, key) => {
     const id = `${method} ${key}`;
-    let found = urls.get(id);
-    if (found === undefined) {
-      found = signer.presign(key, { method, expiresIn: 3600 });
-      urls.set(id, found);
+    let place = places.get(id);
+    if (place === undefined) {
+      const { origin, pathname, search } = new URL(signer.presign(key, { method, expiresIn: 3600 }));
+      place = { origin, path: pathname + search };
+      places.set(id, place);
     }
-    return found;
+    return place;
   };
-  return {
-    name: 'floor (undici, presigned ahead)',
-    bucket: BUCKET,
-    put: async (key, body) => {
-      const response = await agent.request({
-        ...splitUrl(url('PUT', key)),
-        method: 'PUT',
-        headers: { 'content-length': String(body.length) },
-        body,
-      });
-      await response.body.dump();
-      if (response.statusCode !== 200) throw new Error(`presigned PUT ${key}: HTTP ${response.statusCode}`);
-    },
-    get: async (key) => {
-      const response = await agent.request({ ...splitUrl(url('GET', key)), method: 'GET' });
-      if (response.statusCode !== 200) {
-        await response.body.dump();
-        throw new Error(`presigned GET ${key}: HTTP ${response.statusCode}`);
-      }
-      return new Uint8Array(await response.body.arrayBuffer());
-    },
-    close: async () => {
-      await agent.close();
-      await signer.close();
-    },
-  };
-}
-
-/** A URL as undici's origin and path. */
-function splitUrl(url: string): { origin: string; path: string } {
-  const { origin, pathname, search } = new URL(url);
-  return { origin, path: pathname + search };
+  return undiciRow('floor (undici, presigned ahead)', BUCKET, where, () => signer.close());
 }
 
 const ROW_FACTORIES = [s3v4Row, awsRow, minioRow, s3miniRow, floorRow, presignedRow];

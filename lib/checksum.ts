@@ -31,8 +31,16 @@ export async function checksumHeaders(
     bytes.writeUInt32BE(crc);
     return { 'x-amz-checksum-crc32': bytes.toString('base64') };
   }
-  const hash = createHash(checksum);
-  for await (const chunk of chunks) hash.update(chunk);
-  const digest = hash.digest('base64');
+  const digest = (await digestOf(checksum, chunks)).toString('base64');
   return checksum === 'md5' ? { 'content-md5': digest } : { 'x-amz-checksum-sha256': digest };
+}
+
+/** The `algorithm` digest of a body read through once: a checksum header's, or the payload hash a signature covers. */
+export async function digestOf(
+  algorithm: 'md5' | 'sha256',
+  chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>,
+): Promise<Buffer> {
+  const hash = createHash(algorithm);
+  for await (const chunk of chunks) hash.update(chunk);
+  return hash.digest();
 }

@@ -227,8 +227,10 @@ export class S3Client {
   async #putObject(target: RequestTarget, payload: SizedPayload, write: Write): Promise<PutResult> {
     const label = `PUT ${shownKey(write.key)}`;
     const headers = { ...write.headers, ...write.conditions };
-    // A one-shot stream is read once, to send it: its checksum cannot be known first.
-    if (payload.kind !== 'stream') Object.assign(headers, await checksumHeaders(this.#checksum, source(payload, true)));
+    // A one-shot stream is read once, to send it: its checksum cannot be known first. Without a checksum, no await.
+    if (this.#checksum !== undefined && payload.kind !== 'stream') {
+      Object.assign(headers, await checksumHeaders(this.#checksum, source(payload, true)));
+    }
     const reply = await this.#transport.send(target, {
       method: 'PUT',
       headers,

@@ -10,8 +10,8 @@ import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import { positiveInteger } from './arguments.js';
-import { createHash } from 'node:crypto';
 import { type Payload, type SizedPayload, inMemory, source } from './bodies.js';
+import { digestOf } from './checksum.js';
 import { AbortError, InvalidArgumentError, NetworkError, ProtocolError, S3Error, S3v4Error } from './errors.js';
 import {
   type HintContext,
@@ -375,11 +375,7 @@ const sourceHashes = new WeakMap<Payload, Promise<string>>();
 function sourceHashOf(payload: Payload): Promise<string> {
   let hash = sourceHashes.get(payload);
   if (hash === undefined) {
-    hash = (async () => {
-      const sha256 = createHash('sha256');
-      for await (const chunk of source(payload, true)) sha256.update(chunk);
-      return sha256.digest('hex');
-    })();
+    hash = digestOf('sha256', source(payload, true)).then((digest) => digest.toString('hex'));
     sourceHashes.set(payload, hash);
   }
   return hash;
