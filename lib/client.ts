@@ -269,7 +269,7 @@ export class S3Client {
     const spec = { method: 'GET', headers: getHeaders(options), signal, label } as const;
     const reply = await this.#transport.send(this.endpoint.objectTarget(key), spec);
     const fail = (error: unknown) => this.#transport.failure(error, label, signal, true);
-    return new Download(key, reply, fail, this.#transport.bodyTimeout);
+    return new Download(key, label, reply, fail, this.#transport.bodyTimeout);
   }
 
   /**

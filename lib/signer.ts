@@ -20,6 +20,7 @@ import {
   PRINTABLE,
   RequestTarget,
   type CanonicalHeaders,
+  FixedHeaders,
   canonicalHeaders,
   canonicalQueryPairs,
   checkExpiry,
@@ -172,7 +173,7 @@ export function hashPayload(body: string | Uint8Array): string {
   return hash('sha256', body);
 }
 
-const HOST_ONLY: readonly string[] = ['host'];
+const HOST_ONLY = new FixedHeaders(['host']);
 /** The query parameters a presign adds (S3 API Reference, "Query Parameters"), lower-cased. */
 const PRESIGN_PARAMS: ReadonlySet<string> = new Set([
   'x-amz-algorithm',
@@ -220,8 +221,8 @@ export class SigV4Signer {
   readonly #sessionToken: string | undefined;
   readonly #contentSha256Header: boolean;
   readonly #signSessionToken: boolean;
-  /** The headers the signer sets and signs itself, sorted. */
-  readonly #fixedNames: string[];
+  /** The headers the signer sets and signs itself. */
+  readonly #fixed: FixedHeaders;
   #lastMoment: Moment | undefined;
   /** The last URL string's target, whose origin and host the next one to the same origin reuses. */
   #lastSplit: RequestTarget | undefined;
@@ -261,10 +262,11 @@ export class SigV4Signer {
     this.mode = mode;
     this.#contentSha256Header = options.contentSha256Header ?? mode === 's3';
     this.#signSessionToken = options.signSessionToken ?? true;
-    this.#fixedNames = ['host'];
-    if (this.#contentSha256Header) this.#fixedNames.push('x-amz-content-sha256');
-    this.#fixedNames.push('x-amz-date');
-    if (this.#sessionToken !== undefined && this.#signSessionToken) this.#fixedNames.push('x-amz-security-token');
+    const fixedNames = ['host'];
+    if (this.#contentSha256Header) fixedNames.push('x-amz-content-sha256');
+    fixedNames.push('x-amz-date');
+    if (this.#sessionToken !== undefined && this.#signSessionToken) fixedNames.push('x-amz-security-token');
+    this.#fixed = new FixedHeaders(fixedNames);
   }
 
   /** Signs with the `Authorization` header; returns the headers to add. */
@@ -285,7 +287,7 @@ export class SigV4Signer {
     const { amzDate } = moment;
     const payloadHash = this.#payloadHash(request, request.body === undefined ? EMPTY_SHA256 : undefined);
     const added: SignedHeaders = { authorization: '', 'x-amz-date': amzDate };
-    // Values in the order of #fixedNames: host, [x-amz-content-sha256], x-amz-date, [x-amz-security-token].
+    // Values in the order of #fixed: host, [x-amz-content-sha256], x-amz-date, [x-amz-security-token].
     const fixedValues = [target.host];
     if (this.#contentSha256Header) {
       added['x-amz-content-sha256'] = payloadHash;
@@ -296,7 +298,7 @@ export class SigV4Signer {
       added['x-amz-security-token'] = this.#sessionToken;
       if (this.#signSessionToken) fixedValues.push(this.#sessionToken);
     }
-    const headers = canonicalHeaders(request.headers, this.#fixedNames, fixedValues, this.#knownNames);
+    const headers = canonicalHeaders(request.headers, this.#fixed, fixedValues, this.#knownNames);
     const query = target.query === '' ? '' : joinPairs(canonicalQueryPairs(target.query));
     const steps = this.#steps(method, target, query, headers, payloadHash, moment);
     added.authorization = `${moment.day.authorizationPrefix}${headers.signed}, Signature=${steps.signature}`;
@@ -445,6 +447,8 @@ export class SigV4Signer {
     }
     const chosen = given ?? header;
     if (chosen !== undefined) {
+      // The two constants (most GETs and empty bodies) need no pattern test.
+      if (chosen === UNSIGNED_PAYLOAD || chosen === EMPTY_SHA256) return chosen;
       if (typeof chosen !== 'string' || !PRINTABLE.test(chosen)) {
         throw new InvalidArgumentError('payloadHash', 'must be a hex SHA-256 or UNSIGNED-PAYLOAD');
       }
