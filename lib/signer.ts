@@ -159,7 +159,12 @@ export function canonicalRequest(
 
 /** Task 2: the string to sign. */
 export function stringToSign(amzDate: string, scope: string, canonicalRequestText: string): string {
-  return `${ALGORITHM}\n${amzDate}\n${scope}\n${hash('sha256', canonicalRequestText)}`;
+  return `${stringToSignStart(amzDate, scope)}${hash('sha256', canonicalRequestText)}`;
+}
+
+/** The string to sign up to the canonical request's hash: the same for every request of a signing second. */
+function stringToSignStart(amzDate: string, scope: string): string {
+  return `${ALGORITHM}\n${amzDate}\n${scope}\n`;
 }
 
 /** Task 4: the signature, lower-case hex. */
@@ -191,6 +196,8 @@ interface Moment {
   second: number;
   amzDate: string;
   day: DayScope;
+  /** See stringToSignStart. */
+  stringToSignStart: string;
 }
 
 /** Per-day values of a signer: scope, credential and signing key. */
@@ -390,7 +397,8 @@ export class SigV4Signer {
       headers.signed,
       payloadHash,
     );
-    const sts = stringToSign(moment.amzDate, moment.day.scope, creq);
+    // Task 2, stringToSign() with its start made once per second.
+    const sts = moment.stringToSignStart + hash('sha256', creq);
     return { canonicalRequest: creq, stringToSign: sts, signature: signature(moment.day.key, sts) };
   }
 
@@ -407,7 +415,8 @@ export class SigV4Signer {
     if (iso.length !== 24) throw new InvalidArgumentError('date', 'must fall in the years 0000 to 9999');
     const dateStamp = iso.slice(0, 4) + iso.slice(5, 7) + iso.slice(8, 10);
     const amzDate = `${dateStamp}T${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`;
-    this.#lastMoment = { second, amzDate, day: this.#day(dateStamp) };
+    const day = this.#day(dateStamp);
+    this.#lastMoment = { second, amzDate, day, stringToSignStart: stringToSignStart(amzDate, day.scope) };
     return this.#lastMoment;
   }
 
