@@ -9,6 +9,7 @@
  * parsing and the error report; the commands are in commands.ts and the
  * transfers they call in transfers.ts.
  */
+import { setMaxListeners } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
@@ -17,10 +18,12 @@ import { setFlagsFromString } from 'node:v8';
 import type { S3Client } from './client.js';
 import {
   COMMANDS,
+  DEFAULT_JOBS,
   type Command,
   type Context,
   EXIT,
   GLOBAL,
+  jobsOption,
   MANY,
   OPTIONS,
   type OptionName,
@@ -81,6 +84,9 @@ function version(): string {
 /** Runs the command line; resolves to the exit status. */
 async function main(argv: readonly string[]): Promise<number> {
   const controller = new AbortController();
+  // Every request of a transfer listens to it, --jobs of them at once with their ranges: Node's warning at 11
+  // listeners is about leaks, and these are not.
+  setMaxListeners(0, controller.signal);
   const interrupt = () => {
     // A second Ctrl-C does not wait for the cleanup.
     if (controller.signal.aborted) process.exit(EXIT.interrupted);
@@ -150,6 +156,7 @@ async function main(argv: readonly string[]): Promise<number> {
       values,
       signal: controller.signal,
       force: values.force === true,
+      jobs: jobsOption(values.jobs, DEFAULT_JOBS),
       print: (human, result) => write(process.stdout, json ? JSON.stringify(result) : human),
       line: (human) => {
         if (!json) write(process.stdout, human);

@@ -44,6 +44,7 @@ export const OPTIONS = {
   method: { type: 'string', short: 'X' },
   expires: { type: 'string', short: 'e' },
   'content-type': { type: 'string' },
+  jobs: { type: 'string', short: 'j' },
 } as const;
 
 export type OptionName = keyof typeof OPTIONS;
@@ -79,18 +80,18 @@ export const MANY = Number.POSITIVE_INFINITY;
 
 export const COMMANDS: Readonly<Record<string, Command>> = {
   put: {
-    usage: 'put FILE... KEY|PREFIX/ [--recursive] [--content-type TYPE]',
+    usage: 'put FILE... KEY|PREFIX/ [--recursive] [--content-type TYPE] [--jobs N]',
     summary:
-      'upload files (directories with --recursive); several files, or a PREFIX ending in /, keep their names; FILE - is stdin',
-    options: ['recursive', 'content-type'],
+      'upload files (directories with --recursive), N at once; several files, or a PREFIX ending in /, keep their names; FILE - is stdin',
+    options: ['recursive', 'content-type', 'jobs'],
     args: [2, MANY],
     run: put,
   },
   get: {
-    usage: 'get KEY [DEST] [--recursive] [--force]',
+    usage: 'get KEY [DEST] [--recursive] [--force] [--jobs N]',
     summary:
-      'download an object (every object under a folder with --recursive) into DEST, default the current directory; DEST - is stdout',
-    options: ['recursive', 'force'],
+      'download an object (every object under a folder with --recursive, N at once) into DEST, default the current directory; DEST - is stdout',
+    options: ['recursive', 'force', 'jobs'],
     args: [1, 2],
     run: get,
   },
@@ -169,6 +170,15 @@ async function put(context: Context, args: string[]): Promise<number> {
     if (target.endsWith('/'))
       throw new UsageError(`put - reads standard input and needs a KEY, not a prefix ending in /, got "${target}"`);
   }
+  // One directory is uploaded as it is walked; several sources are walked first, so two files bound for one key are
+  // refused before anything is uploaded.
+  if (sources.length === 1 && statSync(sources[0]!, { throwIfNoEntry: false })?.isDirectory() === true) {
+    if (values.recursive !== true)
+      throw new UsageError(`${sources[0]} is a directory; pass --recursive to upload what it holds`);
+    const uploaded = await putFiles(context, uploadsUnder(sources[0]!, prefix, context), values['content-type']);
+    context.result({ uploaded });
+    return EXIT.ok;
+  }
   const uploads: Upload[] = [];
   for (const source of sources) {
     if (source === STDIO) {
@@ -180,9 +190,7 @@ async function put(context: Context, args: string[]): Promise<number> {
     if (stats.isDirectory()) {
       if (values.recursive !== true)
         throw new UsageError(`${source} is a directory; pass --recursive to upload what it holds`);
-      const under = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
-      for (const file of filesUnder(source, context))
-        uploads.push({ file, key: under + relative(source, file).split(sep).join('/'), size: statSync(file).size });
+      for await (const upload of uploadsUnder(source, prefix, context)) uploads.push(upload);
     } else if (stats.isFile()) {
       uploads.push({
         file: source,
@@ -196,6 +204,30 @@ async function put(context: Context, args: string[]): Promise<number> {
   refuseCollisions(uploads);
   context.result({ uploaded: await putFiles(context, uploads, values['content-type']) });
   return EXIT.ok;
+}
+
+/** The uploads of the files under `directory`, as it is walked: each at its path below `prefix` (a folder). */
+async function* uploadsUnder(directory: string, prefix: string, context: Context): AsyncGenerator<Upload> {
+  const under = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
+  for await (const file of filesUnder(directory, context)) {
+    // A file deleted since the walk saw it is fromFile's to report, as for any other file.
+    const size = statSync(file, { throwIfNoEntry: false })?.size ?? 0;
+    yield { file, key: under + relative(directory, file).split(sep).join('/'), size };
+  }
+}
+
+/** The most files a transfer moves at once: each holds a connection, and a file's parts go 4 at a time. */
+export const MAX_JOBS = 64;
+/** Files at once without --jobs. */
+export const DEFAULT_JOBS = 16;
+
+/** --jobs: a whole number from 1 to MAX_JOBS; `fallback` without it. */
+export function jobsOption(value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const jobs = Number(value);
+  if (!/^\d+$/.test(value) || jobs < 1 || jobs > MAX_JOBS)
+    throw new UsageError(`--jobs takes a whole number from 1 to ${MAX_JOBS}, got "${value}"`);
+  return jobs;
 }
 
 /** Two files bound for one key: the second would silently replace the first (cp(1) refuses the same). */

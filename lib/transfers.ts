@@ -3,11 +3,14 @@
  * object into a file (client.download, a temporary file renamed into place), every object
  * under a prefix into a directory (refusing keys that would land outside it),
  * the files of a recursive put and the upload loop, standard input and output
- * as `-`, with a progress bar when stderr is a terminal. They know a client
+ * as `-`, with a progress bar when stderr is a terminal: one per file, or one
+ * line for a whole transfer of many files. Many files go `jobs` at a time, taken
+ * from the walk or the listing as it goes, so neither is held whole. They know a client
  * and an abort signal, not the command line. Only the client's types are imported here: its module (and
  * undici with it) is loaded by whoever makes the client.
  */
-import { existsSync, mkdirSync, readdirSync, realpathSync } from 'node:fs';
+import { existsSync, mkdirSync, realpathSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { dirname, extname, isAbsolute, join, relative, sep } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -24,6 +27,8 @@ export interface Transfer {
   signal: AbortSignal;
   /** Whether a download may replace an existing file (--force). */
   force: boolean;
+  /** How many files a transfer of many moves at once (--jobs). */
+  jobs: number;
   /** A line for people only, such as one per file of a transfer whose JSON comes at the end. */
   line: (human: string) => void;
   /** Reports a problem that does not stop the command (a refused key in a recursive get, say). */
@@ -85,49 +90,109 @@ const CONTENT_TYPES: Readonly<Record<string, string>> = {
 // ---------------------------------------------------------------------------
 // Uploads
 
-/** Regular files under a directory, sorted; symbolic links and other special files are skipped with a warning. */
-export function filesUnder(directory: string, transfer: Pick<Transfer, 'warn'>): string[] {
-  const files: string[] = [];
-  for (const entry of readdirSync(directory, { recursive: true, withFileTypes: true })) {
-    const path = join(entry.parentPath, entry.name);
+/**
+ * Regular files under a directory, one directory read at a time, each sorted by name; symbolic links and other
+ * special files are skipped with a warning.
+ */
+export async function* filesUnder(directory: string, transfer: Pick<Transfer, 'warn'>): AsyncGenerator<string> {
+  const entries = await readdir(directory, { withFileTypes: true });
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const entry of entries) {
+    const path = join(directory, entry.name);
     // A download's temporary file, left by a crash, is not the user's file to upload.
     if (entry.isFile() && entry.name.endsWith(PARTIAL_SUFFIX)) transfer.warn(`skipped ${path}: an unfinished download`);
-    else if (entry.isFile()) files.push(path);
-    else if (!entry.isDirectory()) transfer.warn(`skipped ${path}: not a regular file`);
+    else if (entry.isFile()) yield path;
+    else if (entry.isDirectory()) yield* filesUnder(path, transfer);
+    else transfer.warn(`skipped ${path}: not a regular file`);
   }
-  return files.sort();
 }
 
 /**
- * Uploads the files in order, a line each; typed `contentType`, else by extension. Resolves to their sizes and
- * ETags. Standard input is streamed as it arrives: of unknown length, it goes through multipart (client.put), a
- * few parts in memory at a time.
+ * Runs `work` on the items as they come, at most `jobs` at once. The first failure (of `work` or of the items'
+ * source) stops new work; the jobs already running finish, so every object is whole or aborted, and then the
+ * failure is thrown.
+ */
+export async function eachAtOnce<T>(
+  items: AsyncIterable<T> | Iterable<T>,
+  jobs: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  const iterator = Symbol.asyncIterator in items ? items[Symbol.asyncIterator]() : items[Symbol.iterator]();
+  let failure: { error: unknown } | undefined;
+  const worker = async () => {
+    while (failure === undefined) {
+      try {
+        const next = await iterator.next();
+        if (next.done === true) return;
+        await work(next.value);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, jobs) }, worker));
+  if (failure !== undefined) {
+    await iterator.return?.();
+    throw failure.error;
+  }
+}
+
+/** An upload done: its size (standard input's, counted) and ETag. */
+export type Uploaded = Upload & { size: number; etag: string };
+
+/**
+ * Uploads the files, `transfer.jobs` at once, a line each; typed `contentType`, else by extension. Resolves to their
+ * sizes and ETags, in the order the files came. Standard input is streamed as it arrives: of unknown length, it goes
+ * through multipart (client.put), a few parts in memory at a time. One file has a bar of its own; many share one
+ * line.
  */
 export async function putFiles(
   transfer: Transfer,
-  uploads: readonly Upload[],
+  uploads: AsyncIterable<Upload> | readonly Upload[],
   contentType: string | undefined,
-): Promise<Array<Upload & { size: number; etag: string }>> {
+): Promise<Uploaded[]> {
   const { client, signal } = transfer;
-  const done: Array<Upload & { size: number; etag: string }> = [];
-  for (const upload of uploads) {
-    const bar = progress(shownKey(upload.key), upload.size);
-    const type = contentType ?? CONTENT_TYPES[extname(upload.file).toLowerCase()];
-    const read = { bytes: 0 };
-    const body = upload.file === STDIO ? counted(process.stdin, read) : fromFile(upload.file);
-    try {
-      const result = await client.put(upload.key, body, {
-        ...(type === undefined ? {} : { contentType: type }),
-        signal,
-        onProgress: ({ loaded }) => bar.update(loaded),
-      });
-      done.push({ ...upload, size: upload.size ?? read.bytes, etag: result.etag });
-    } finally {
-      bar.end();
+  const single = Array.isArray(uploads) && uploads.length === 1;
+  const all = single ? undefined : bulkProgress(transfer);
+  const done: Array<Uploaded | undefined> = [];
+  let order = 0;
+  const each = async function* () {
+    for await (const upload of uploads) {
+      all?.found(upload.size ?? 0);
+      yield { upload, at: order++ };
     }
-    transfer.line(`${upload.file} -> ${shownKey(upload.key)} (${bytes(done.at(-1)!.size)})`);
+    all?.listed();
+  };
+  try {
+    await eachAtOnce(each(), single ? 1 : transfer.jobs, async ({ upload, at }) => {
+      const bar = all ?? progress(shownKey(upload.key), upload.size);
+      const type = contentType ?? CONTENT_TYPES[extname(upload.file).toLowerCase()];
+      const read = { bytes: 0 };
+      const body = upload.file === STDIO ? counted(process.stdin, read) : fromFile(upload.file);
+      let sent = 0;
+      try {
+        const result = await client.put(upload.key, body, {
+          ...(type === undefined ? {} : { contentType: type }),
+          signal,
+          onProgress: ({ loaded }) => {
+            bar.moved(loaded - sent);
+            sent = loaded;
+          },
+        });
+        done[at] = { ...upload, size: upload.size ?? read.bytes, etag: result.etag };
+      } catch (error) {
+        bar.moved(-sent);
+        throw error;
+      } finally {
+        if (all === undefined) bar.end();
+      }
+      (all?.line ?? transfer.line)(`${upload.file} -> ${shownKey(upload.key)} (${bytes(done[at]!.size)})`);
+      all?.finished();
+    });
+  } finally {
+    all?.end();
   }
-  return done;
+  return done.filter((upload) => upload !== undefined);
 }
 
 /** The stream's chunks as they come, with their bytes added up in `read`. */
@@ -143,40 +208,62 @@ async function* counted(stream: AsyncIterable<Buffer>, read: { bytes: number }):
 
 /**
  * Every object under a prefix (a folder: see folder()) into a directory, each
- * at its key's path below the prefix; keys that would land outside are
- * refused. An object that fails is warned about and the others still come.
+ * at its key's path below the prefix, `transfer.jobs` at once while the
+ * listing goes on; keys that would land outside are refused. An object that
+ * fails is warned about and the others still come.
  */
 export async function getTree(transfer: Transfer, prefix: string, dest: string): Promise<Tree> {
   mkdirSync(dest, { recursive: true });
   const root = realpathSync(dest);
   const downloaded: Tree['downloaded'] = [];
   const failed: Tree['failed'] = [];
-  for await (const page of transfer.client.list({ prefix, signal: transfer.signal })) {
-    for (const object of page.objects) {
-      // A key ending in / is a folder marker made by consoles, not a file.
-      if (object.key.endsWith('/')) continue;
+  const all = bulkProgress(transfer);
+  /** Directories already found inside DEST: a tree's files share a few, and each check is several system calls. */
+  const checked = new Set<string>();
+  const objects = async function* () {
+    for await (const page of transfer.client.list({ prefix, signal: transfer.signal })) {
+      for (const object of page.objects) {
+        // A key ending in / is a folder marker made by consoles, not a file.
+        if (object.key.endsWith('/')) continue;
+        all.found(object.size);
+        yield object;
+      }
+    }
+    all.listed();
+  };
+  try {
+    await eachAtOnce(objects(), transfer.jobs, async (object) => {
       const path = object.key.slice(prefix.length);
       const file = join(root, path);
       const refusal = unsafe(path) ?? outside(root, file);
       try {
         if (refusal !== undefined) throw new S3v4Error('ERR_S3V4_UNSAFE_KEY', `refused "${object.key}": ${refusal}`);
         // A directory inside DEST may be a symbolic link that leads out of it: checked before anything is created.
-        let existing = dirname(file);
-        while (!existsSync(existing)) existing = dirname(existing);
-        const parent = outside(root, realpathSync(existing));
-        if (parent !== undefined) throw new S3v4Error('ERR_S3V4_UNSAFE_KEY', `refused "${object.key}": ${parent}`);
+        const directory = dirname(file);
+        if (!checked.has(directory)) {
+          let existing = directory;
+          while (!existsSync(existing)) existing = dirname(existing);
+          const parent = outside(root, realpathSync(existing));
+          if (parent !== undefined) throw new S3v4Error('ERR_S3V4_UNSAFE_KEY', `refused "${object.key}": ${parent}`);
+        }
         // Written at the resolved path; reported as the user named it.
         const named = join(dest, path);
-        downloaded.push({ key: object.key, file: named, size: await download(transfer, object.key, file) });
-        transfer.line(`${shownKey(object.key)} -> ${named} (${bytes(object.size)})`);
+        downloaded.push({ key: object.key, file: named, size: await download(transfer, object.key, file, all) });
+        // Now a directory of the download's own making, or one found inside DEST.
+        checked.add(directory);
+        all.line(`${shownKey(object.key)} -> ${named} (${bytes(object.size)})`);
       } catch (error) {
         // Refusals and file-system errors skip the object; anything else stops the get.
         const skipped = error instanceof S3v4Error || (error as NodeJS.ErrnoException).code !== undefined;
         if (transfer.signal.aborted || !skipped) throw error;
         failed.push({ key: object.key, message: (error as Error).message });
-        transfer.warn((error as Error).message);
+        all.warn((error as Error).message);
+      } finally {
+        all.finished();
       }
-    }
+    });
+  } finally {
+    all.end();
   }
   return { downloaded, failed };
 }
@@ -199,25 +286,30 @@ function outside(root: string, path: string): string | undefined {
 
 /**
  * Downloads an object into `file` with client.download() (a temporary file renamed into place; nothing is left on
- * failure). Without --force an existing file stays. Only a regular file is ever replaced, --force or not.
+ * failure). Without --force an existing file stays. Only a regular file is ever replaced, --force or not. Progress
+ * goes to `shared` (one line for a transfer of many), else to a bar of its own.
  */
-export async function download(transfer: Transfer, key: string, file: string): Promise<number> {
+export async function download(transfer: Transfer, key: string, file: string, shared?: Progress): Promise<number> {
   const { force, signal } = transfer;
-  let bar: Progress | undefined;
+  let bar = shared;
+  let received = 0;
   try {
     const result = await transfer.client.download(key, file, {
       overwrite: force,
       signal,
       onProgress: ({ loaded, total }) => {
         bar ??= progress(shownKey(key), total);
-        bar.update(loaded);
+        bar.moved(loaded - received);
+        received = loaded;
       },
     });
     return result.size;
   } catch (error) {
+    // What a failed download moved is not moved: a shared line counts only what arrived whole.
+    bar?.moved(-received);
     throw signal.aborted ? new AbortError(`GET ${shownKey(key)}: aborted`, error) : commandLineError(error, file);
   } finally {
-    bar?.end();
+    if (shared === undefined) bar?.end();
   }
 }
 
@@ -243,7 +335,7 @@ export async function toStdout(transfer: Transfer, key: string): Promise<number>
   const count = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       received += chunk.length;
-      bar.update(received);
+      bar.moved(chunk.length);
       callback(null, chunk);
     },
   });
@@ -265,8 +357,9 @@ export async function toStdout(transfer: Transfer, key: string): Promise<number>
 // ---------------------------------------------------------------------------
 // Progress
 
-interface Progress {
-  update(loaded: number): void;
+/** Progress on stderr: bytes moved (negative when a failed transfer takes back what it had counted), and the end. */
+export interface Progress {
+  moved(bytes: number): void;
   end(): void;
 }
 
@@ -288,7 +381,7 @@ const LABEL_CELLS = 12;
  */
 function progress(label: string, total: number | undefined): Progress {
   const stream = process.stderr;
-  if (!stream.isTTY) return { update() {}, end() {} };
+  if (!stream.isTTY) return { moved() {}, end() {} };
   const started = performance.now();
   let drawn = Number.NEGATIVE_INFINITY;
   let loaded = 0;
@@ -299,11 +392,82 @@ function progress(label: string, total: number | undefined): Progress {
     stream.write(`\r\x1b[K${frame(columns(stream), label, loaded, total, rate)}`);
   };
   return {
-    update(now) {
-      loaded = now;
+    moved(bytes) {
+      loaded += bytes;
       if (performance.now() - drawn >= REDRAW_MS) draw();
     },
     end() {
+      draw();
+      stream.write('\n');
+    },
+  };
+}
+
+/** The one progress line of a transfer of many files, which also prints their lines and warnings above itself. */
+interface BulkProgress extends Progress {
+  /** A file or object the walk or listing found, of `size` bytes. */
+  found(size: number): void;
+  /** The walk or listing is over: the totals are known. */
+  listed(): void;
+  /** A file is done, or failed. */
+  finished(): void;
+  line(human: string): void;
+  warn(message: string): void;
+}
+
+/**
+ * One line on stderr for a whole transfer when stderr is a terminal: files done and found, bytes, rate, and the ETA
+ * once the listing is over (`+` marks totals still growing). Lines and warnings are written above it.
+ */
+function bulkProgress(transfer: Pick<Transfer, 'line' | 'warn'>): BulkProgress {
+  const stream = process.stderr;
+  const started = performance.now();
+  let drawn = Number.NEGATIVE_INFINITY;
+  let loaded = 0;
+  let files = 0;
+  let found = 0;
+  let foundBytes = 0;
+  let complete = false;
+  const draw = () => {
+    drawn = performance.now();
+    const seconds = (drawn - started) / 1000;
+    const rate = seconds > 0 ? loaded / seconds : 0;
+    const more = complete ? '' : '+';
+    const eta = complete ? ` ETA ${rate > 0 ? `${Math.ceil(Math.max(foundBytes - loaded, 0) / rate)}s` : '--'}` : '';
+    const text = `${files}/${found}${more} files  ${bytes(loaded)}/${bytes(foundBytes)}${more}  ${bytes(rate)}/s${eta}`;
+    stream.write(`\r\x1b[K${text.slice(0, columns(stream))}`);
+  };
+  const tty = stream.isTTY === true;
+  const redraw = () => {
+    if (tty && performance.now() - drawn >= REDRAW_MS) draw();
+  };
+  // Above the line: it is cleared, the text written, and the line drawn again.
+  const above = (write: (text: string) => void) => (text: string) => {
+    if (tty) stream.write('\r\x1b[K');
+    write(text);
+    if (tty) draw();
+  };
+  return {
+    found(size) {
+      found++;
+      foundBytes += size;
+      redraw();
+    },
+    listed() {
+      complete = true;
+    },
+    moved(count) {
+      loaded += count;
+      redraw();
+    },
+    finished() {
+      files++;
+      redraw();
+    },
+    line: above(transfer.line),
+    warn: above(transfer.warn),
+    end() {
+      if (!tty) return;
       draw();
       stream.write('\n');
     },

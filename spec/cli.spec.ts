@@ -25,7 +25,7 @@ import { Agent, request } from 'undici';
 import * as assert from 'uvu/assert';
 import { unresolvedFix } from '../lib/doctor.js';
 import { Endpoint, storageConfig } from '../lib/index.js';
-import { builtCli, onEachServer, storageToml } from './helpers.js';
+import { builtCli, onEachServer, prng, storageToml } from './helpers.js';
 import { botocoreReadsBack } from './support/botocore.js';
 import { startFaultProxy } from './support/faults.js';
 import { freePort, signedRequest, uploadsIn, type S3Server } from './support/servers.js';
@@ -479,6 +479,86 @@ onEachServer('the s3v4 command line', 'spec/cli.spec.ts', 300, (test, on) => {
     ok(['rm', '--prefix', 'site/', '--yes']);
   });
 
+  test('put and get --recursive move a generated tree of odd names and sizes --jobs at a time, in walk order', () => {
+    const next = prng(15);
+    const pick = <T>(choices: readonly T[]): T => choices[Math.floor(next() * choices.length)]!;
+    // Names a user's tree has: spaces, unicode, URL and shell metacharacters, dots, long ones.
+    const parts = [
+      'a b',
+      'ünï',
+      '日本',
+      '+plus',
+      '100%',
+      'hash#',
+      'q?',
+      "it's",
+      '.dot',
+      '-dash',
+      'x'.repeat(60),
+      'emoji😀',
+    ];
+    const tree = join(dir, 'gen-tree');
+    const files = new Map<string, Buffer>();
+    for (let i = 0; files.size < 90; i++) {
+      const depth = Math.floor(next() * 4);
+      const path = [...Array.from({ length: depth }, () => pick(parts)), `${pick(parts)}-${i}`].join('/');
+      if ([...files.keys()].some((known) => known.startsWith(`${path}/`) || path.startsWith(`${known}/`))) continue;
+      // Mostly small, some empty, a few of several hundred KiB.
+      const size = pick([0, 1, 17, 4096, 65_536, 300_000, Math.floor(next() * 10_000)]);
+      files.set(path, Buffer.from(randomBytes(size)));
+      file(join('gen-tree', path), files.get(path)!);
+    }
+    for (const jobs of ['1', '7']) {
+      const prefix = `gen-${jobs}/`;
+      const put = json<{ uploaded: Array<{ key: string; size: number }> }>(['put', tree, prefix, '-r', '--jobs', jobs]);
+      // Reported in the order of the walk (each directory sorted by name), whatever order the uploads finished in.
+      const walked = [...files.keys()].map((path) => `${prefix}${path}`);
+      assert.equal(
+        put.uploaded.map((u) => u.key),
+        [...walked].sort((a, b) => {
+          const [x, y] = [a.split('/'), b.split('/')];
+          for (let i = 0; i < Math.min(x.length, y.length); i++) {
+            if (x[i] === y[i]) continue;
+            // A directory and a file of one directory are ordered by their names, as readdir's entries are sorted.
+            return x[i]! < y[i]! ? -1 : 1;
+          }
+          return x.length - y.length;
+        }),
+      );
+      assert.equal(keys(prefix).sort(), [...walked].sort());
+      const mirror = join(dir, `gen-mirror-${jobs}`);
+      const got = json<{ downloaded: unknown[]; failed: unknown[] }>(['get', prefix, mirror, '-r', '-j', jobs]);
+      assert.is(got.downloaded.length, files.size);
+      assert.equal(got.failed, []);
+      for (const [path, body] of files) assert.ok(readFileSync(join(mirror, path)).equals(body), path);
+      ok(['rm', '--prefix', prefix, '--yes']);
+    }
+    for (const bad of ['0', '65', 'many', '2.5', '-1']) {
+      const run = s3v4(['put', tree, 'gen-bad/', '-r', `--jobs=${bad}`]);
+      assert.is(run.status, 2, run.stderr);
+      assert.match(run.stderr, /--jobs takes a whole number from 1 to 64/);
+    }
+    assert.equal(keys('gen-bad/'), []);
+  });
+
+  test('a recursive put that meets a bad file stops taking new ones, finishes those under way and fails', async () => {
+    const tree = join(dir, 'stop-tree');
+    for (let i = 0; i < 30; i++) file(join('stop-tree', `f${String(i).padStart(2, '0')}.txt`), `file ${i}`);
+    // A key of more than S3's 1024 bytes: refused by the client when its turn comes.
+    const long = ['d'.repeat(250), 'e'.repeat(250), 'f'.repeat(250), 'g'.repeat(250)].join('/');
+    file(join('stop-tree', 'f10', long, 'too-long.txt'), 'x');
+    const run = s3v4(['put', tree, 'stop/', '-r', '--jobs', '4']);
+    // 2, as for any key the client refuses (InvalidArgumentError).
+    assert.is(run.status, 2, run.stderr);
+    assert.match(run.stderr, /key: is \d+ bytes in UTF-8; S3 keys are at most 1024/);
+    const stored = keys('stop/');
+    // The files before it in the walk were taken first; what was stored is whole.
+    assert.ok(stored.length >= 10 && stored.length < 31, String(stored.length));
+    for (const key of stored) assert.is(ok(['get', key, '-']), `file ${Number(key.slice(6, 8))}`);
+    assert.equal(await uploadsIn(server, BUCKET), []);
+    ok(['rm', '--prefix', 'stop/', '--yes']);
+  });
+
   local('get never writes outside its directory: "..", absolute keys and symbolic links are refused', () => {
     const payload = file('evil.txt', 'evil');
     const hostile = ['trap/../../escaped.txt', 'trap//abs.txt', 'trap/ok/../../../up.txt'];
@@ -767,6 +847,39 @@ onEachServer('the s3v4 command line', 'spec/cli.spec.ts', 300, (test, on) => {
     );
     assert.ok(readFileSync(join(dir, 'progress-copy.bin')).equals(readFileSync(big)));
     ok(['rm', 'progress.bin']);
+  });
+
+  local('a recursive transfer on a terminal has one line for the whole: files, bytes, rate and ETA', () => {
+    for (let i = 0; i < 40; i++) file(join('bulk-tty', `d${i % 4}`, `f${i}.bin`), randomBytes(2048));
+    const run = (args: string[]) => {
+      const command = [process.execPath, ...NODE_ARGS, ...args, '--config', join(dir, 'config.toml')]
+        .map((a) => `'${a}'`)
+        .join(' ');
+      const tty = spawnSync('script', ['-qec', command, '/dev/null'], {
+        cwd: dir,
+        env: cleanEnv(),
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      assert.is(tty.status, 0, tty.stdout + tty.stderr);
+      return tty.stdout;
+    };
+    for (const output of [
+      run(['put', join(dir, 'bulk-tty'), 'bulk-tty/', '-r', '-j', '4']),
+      run(['get', 'bulk-tty/', join(dir, 'bulk-tty-copy'), '-r', '-j', '4']),
+    ]) {
+      const frames = output
+        .split('\r\x1b[K')
+        .map((frame) => frame.split(/\r?\n/)[0]!)
+        .filter((frame) => / files {2}/.test(frame));
+      assert.ok(frames.length >= 1, JSON.stringify(output.slice(0, 300)));
+      for (const frame of frames)
+        assert.match(frame, /^\d+\/\d+\+? files {2}[\d.]+ [KMG]?i?B\/[\d.]+ [KMG]?i?B\+? {2}[\d.]+ [KMG]?i?B\/s/);
+      assert.match(frames.at(-1)!, /^40\/40 files {2}80\.0 KiB\/80\.0 KiB {2}[\d.]+ [KMG]?i?B\/s ETA 0s$/);
+      // Each file's own line is written above the progress line, never into it.
+      assert.is(output.match(/-> /g)?.length, 40);
+    }
+    ok(['rm', '--prefix', 'bulk-tty/', '--yes']);
   });
 
   local('in a 40-column terminal the bar never wraps, redraws at most every 100 ms and ends at 100%', () => {

@@ -952,7 +952,14 @@ test('hostile server: s3v4 get of a chunked reply writes the object and reports 
   const dir = mkdtempSync(join(tmpdir(), 's3v4-hostile-'));
   try {
     const file = join(dir, 'k');
-    const transfer = { client: hostile, signal: new AbortController().signal, force: false, line() {}, warn() {} };
+    const transfer = {
+      client: hostile,
+      signal: new AbortController().signal,
+      force: false,
+      jobs: 1,
+      line() {},
+      warn() {},
+    };
     assert.is(await download(transfer, 'k', file), 11);
     assert.is(readFileSync(file, 'utf8'), 'hello world');
   } finally {

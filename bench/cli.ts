@@ -1,0 +1,295 @@
+/**
+ * The command line against the copy commands of rclone, the AWS CLI and
+ * s3cmd (all from Debian, run from /usr/bin, installed here when missing), moving the same two
+ * trees up and down a one-node Ceph RADOS Gateway on 127.0.0.1: 1000 files of
+ * 4 KiB in 20 folders, and 10 files of 64 MiB. Each transfer is one fresh
+ * process, timed from spawn to exit, with its peak RSS (GNU time's %M); tools
+ * are interleaved round by round, order rotated each round. Every download is
+ * compared with the source tree, byte for byte, before its time counts.
+ *
+ * s3v4 runs as published: the built `dist/cli.js` under plain node.
+ *
+ * Run: npm run bench:cli   (S3V4_BENCH_ROUNDS, default 2; S3V4_BENCH_BIG=0 skips the 64 MiB files)
+ */
+import { spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, release, tmpdir, totalmem } from 'node:os';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildPackage } from '../spec/support/build.js';
+import { startRgw, type Rgw } from '../spec/support/rgw.js';
+import { commandsExist, ensurePackages, signedRequest } from '../spec/support/servers.js';
+import { fmt, spread } from './stats.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const BUCKET = 's3v4-cli-bench';
+const MiB = 1024 * 1024;
+
+interface Tool {
+  name: string;
+  /** The command that needs to exist, and the Debian package that has it. */
+  command: string;
+  pkg?: string;
+  /** The command line that prints its version. */
+  version: string[];
+  up(tree: string, prefix: string): string[];
+  down(prefix: string, into: string): string[];
+  env?: Record<string, string>;
+}
+
+interface Sample {
+  seconds: number;
+  peakMiB: number;
+}
+
+/** Every file under `directory` and the SHA-256 of its bytes, by relative path. */
+function digests(directory: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const entry of readdirSync(directory, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const path = join(entry.parentPath, entry.name);
+    out.set(relative(directory, path), createHash('sha256').update(readFileSync(path)).digest('hex'));
+  }
+  return out;
+}
+
+function makeTree(directory: string, folders: number, files: number, size: number): void {
+  for (let f = 0; f < folders; f++) {
+    const folder = join(directory, `d${String(f).padStart(2, '0')}`);
+    mkdirSync(folder, { recursive: true });
+    for (let i = 0; i < files / folders; i++)
+      writeFileSync(join(folder, `f${String(i).padStart(4, '0')}.bin`), randomBytes(size));
+  }
+}
+
+function tools(rgw: Rgw, work: string): Tool[] {
+  const s3v4Config = join(work, 's3v4.toml');
+  writeFileSync(
+    s3v4Config,
+    [
+      '[object_store]',
+      'backend = "s3"',
+      '',
+      '[object_store.s3]',
+      `endpoint = "${rgw.endpoint}"`,
+      `access_key = "${rgw.accessKeyId}"`,
+      `secret_key = "${rgw.secretAccessKey}"`,
+      `bucket = "${BUCKET}"`,
+      `region = "${rgw.region}"`,
+      'force_path_style = true',
+      'presigned_expiry_secs = 0',
+      '',
+    ].join('\n'),
+  );
+  const rcloneConfig = join(work, 'rclone.conf');
+  writeFileSync(
+    rcloneConfig,
+    `[ceph]\ntype = s3\nprovider = Ceph\naccess_key_id = ${rgw.accessKeyId}\nsecret_access_key = ${rgw.secretAccessKey}\nendpoint = ${rgw.endpoint}\nregion = ${rgw.region}\n`,
+  );
+  const host = rgw.endpoint.replace(/^http:\/\//, '');
+  const s3cmdConfig = join(work, 's3cmd.cfg');
+  writeFileSync(
+    s3cmdConfig,
+    `[default]\naccess_key = ${rgw.accessKeyId}\nsecret_key = ${rgw.secretAccessKey}\nhost_base = ${host}\nhost_bucket = ${host}\nuse_https = False\nbucket_location = ${rgw.region}\nsignature_v2 = False\n`,
+  );
+  const cli = join(ROOT, 'dist', 'cli.js');
+  const awsEnv = {
+    AWS_ACCESS_KEY_ID: rgw.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: rgw.secretAccessKey,
+    AWS_DEFAULT_REGION: rgw.region,
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_CONFIG_FILE: '/dev/null',
+    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+  };
+  return [
+    {
+      name: 's3v4 put/get --recursive',
+      command: process.execPath,
+      version: [process.execPath, cli, '--version'],
+      up: (tree, prefix) => [process.execPath, cli, '--config', s3v4Config, 'put', tree, `${prefix}/`, '--recursive'],
+      down: (prefix, into) => [process.execPath, cli, '--config', s3v4Config, 'get', `${prefix}/`, into, '--recursive'],
+    },
+    {
+      name: 'rclone copy',
+      command: '/usr/bin/rclone',
+      pkg: 'rclone',
+      version: ['/usr/bin/rclone', '--version'],
+      up: (tree, prefix) => ['/usr/bin/rclone', '--config', rcloneConfig, 'copy', tree, `ceph:${BUCKET}/${prefix}`],
+      down: (prefix, into) => ['/usr/bin/rclone', '--config', rcloneConfig, 'copy', `ceph:${BUCKET}/${prefix}`, into],
+    },
+    {
+      name: 'aws s3 cp --recursive',
+      command: '/usr/bin/aws',
+      pkg: 'awscli',
+      env: awsEnv,
+      version: ['/usr/bin/aws', '--version'],
+      up: (tree, prefix) => [
+        '/usr/bin/aws',
+        '--endpoint-url',
+        rgw.endpoint,
+        's3',
+        'cp',
+        '--quiet',
+        '--recursive',
+        tree,
+        `s3://${BUCKET}/${prefix}/`,
+      ],
+      down: (prefix, into) => [
+        '/usr/bin/aws',
+        '--endpoint-url',
+        rgw.endpoint,
+        's3',
+        'cp',
+        '--quiet',
+        '--recursive',
+        `s3://${BUCKET}/${prefix}/`,
+        into,
+      ],
+    },
+    {
+      name: 's3cmd put/get --recursive',
+      command: '/usr/bin/s3cmd',
+      pkg: 's3cmd',
+      version: ['/usr/bin/s3cmd', '--version'],
+      up: (tree, prefix) => [
+        '/usr/bin/s3cmd',
+        '-c',
+        s3cmdConfig,
+        '--quiet',
+        'put',
+        '--recursive',
+        `${tree}/`,
+        `s3://${BUCKET}/${prefix}/`,
+      ],
+      down: (prefix, into) => [
+        '/usr/bin/s3cmd',
+        '-c',
+        s3cmdConfig,
+        '--quiet',
+        'get',
+        '--recursive',
+        `s3://${BUCKET}/${prefix}/`,
+        `${into}/`,
+      ],
+    },
+  ];
+}
+
+/** Runs one transfer under GNU time; its wall time and peak RSS. */
+function timed(tool: Tool, argv: string[]): Sample {
+  // The machine's AWS_CA_BUNDLE makes rclone refuse plain http (LoadCustomCABundleError); loopback needs no CA.
+  const env: NodeJS.ProcessEnv = { ...process.env, ...tool.env, NODE_V8_COVERAGE: '' };
+  delete env.AWS_CA_BUNDLE;
+  const started = process.hrtime.bigint();
+  const run = spawnSync('/usr/bin/time', ['-f', '%M', ...argv], { env, encoding: 'utf8', maxBuffer: 64 * MiB });
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  if (run.status !== 0) throw new Error(`${argv.join(' ')} exited ${run.status}: ${run.stderr.slice(-2000)}`);
+  const peakKiB = Number(run.stderr.trim().split('\n').at(-1));
+  return { seconds, peakMiB: peakKiB / 1024 };
+}
+
+async function main(): Promise<void> {
+  const rounds = Number(process.env.S3V4_BENCH_ROUNDS ?? 2);
+  const withBig = process.env.S3V4_BENCH_BIG !== '0';
+  const built = buildPackage(ROOT);
+  if (built.status !== 0) throw new Error(`build failed:\n${built.output}`);
+  const work = mkdtempSync(join(tmpdir(), 's3v4-cli-bench-'));
+  const rgw = await startRgw();
+  try {
+    const made = await signedRequest(rgw, 'PUT', `/${BUCKET}`);
+    if (made.status !== 200) throw new Error(`creating ${BUCKET}: HTTP ${made.status} ${made.text}`);
+    const all = tools(rgw, work);
+    const present = all.filter(
+      (tool) =>
+        tool.pkg === undefined ||
+        ensurePackages(tool.name, [tool.pkg], () => commandsExist([tool.command]), console.error),
+    );
+    const trees: Array<{ name: string; path: string; digests: Map<string, string> }> = [];
+    const small = join(work, 'small');
+    makeTree(small, 20, 1000, 4096);
+    trees.push({ name: '1000 files of 4 KiB', path: small, digests: digests(small) });
+    if (withBig) {
+      const big = join(work, 'big');
+      makeTree(big, 1, 10, 64 * MiB);
+      trees.push({ name: '10 files of 64 MiB', path: big, digests: digests(big) });
+    }
+    const cpu = cpus();
+    console.log('# s3v4 command line against rclone, the AWS CLI and s3cmd');
+    console.log(
+      `machine: ${cpu.length} x ${cpu[0]?.model ?? 'unknown CPU'}, ${fmt(totalmem() / 2 ** 30, 1)} GiB, Linux ${release()}, Node ${process.version}; ` +
+        `server: radosgw on 127.0.0.1, one memstore OSD, on the same CPUs`,
+    );
+    const versions = present.map((tool) => {
+      const out = spawnSync(tool.version[0]!, tool.version.slice(1), { encoding: 'utf8' });
+      return `${tool.name}: ${`${out.stdout}${out.stderr}`.split('\n')[0]!.trim()}`;
+    });
+    console.log(`tools: ${versions.join('; ')}`);
+    const missing = all.filter((tool) => !present.includes(tool)).map((tool) => tool.name);
+    if (missing.length > 0) console.log(`not installed, so not measured: ${missing.join(', ')}`);
+    console.log(
+      `method: ${rounds} rounds, tools interleaved (order rotated each round), each transfer a fresh process\n`,
+    );
+
+    const samples = new Map<string, Sample[]>();
+    for (let round = 0; round < rounds; round++) {
+      for (const tree of trees) {
+        for (let i = 0; i < present.length; i++) {
+          const tool = present[(i + round) % present.length]!;
+          const prefix = `r${round}-${i}-${tree.path.endsWith('big') ? 'big' : 'small'}`;
+          const into = join(work, `down-${prefix}`);
+          const up = timed(tool, tool.up(tree.path, prefix));
+          const down = timed(tool, tool.down(prefix, into));
+          const got = digests(into);
+          const same =
+            got.size === tree.digests.size && [...tree.digests].every(([path, sum]) => got.get(path) === sum);
+          if (!same) throw new Error(`${tool.name}: the download of ${tree.name} differs from the source`);
+          rmSync(into, { recursive: true, force: true });
+          for (const [direction, sample] of [
+            ['up', up],
+            ['down', down],
+          ] as const) {
+            const id = `${tree.name}|${direction}|${tool.name}`;
+            samples.set(id, [...(samples.get(id) ?? []), sample]);
+          }
+          // Ceph's memstore keeps every object in memory: each round's objects go before the next.
+          timed(present[0]!, [
+            process.execPath,
+            join(ROOT, 'dist', 'cli.js'),
+            '--config',
+            join(work, 's3v4.toml'),
+            'rm',
+            '--prefix',
+            `${prefix}/`,
+            '--yes',
+          ]);
+        }
+      }
+    }
+    console.log('| tree | direction | tool | seconds, median (range) | peak RSS MiB | time ÷ rclone |');
+    console.log('|---|---|---|---:|---:|---:|');
+    for (const tree of trees) {
+      for (const direction of ['up', 'down'] as const) {
+        const rclone = samples.get(`${tree.name}|${direction}|rclone copy`);
+        for (const tool of present) {
+          const own = samples.get(`${tree.name}|${direction}|${tool.name}`)!;
+          const s = spread(own.map((x) => x.seconds));
+          const peak = spread(own.map((x) => x.peakMiB));
+          const low = Math.min(...own.map((x) => x.seconds));
+          const high = Math.max(...own.map((x) => x.seconds));
+          const ratio =
+            rclone === undefined ? '' : `${fmt(s.median / spread(rclone.map((x) => x.seconds)).median, 2)}x`;
+          console.log(
+            `| ${tree.name} | ${direction} | ${tool.name} | ${fmt(s.median, 2)} (${fmt(low, 2)}–${fmt(high, 2)}) | ${fmt(peak.median)} | ${ratio} |`,
+          );
+        }
+      }
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+    const keepAlive = setInterval(() => undefined, 1000);
+    await rgw.stop().finally(() => clearInterval(keepAlive));
+  }
+}
+
+await main();
