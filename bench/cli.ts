@@ -9,7 +9,8 @@
  *
  * s3v4 runs as published: the built `dist/cli.js` under plain node.
  *
- * Run: npm run bench:cli   (S3V4_BENCH_ROUNDS, default 2; S3V4_BENCH_BIG=0 skips the 64 MiB files)
+ * Run: npm run bench:cli   (S3V4_BENCH_ROUNDS, default 2; S3V4_BENCH_BIG=0 skips the 64 MiB files;
+ * S3V4_BENCH_JOBS=4,8,16 gives s3v4 a row per --jobs; S3V4_BENCH_TOOLS=s3v4,rclone keeps only the tools named)
  */
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -18,8 +19,8 @@ import { cpus, release, tmpdir, totalmem } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildPackage } from '../spec/support/build.js';
-import { startRgw, type Rgw } from '../spec/support/rgw.js';
-import { commandsExist, ensurePackages, signedRequest } from '../spec/support/servers.js';
+import { startRgw } from '../spec/support/rgw.js';
+import { commandsExist, ensurePackages, signedRequest, type S3Server } from '../spec/support/servers.js';
 import { fmt, spread } from './stats.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -63,7 +64,7 @@ function makeTree(directory: string, folders: number, files: number, size: numbe
   }
 }
 
-function tools(rgw: Rgw, work: string): Tool[] {
+function tools(rgw: S3Server, work: string): Tool[] {
   const s3v4Config = join(work, 's3v4.toml');
   writeFileSync(
     s3v4Config,
@@ -103,13 +104,22 @@ function tools(rgw: Rgw, work: string): Tool[] {
     AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
   };
   return [
-    {
-      name: 's3v4 put/get --recursive',
-      command: process.execPath,
-      version: [process.execPath, cli, '--version'],
-      up: (tree, prefix) => [process.execPath, cli, '--config', s3v4Config, 'put', tree, `${prefix}/`, '--recursive'],
-      down: (prefix, into) => [process.execPath, cli, '--config', s3v4Config, 'get', `${prefix}/`, into, '--recursive'],
-    },
+    // One row per --jobs of S3V4_BENCH_JOBS (a comma-separated list, for choosing the default); the default alone without it.
+    ...(process.env.S3V4_BENCH_JOBS?.split(',') ?? ['']).map(
+      (jobs): Tool => ({
+        name: jobs === '' ? 's3v4 put/get --recursive' : `s3v4 --jobs ${jobs}`,
+        command: process.execPath,
+        version: [process.execPath, cli, '--version'],
+        up: (tree, prefix) => [
+          ...[process.execPath, cli, '--config', s3v4Config, 'put', tree, `${prefix}/`, '--recursive'],
+          ...(jobs === '' ? [] : ['--jobs', jobs]),
+        ],
+        down: (prefix, into) => [
+          ...[process.execPath, cli, '--config', s3v4Config, 'get', `${prefix}/`, into, '--recursive'],
+          ...(jobs === '' ? [] : ['--jobs', jobs]),
+        ],
+      }),
+    ),
     {
       name: 'rclone copy',
       command: '/usr/bin/rclone',
@@ -182,7 +192,13 @@ function timed(tool: Tool, argv: string[]): Sample {
   const env: NodeJS.ProcessEnv = { ...process.env, ...tool.env, NODE_V8_COVERAGE: '' };
   delete env.AWS_CA_BUNDLE;
   const started = process.hrtime.bigint();
-  const run = spawnSync('/usr/bin/time', ['-f', '%M', ...argv], { env, encoding: 'utf8', maxBuffer: 64 * MiB });
+  // Ten minutes at most: a stalled tool fails the bench rather than holding it.
+  const run = spawnSync('/usr/bin/time', ['-f', '%M', ...argv], {
+    env,
+    encoding: 'utf8',
+    maxBuffer: 64 * MiB,
+    timeout: 600_000,
+  });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (run.status !== 0) throw new Error(`${argv.join(' ')} exited ${run.status}: ${run.stderr.slice(-2000)}`);
   const peakKiB = Number(run.stderr.trim().split('\n').at(-1));
@@ -195,11 +211,18 @@ async function main(): Promise<void> {
   const built = buildPackage(ROOT);
   if (built.status !== 0) throw new Error(`build failed:\n${built.output}`);
   const work = mkdtempSync(join(tmpdir(), 's3v4-cli-bench-'));
-  const rgw = await startRgw();
+  const cluster = await startRgw();
   try {
+    // Ceph's memstore holds every object in memory, and radosgw frees a deleted object's data only by garbage
+    // collection, two hours later by default: this gateway's collection may run at once (see gc below).
+    const gateway = await cluster.addGateway('bench', ['rgw gc obj min wait = 0', 'rgw gc processor period = 1']);
+    const rgw: S3Server = { ...cluster, endpoint: gateway.endpoint, port: gateway.port };
     const made = await signedRequest(rgw, 'PUT', `/${BUCKET}`);
     if (made.status !== 200) throw new Error(`creating ${BUCKET}: HTTP ${made.status} ${made.text}`);
-    const all = tools(rgw, work);
+    const only = process.env.S3V4_BENCH_TOOLS?.split(',');
+    const all = tools(rgw, work).filter(
+      (tool) => only === undefined || only.some((name) => tool.name.startsWith(name)),
+    );
     const present = all.filter(
       (tool) =>
         tool.pkg === undefined ||
@@ -239,6 +262,8 @@ async function main(): Promise<void> {
           const prefix = `r${round}-${i}-${tree.path.endsWith('big') ? 'big' : 'small'}`;
           const into = join(work, `down-${prefix}`);
           const up = timed(tool, tool.up(tree.path, prefix));
+          // s3cmd wants an existing directory to download many objects into.
+          mkdirSync(into, { recursive: true });
           const down = timed(tool, tool.down(prefix, into));
           const got = digests(into);
           const same =
@@ -252,7 +277,7 @@ async function main(): Promise<void> {
             const id = `${tree.name}|${direction}|${tool.name}`;
             samples.set(id, [...(samples.get(id) ?? []), sample]);
           }
-          // Ceph's memstore keeps every object in memory: each round's objects go before the next.
+          // Each transfer's objects go before the next, their memory with them (a full memstore blocks every write).
           timed(present[0]!, [
             process.execPath,
             join(ROOT, 'dist', 'cli.js'),
@@ -263,6 +288,7 @@ async function main(): Promise<void> {
             `${prefix}/`,
             '--yes',
           ]);
+          await cluster.admin(['gc', 'process', '--include-all']);
         }
       }
     }
@@ -288,7 +314,7 @@ async function main(): Promise<void> {
   } finally {
     rmSync(work, { recursive: true, force: true });
     const keepAlive = setInterval(() => undefined, 1000);
-    await rgw.stop().finally(() => clearInterval(keepAlive));
+    await cluster.stop().finally(() => clearInterval(keepAlive));
   }
 }
 

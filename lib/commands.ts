@@ -16,6 +16,7 @@ import { MAX_PRESIGN_EXPIRY } from './signer.js';
 import {
   bytes,
   download,
+  eachAtOnce,
   filesUnder,
   folder,
   getTree,
@@ -45,6 +46,7 @@ export const OPTIONS = {
   expires: { type: 'string', short: 'e' },
   'content-type': { type: 'string' },
   jobs: { type: 'string', short: 'j' },
+  human: { type: 'boolean', short: 'H' },
 } as const;
 
 export type OptionName = keyof typeof OPTIONS;
@@ -95,17 +97,33 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     args: [1, 2],
     run: get,
   },
+  cat: {
+    usage: 'cat KEY',
+    summary: 'write an object to standard output, as it arrives (get KEY -)',
+    options: [],
+    args: [1, 1],
+    run: cat,
+  },
   ls: {
-    usage: 'ls [PREFIX] [--recursive] [--long]',
-    summary: 'list keys, and folders unless --recursive (then PREFIX is a folder); --long adds date and size',
-    options: ['recursive', 'long'],
+    usage: 'ls [PREFIX] [--recursive] [--long [--human]]',
+    summary:
+      'list keys, and folders unless --recursive (then PREFIX is a folder); --long adds date and size, --human its unit',
+    options: ['recursive', 'long', 'human'],
     args: [0, 1],
     run: ls,
   },
+  du: {
+    usage: 'du [PREFIX] [--human]',
+    summary: 'count the objects under a folder (the whole bucket without one) and add up their sizes',
+    options: ['human'],
+    args: [0, 1],
+    run: du,
+  },
   rm: {
-    usage: 'rm KEY... | rm --prefix P --yes | rm --all --yes',
-    summary: 'delete objects, saying which did not exist; every object under a folder with --prefix, or all with --all',
-    options: ['prefix', 'all', 'yes'],
+    usage: 'rm KEY... | rm --prefix P --yes | rm P --recursive --yes | rm --all --yes',
+    summary:
+      'delete objects, saying which did not exist; every object under a folder with --prefix (or --recursive), or all with --all',
+    options: ['prefix', 'recursive', 'all', 'yes'],
     args: [0, MANY],
     run: rm,
   },
@@ -122,6 +140,13 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     options: [],
     args: [2, 2],
     run: cp,
+  },
+  mv: {
+    usage: 'mv SRC DST',
+    summary: 'move an object within the bucket: a copy, then the source deleted once the copy succeeded',
+    options: [],
+    args: [2, 2],
+    run: mv,
   },
   url: {
     usage: 'url KEY',
@@ -297,7 +322,8 @@ async function ls(context: Context, args: string[]): Promise<number> {
     for (const object of page.objects) {
       const date = object.lastModified.toISOString().slice(0, 19).replace('T', ' ');
       const key = shownKey(object.key);
-      context.print(values.long === true ? `${date}  ${String(object.size).padStart(12)}  ${key}` : key, {
+      const size = values.human === true ? bytes(object.size) : String(object.size);
+      context.print(values.long === true ? `${date}  ${size.padStart(12)}  ${key}` : key, {
         key: object.key,
         size: object.size,
         etag: object.etag,
@@ -314,6 +340,12 @@ async function ls(context: Context, args: string[]): Promise<number> {
  */
 async function rm(context: Context, args: string[]): Promise<number> {
   const { values } = context;
+  // rm P --recursive is rm --prefix P, guard included.
+  if (values.recursive === true) {
+    if (values.prefix !== undefined) throw new UsageError('--recursive names its folder as P; it takes no --prefix');
+    if (args.length !== 1) throw new UsageError(`rm --recursive takes one folder P, got ${args.length}`);
+    return rm({ ...context, values: { ...values, recursive: false, prefix: args[0]! } }, []);
+  }
   if (values.all === true) {
     if (values.prefix !== undefined) throw new UsageError('--all deletes the whole bucket; it takes no --prefix');
     if (args.length > 0) throw new UsageError('rm takes keys or --all, not both');
@@ -369,13 +401,9 @@ const LOOKUPS = 8;
 async function removeKeys(context: Context, keys: string[]): Promise<Removal> {
   const { client, signal } = context;
   const found = new Set<string>();
-  let next = 0;
-  const lookUp = async () => {
-    for (let key = keys[next++]; key !== undefined; key = keys[next++]) {
-      if (await present(context, key)) found.add(key);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(LOOKUPS, keys.length) }, lookUp));
+  await eachAtOnce(keys, LOOKUPS, async (key) => {
+    if (await present(context, key)) found.add(key);
+  });
   const existing = keys.filter((key) => found.has(key));
   const removal: Removal = { deleted: [], missing: keys.filter((key) => !found.has(key)), errors: [] };
   if (existing.length === 1) {
@@ -434,10 +462,46 @@ async function stat(context: Context, [key]: string[]): Promise<number> {
 
 /** Copies an object within the bucket. */
 async function cp(context: Context, [from, destination]: string[]): Promise<number> {
-  // A destination ending in / is a folder, as for put: the copy keeps the source's name.
-  const to = destination!.endsWith('/') ? destination + from!.slice(from!.lastIndexOf('/') + 1) : destination!;
-  const result = await context.client.copy(from!, to, { signal: context.signal });
-  context.print(`${shownKey(from!)} -> ${shownKey(to)}`, { from, to, etag: result.etag });
+  const { to, etag } = await copied(context, from!, destination!);
+  context.print(`${shownKey(from!)} -> ${shownKey(to)}`, { from, to, etag });
+  return EXIT.ok;
+}
+
+/** Copies `from` to `destination`; one ending in / is a folder, as for put: the copy keeps the source's name. */
+async function copied(context: Context, from: string, destination: string): Promise<{ to: string; etag: string }> {
+  const to = destination.endsWith('/') ? destination + from.slice(from.lastIndexOf('/') + 1) : destination;
+  if (to === from) throw new UsageError(`"${from}" is both SRC and DST`);
+  const result = await context.client.copy(from, to, { signal: context.signal });
+  return { to, etag: result.etag };
+}
+
+/** cp, then the source deleted: only once the copy succeeded, so a failure leaves the source where it was. */
+async function mv(context: Context, [from, destination]: string[]): Promise<number> {
+  const { to, etag } = await copied(context, from!, destination!);
+  await context.client.delete(from!, { signal: context.signal });
+  context.print(`${shownKey(from!)} -> ${shownKey(to)}`, { from, to, etag });
+  return EXIT.ok;
+}
+
+/** `get KEY -`. */
+function cat(context: Context, [key]: string[]): Promise<number> {
+  return get(context, [key!, STDIO]);
+}
+
+/** Counts the objects under a folder, listed page by page, and adds up their sizes. */
+async function du(context: Context, args: string[]): Promise<number> {
+  const prefix = folder(args[0] ?? '');
+  let objects = 0;
+  let total = 0;
+  for await (const page of context.client.list({ prefix, signal: context.signal })) {
+    for (const object of page.objects) {
+      objects++;
+      total += object.size;
+    }
+  }
+  const size = context.values.human === true ? bytes(total) : String(total);
+  const where = prefix === '' ? 'the bucket' : shownKey(prefix);
+  context.print(`${objects} objects  ${size}  ${where}`, { prefix, objects, bytes: total });
   return EXIT.ok;
 }
 

@@ -559,6 +559,36 @@ onEachServer('the s3v4 command line', 'spec/cli.spec.ts', 300, (test, on) => {
     ok(['rm', '--prefix', 'stop/', '--yes']);
   });
 
+  test('cat, du, mv, ls --long --human and rm --recursive: the daily commands', () => {
+    const body = randomBytes(5000);
+    ok(['put', file('daily/a.bin', body), 'daily/a.bin']);
+    ok(['put', file('daily/b.txt', 'bee'), 'daily/sub/b.txt']);
+    assert.ok(Buffer.from(s3v4(['cat', 'daily/a.bin'], {}).stdout, 'latin1').length > 0);
+    assert.is(ok(['cat', 'daily/sub/b.txt']), 'bee');
+    assert.equal(json(['du', 'daily']), { prefix: 'daily/', objects: 2, bytes: 5003 });
+    assert.is(ok(['du', 'daily/', '--human']).trim(), '2 objects  4.9 KiB  daily/');
+    assert.match(ok(['ls', 'daily/', '-r', '--long', '--human']), /^\S+ \S+ +4\.9 KiB {2}daily\/a\.bin$/m);
+    // mv: the copy first, then the source goes.
+    assert.equal(json(['mv', 'daily/a.bin', 'daily/moved/']).to, 'daily/moved/a.bin');
+    assert.equal(keys('daily/'), ['daily/moved/a.bin', 'daily/sub/b.txt']);
+    assert.is(ok(['cat', 'daily/moved/a.bin']).length > 0, true);
+    // A missing source: the copy fails, and nothing is deleted or made.
+    const missing = s3v4(['mv', 'daily/none.bin', 'daily/sub/b.txt']);
+    assert.is(missing.status, 1, missing.stderr);
+    assert.is(ok(['cat', 'daily/sub/b.txt']), 'bee');
+    // Onto itself, a move would delete what it copied: refused.
+    const itself = s3v4(['mv', 'daily/sub/b.txt', 'daily/sub/']);
+    assert.is(itself.status, 2);
+    assert.match(itself.stderr, /"daily\/sub\/b\.txt" is both SRC and DST/);
+    assert.is(ok(['cat', 'daily/sub/b.txt']), 'bee');
+    // rm --recursive is rm --prefix: it asks for --yes, and never takes the whole bucket.
+    assert.match(s3v4(['rm', 'daily', '--recursive']).stderr, /add --yes to confirm/);
+    assert.match(s3v4(['rm', '', '--recursive', '--yes']).stderr, /names the whole bucket/);
+    ok(['rm', 'daily', '--recursive', '--yes']);
+    assert.equal(keys('daily/'), []);
+    assert.equal(json(['du', 'daily/']), { prefix: 'daily/', objects: 0, bytes: 0 });
+  });
+
   local('get never writes outside its directory: "..", absolute keys and symbolic links are refused', () => {
     const payload = file('evil.txt', 'evil');
     const hostile = ['trap/../../escaped.txt', 'trap//abs.txt', 'trap/ok/../../../up.txt'];
