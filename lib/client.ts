@@ -15,6 +15,7 @@ import {
   source,
   toPayload,
 } from './bodies.js';
+import { type LinkedAbort, linkedAbort } from './signals.js';
 import { type Checksum, checkChecksum, checksumHeaders } from './checksum.js';
 import { StorageConfig, type StorageOptions, storageConfig } from './config.js';
 import {
@@ -121,7 +122,7 @@ interface Write {
 
 /** A multipart upload in progress: close() stops it and waits for its abort. */
 interface Upload {
-  stop: AbortController;
+  stop: LinkedAbort;
   done: Promise<unknown>;
 }
 
@@ -180,7 +181,7 @@ export class S3Client {
    */
   close(): Promise<void> {
     const uploads = [...this.#uploads];
-    for (const upload of uploads) upload.stop.abort(new AbortError('the client was closed', undefined));
+    for (const upload of uploads) upload.stop.stop(new AbortError('the client was closed', undefined));
     // A credential_process still running belongs to the client too.
     this.#transport.credentials.close();
     const closed = this.#transport.close(uploads.map((upload) => upload.done));
@@ -530,8 +531,8 @@ export class S3Client {
       const message = 'the key exists (asked before the multipart upload, as ifNoneMatch "*" requires)';
       throw new S3Error({ code: 'PreconditionFailed', status: 412, message, request: label });
     }
-    const stop = new AbortController();
-    const stopped = signal === undefined ? stop.signal : AbortSignal.any([signal, stop.signal]);
+    const stop = linkedAbort(signal);
+    const stopped = stop.signal;
     const transport = {
       send: (request: PartRequest) => this.#sendPart(key, request, stopped, write.progress),
       partHeaders: (part: SizedPayload) => checksumHeaders(this.#checksum, source(part, true)),
@@ -546,7 +547,10 @@ export class S3Client {
     const done = this.#transport.guard(stopped, label, () => uploadMultipart(transport, payload, uploadOptions));
     const upload = { stop, done: done.catch(() => undefined) };
     this.#uploads.add(upload);
-    const etag = await done.finally(() => this.#uploads.delete(upload));
+    const etag = await done.finally(() => {
+      this.#uploads.delete(upload);
+      stop.release();
+    });
     // Ceph 16 completes uploads with an empty <ETag>; the object's own is one HEAD away.
     return { etag: etag === '' ? (await this.head(key, { signal })).etag : unquote(etag), versionId: undefined };
   }

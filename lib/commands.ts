@@ -499,7 +499,7 @@ async function du(context: Context, args: string[]): Promise<number> {
       total += object.size;
     }
   }
-  const size = context.values.human === true ? bytes(total) : String(total);
+  const size = context.values.human === true ? bytes(total) : `${total} bytes`;
   const where = prefix === '' ? 'the bucket' : shownKey(prefix);
   context.print(`${objects} objects  ${size}  ${where}`, { prefix, objects, bytes: total });
   return EXIT.ok;

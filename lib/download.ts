@@ -14,6 +14,7 @@ import { basename, dirname, join, sep } from 'node:path';
 import { positiveInteger } from './arguments.js';
 import { InvalidArgumentError, S3Error, S3v4Error } from './errors.js';
 import { type GetResult, shownKey } from './replies.js';
+import { type LinkedAbort, linkedAbort } from './signals.js';
 import type { GetOptions } from './requests.js';
 
 /** Range size, default 8 MiB, and ranges in flight, default 4: chosen with bench/transfer.ts (README, Speed). */
@@ -54,8 +55,8 @@ export async function downloadFile(
   const rangeSize = positiveInteger(options.partSize ?? DEFAULT_RANGE_SIZE, 'partSize');
   checkTarget(path, options.overwrite ?? true);
   const partial = partialPath(path);
-  const stop = new AbortController();
-  const signal = options.signal === undefined ? stop.signal : AbortSignal.any([options.signal, stop.signal]);
+  const stop = linkedAbort(options.signal);
+  const { signal } = stop;
   let file: FileHandle | undefined;
   /** The ETag every range must have: the first range's. */
   let etag: string | undefined;
@@ -95,6 +96,7 @@ export async function downloadFile(
     // A later range's 412: its If-Match no longer holds, so the object was replaced since the first range.
     throw error instanceof S3Error && error.status === 412 && etag !== undefined ? changed(key, etag) : error;
   } finally {
+    stop.release();
     partials.delete(partial);
     if (partials.size === 0) process.removeListener('exit', removePartials);
   }
@@ -108,7 +110,7 @@ interface Ranges {
   readonly written: Written;
   readonly signal: AbortSignal;
   /** Stops the other ranges when one fails. */
-  readonly stop: AbortController;
+  readonly stop: LinkedAbort;
 }
 
 /**
@@ -136,7 +138,7 @@ async function writeRanges(ranges: Ranges, first: GetResult, rangeSize: number, 
   // No more workers than ranges left: a concurrency of a million for a small object starts none idle.
   const later = Math.ceil((size - firstEnd - 1) / rangeSize);
   for (let i = 1; i < Math.min(concurrency, later + 1); i++) workers.push(worker());
-  await settleAll(workers, () => ranges.stop.abort());
+  await settleAll(workers, () => ranges.stop.stop());
 }
 
 /** Bytes arrived so far, told to onProgress. */

@@ -17,7 +17,7 @@ import { pipeline } from 'node:stream/promises';
 import { fromFile } from './bodies.js';
 import type { S3Client } from './client.js';
 import { PARTIAL_SUFFIX } from './download.js';
-import { AbortError, S3v4Error } from './errors.js';
+import { AbortError, InvalidArgumentError, S3v4Error, SourceError } from './errors.js';
 import { shownKey } from './replies.js';
 
 /** What the transfers need from their caller: the CLI's Context is one. */
@@ -168,7 +168,7 @@ export async function putFiles(
       const bar = all ?? progress(shownKey(upload.key), upload.size);
       const type = contentType ?? CONTENT_TYPES[extname(upload.file).toLowerCase()];
       const read = { bytes: 0 };
-      const body = upload.file === STDIO ? counted(process.stdin, read) : fromFile(upload.file);
+      const body = upload.file === STDIO ? counted(process.stdin, read) : walkedFile(upload.file, all !== undefined);
       let sent = 0;
       try {
         const result = await client.put(upload.key, body, {
@@ -186,13 +186,26 @@ export async function putFiles(
       } finally {
         if (all === undefined) bar.end();
       }
-      (all?.line ?? transfer.line)(`${upload.file} -> ${shownKey(upload.key)} (${bytes(done[at]!.size)})`);
+      (all?.line ?? transfer.line)(`${shownKey(upload.file)} -> ${shownKey(upload.key)} (${bytes(done[at]!.size)})`);
       all?.finished();
     });
   } finally {
     all?.end();
   }
   return done.filter((upload) => upload !== undefined);
+}
+
+/**
+ * fromFile(), for a file of a transfer of many (`many`): one gone or unreadable by its turn (deleted since the walk,
+ * say) is the source's failure (SourceError, exit 1), not the bad argument it is when one file is named and missing.
+ */
+function walkedFile(file: string, many: boolean): ReturnType<typeof fromFile> {
+  try {
+    return fromFile(file);
+  } catch (error) {
+    if (!many || !(error instanceof InvalidArgumentError)) throw error;
+    throw new SourceError(file, error.message.replace(`path: ${file} `, ''), error);
+  }
 }
 
 /** The stream's chunks as they come, with their bytes added up in `read`. */
@@ -215,9 +228,10 @@ async function* counted(stream: AsyncIterable<Buffer>, read: { bytes: number }):
 export async function getTree(transfer: Transfer, prefix: string, dest: string): Promise<Tree> {
   mkdirSync(dest, { recursive: true });
   const root = realpathSync(dest);
-  const downloaded: Tree['downloaded'] = [];
+  const downloaded: Array<Tree['downloaded'][number] | undefined> = [];
   const failed: Tree['failed'] = [];
   const all = bulkProgress(transfer);
+  let listed = 0;
   /** Directories already found inside DEST: a tree's files share a few, and each check is several system calls. */
   const checked = new Set<string>();
   const objects = async function* () {
@@ -226,13 +240,13 @@ export async function getTree(transfer: Transfer, prefix: string, dest: string):
         // A key ending in / is a folder marker made by consoles, not a file.
         if (object.key.endsWith('/')) continue;
         all.found(object.size);
-        yield object;
+        yield { object, at: listed++ };
       }
     }
     all.listed();
   };
   try {
-    await eachAtOnce(objects(), transfer.jobs, async (object) => {
+    await eachAtOnce(objects(), transfer.jobs, async ({ object, at }) => {
       const path = object.key.slice(prefix.length);
       const file = join(root, path);
       const refusal = unsafe(path) ?? outside(root, file);
@@ -248,24 +262,25 @@ export async function getTree(transfer: Transfer, prefix: string, dest: string):
         }
         // Written at the resolved path; reported as the user named it.
         const named = join(dest, path);
-        downloaded.push({ key: object.key, file: named, size: await download(transfer, object.key, file, all) });
+        downloaded[at] = { key: object.key, file: named, size: await download(transfer, object.key, file, all) };
         // Now a directory of the download's own making, or one found inside DEST.
         checked.add(directory);
-        all.line(`${shownKey(object.key)} -> ${named} (${bytes(object.size)})`);
+        all.finished();
+        all.line(`${shownKey(object.key)} -> ${shownKey(named)} (${bytes(object.size)})`);
       } catch (error) {
         // Refusals and file-system errors skip the object; anything else stops the get.
         const skipped = error instanceof S3v4Error || (error as NodeJS.ErrnoException).code !== undefined;
         if (transfer.signal.aborted || !skipped) throw error;
         failed.push({ key: object.key, message: (error as Error).message });
         all.warn((error as Error).message);
-      } finally {
-        all.finished();
       }
     });
   } finally {
     all.end();
   }
-  return { downloaded, failed };
+  if (listed === 0) transfer.warn(`no objects under "${shownKey(prefix)}"`);
+  // In the listing's order, whatever order the downloads finished in.
+  return { downloaded: downloaded.filter((entry) => entry !== undefined), failed };
 }
 
 /** Why a key's relative path may not become a local path, if it may not. */
@@ -433,9 +448,15 @@ function bulkProgress(transfer: Pick<Transfer, 'line' | 'warn'>): BulkProgress {
     const seconds = (drawn - started) / 1000;
     const rate = seconds > 0 ? loaded / seconds : 0;
     const more = complete ? '' : '+';
+    const count = `${files}/${found}${more} files`;
+    const sizes = `  ${bytes(loaded)}/${bytes(foundBytes)}${more}`;
+    const speed = `  ${bytes(rate)}/s`;
     const eta = complete ? ` ETA ${rate > 0 ? `${Math.ceil(Math.max(foundBytes - loaded, 0) / rate)}s` : '--'}` : '';
-    const text = `${files}/${found}${more} files  ${bytes(loaded)}/${bytes(foundBytes)}${more}  ${bytes(rate)}/s${eta}`;
-    stream.write(`\r\x1b[K${text.slice(0, columns(stream))}`);
+    // What fits goes in by need: the ETA is left out first, then the rate, then the sizes.
+    const width = columns(stream);
+    const choices = [count + sizes + speed + eta, count + sizes + speed, count + sizes, count];
+    const text = choices.find((choice) => choice.length <= width) ?? count.slice(0, width);
+    stream.write(`\r\x1b[K${text}`);
   };
   const tty = stream.isTTY === true;
   const redraw = () => {
