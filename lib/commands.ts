@@ -361,7 +361,14 @@ async function rm(context: Context, args: string[]): Promise<number> {
       );
     if (values.yes !== true)
       throw new UsageError(`rm --prefix "${under}" deletes every object under it; add --yes to confirm`);
-    return removed(context, await removeUnder(context, under));
+    const removal = await removeUnder(context, under);
+    // A folder that held nothing may be an object's key given where a folder was meant: said, and kept.
+    if (removal.deleted.length === 0 && under !== values.prefix && (await context.client.exists(values.prefix))) {
+      context.warn(
+        `"${shownKey(values.prefix)}" is an object, not a folder, and was kept; rm "${shownKey(values.prefix)}" deletes it`,
+      );
+    }
+    return removed(context, removal);
   }
   if (args.length === 0) throw new UsageError('rm needs KEY..., --prefix P --yes or --all --yes');
   if (values.yes !== undefined) throw new UsageError('--yes goes with --prefix or --all');

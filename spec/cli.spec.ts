@@ -595,6 +595,14 @@ onEachServer('the s3v4 command line', 'spec/cli.spec.ts', 300, (test, on) => {
     // rm --recursive is rm --prefix: it asks for --yes, and never takes the whole bucket.
     assert.match(s3v4(['rm', 'daily', '--recursive']).stderr, /add --yes to confirm/);
     assert.match(s3v4(['rm', '', '--recursive', '--yes']).stderr, /names the whole bucket/);
+    // An object's key where a folder was meant: nothing under it, so it is kept, and the command says so.
+    const object = s3v4(['rm', 'daily/sub/b.txt', '--recursive', '--yes']);
+    assert.is(object.status, 0, object.stderr);
+    assert.match(
+      object.stderr,
+      /"daily\/sub\/b\.txt" is an object, not a folder, and was kept; rm "daily\/sub\/b\.txt" deletes it/,
+    );
+    assert.is(ok(['cat', 'daily/sub/b.txt']), 'bee');
     ok(['rm', 'daily', '--recursive', '--yes']);
     assert.equal(keys('daily/'), []);
     assert.equal(json(['du', 'daily/']), { prefix: 'daily/', objects: 0, bytes: 0 });
