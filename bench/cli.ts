@@ -103,6 +103,7 @@ function tools(rgw: S3Server, work: string): Tool[] {
     AWS_CONFIG_FILE: '/dev/null',
     AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
   };
+  const awsCopy = ['/usr/bin/aws', '--endpoint-url', rgw.endpoint, 's3', 'cp', '--quiet', '--recursive'];
   return [
     // One row per --jobs of S3V4_BENCH_JOBS (a comma-separated list, for choosing the default); the default alone without it.
     ...(process.env.S3V4_BENCH_JOBS?.split(',') ?? ['']).map(
@@ -134,28 +135,8 @@ function tools(rgw: S3Server, work: string): Tool[] {
       pkg: 'awscli',
       env: awsEnv,
       version: ['/usr/bin/aws', '--version'],
-      up: (tree, prefix) => [
-        '/usr/bin/aws',
-        '--endpoint-url',
-        rgw.endpoint,
-        's3',
-        'cp',
-        '--quiet',
-        '--recursive',
-        tree,
-        `s3://${BUCKET}/${prefix}/`,
-      ],
-      down: (prefix, into) => [
-        '/usr/bin/aws',
-        '--endpoint-url',
-        rgw.endpoint,
-        's3',
-        'cp',
-        '--quiet',
-        '--recursive',
-        `s3://${BUCKET}/${prefix}/`,
-        into,
-      ],
+      up: (tree, prefix) => [...awsCopy, tree, `s3://${BUCKET}/${prefix}/`],
+      down: (prefix, into) => [...awsCopy, `s3://${BUCKET}/${prefix}/`, into],
     },
     {
       name: 's3cmd put/get --recursive',
@@ -187,9 +168,9 @@ function tools(rgw: S3Server, work: string): Tool[] {
 }
 
 /** Runs one transfer under GNU time; its wall time and peak RSS. */
-function timed(tool: Tool, argv: string[]): Sample {
+function timed(argv: string[], toolEnv: Tool['env'] = {}): Sample {
   // The machine's AWS_CA_BUNDLE makes rclone refuse plain http (LoadCustomCABundleError); loopback needs no CA.
-  const env: NodeJS.ProcessEnv = { ...process.env, ...tool.env, NODE_V8_COVERAGE: '' };
+  const env: NodeJS.ProcessEnv = { ...process.env, ...toolEnv, NODE_V8_COVERAGE: '' };
   delete env.AWS_CA_BUNDLE;
   const started = process.hrtime.bigint();
   // Ten minutes at most: a stalled tool fails the bench rather than holding it.
@@ -261,10 +242,10 @@ async function main(): Promise<void> {
           const tool = present[(i + round) % present.length]!;
           const prefix = `r${round}-${i}-${tree.path.endsWith('big') ? 'big' : 'small'}`;
           const into = join(work, `down-${prefix}`);
-          const up = timed(tool, tool.up(tree.path, prefix));
+          const up = timed(tool.up(tree.path, prefix), tool.env);
           // s3cmd wants an existing directory to download many objects into.
           mkdirSync(into, { recursive: true });
-          const down = timed(tool, tool.down(prefix, into));
+          const down = timed(tool.down(prefix, into), tool.env);
           const got = digests(into);
           const same =
             got.size === tree.digests.size && [...tree.digests].every(([path, sum]) => got.get(path) === sum);
@@ -278,7 +259,7 @@ async function main(): Promise<void> {
             samples.set(id, [...(samples.get(id) ?? []), sample]);
           }
           // Each transfer's objects go before the next, their memory with them (a full memstore blocks every write).
-          timed(present[0]!, [
+          timed([
             process.execPath,
             join(ROOT, 'dist', 'cli.js'),
             '--config',

@@ -198,8 +198,6 @@ async function put(context: Context, args: string[]): Promise<number> {
   // One directory is uploaded as it is walked; several sources are walked first, so two files bound for one key are
   // refused before anything is uploaded.
   if (sources.length === 1 && statSync(sources[0]!, { throwIfNoEntry: false })?.isDirectory() === true) {
-    if (values.recursive !== true)
-      throw new UsageError(`${sources[0]} is a directory; pass --recursive to upload what it holds`);
     const uploaded = await putFiles(context, uploadsUnder(sources[0]!, prefix, context), values['content-type']);
     context.result({ uploaded });
     return EXIT.ok;
@@ -213,8 +211,6 @@ async function put(context: Context, args: string[]): Promise<number> {
     const stats = statSync(source, { throwIfNoEntry: false });
     if (stats === undefined) throw new UsageError(`${source}: no such file or directory`);
     if (stats.isDirectory()) {
-      if (values.recursive !== true)
-        throw new UsageError(`${source} is a directory; pass --recursive to upload what it holds`);
       for await (const upload of uploadsUnder(source, prefix, context)) uploads.push(upload);
     } else if (stats.isFile()) {
       uploads.push({
@@ -231,14 +227,21 @@ async function put(context: Context, args: string[]): Promise<number> {
   return EXIT.ok;
 }
 
-/** The uploads of the files under `directory`, as it is walked: each at its path below `prefix` (a folder). */
-async function* uploadsUnder(directory: string, prefix: string, context: Context): AsyncGenerator<Upload> {
+/**
+ * The uploads of the files under `directory`, as it is walked: each at its path below `prefix` (a folder). Without
+ * --recursive a directory is refused here, before anything is walked.
+ */
+function uploadsUnder(directory: string, prefix: string, context: Context): AsyncGenerator<Upload> {
+  if (context.values.recursive !== true)
+    throw new UsageError(`${directory} is a directory; pass --recursive to upload what it holds`);
   const under = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
-  for await (const file of filesUnder(directory, context)) {
-    // A file deleted since the walk saw it is fromFile's to report, as for any other file.
-    const size = statSync(file, { throwIfNoEntry: false })?.size ?? 0;
-    yield { file, key: under + relative(directory, file).split(sep).join('/'), size };
-  }
+  return (async function* () {
+    for await (const file of filesUnder(directory, context)) {
+      // A file deleted since the walk saw it is fromFile's to report, as for any other file.
+      const size = statSync(file, { throwIfNoEntry: false })?.size ?? 0;
+      yield { file, key: under + relative(directory, file).split(sep).join('/'), size };
+    }
+  })();
 }
 
 /** The most files a transfer moves at once: each holds a connection, and a file's parts go 4 at a time. */

@@ -177,6 +177,30 @@ function shell(
   };
 }
 
+/**
+ * Runs `s3v4 ...args` under a pseudo-terminal (script copies what it writes to its stdout), `columns` wide if
+ * given; fails the test unless it succeeds. Its output, and how long it took.
+ */
+function inTerminal(args: string[], columns?: number): { output: string; elapsed: number } {
+  const command = [process.execPath, ...NODE_ARGS, ...args, '--config', join(dir, 'config.toml')]
+    .map((a) => `'${a}'`)
+    .join(' ');
+  const started = performance.now();
+  const tty = spawnSync(
+    'script',
+    ['-qec', columns === undefined ? command : `stty cols ${columns} rows 24 && ${command}`, '/dev/null'],
+    {
+      cwd: dir,
+      env: cleanEnv(columns === undefined ? {} : { COLUMNS: String(columns) }),
+      encoding: 'utf8',
+      timeout: 60_000,
+    },
+  );
+  const elapsed = performance.now() - started;
+  assert.is(tty.status, 0, tty.stdout + tty.stderr);
+  return { output: tty.stdout, elapsed };
+}
+
 /** Keys under a prefix, listed by the command itself. */
 function keys(prefix: string): string[] {
   return ok(['ls', prefix, '--recursive']).split('\n').filter(Boolean);
@@ -869,27 +893,9 @@ onEachServer('the s3v4 command line', 'spec/cli.spec.ts', 300, (test, on) => {
     const piped = s3v4(['put', big, 'progress.bin']);
     assert.is(piped.status, 0);
     assert.is(piped.stderr, '');
-    const command = [
-      process.execPath,
-      ...NODE_ARGS,
-      'get',
-      'progress.bin',
-      join(dir, 'progress-copy.bin'),
-      '--config',
-      join(dir, 'config.toml'),
-    ]
-      .map((a) => `'${a}'`)
-      .join(' ');
-    // script gives the command a pseudo-terminal and copies what it writes to stdout.
-    const tty = spawnSync('script', ['-qec', command, '/dev/null'], {
-      cwd: dir,
-      env: cleanEnv(),
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
-    assert.is(tty.status, 0, tty.stdout + tty.stderr);
-    const frames = tty.stdout.split('\r\x1b[K').slice(1);
-    assert.ok(frames.length >= 1, JSON.stringify(tty.stdout.slice(0, 300)));
+    const { output } = inTerminal(['get', 'progress.bin', join(dir, 'progress-copy.bin')]);
+    const frames = output.split('\r\x1b[K').slice(1);
+    assert.ok(frames.length >= 1, JSON.stringify(output.slice(0, 300)));
     assert.match(
       frames.at(-1)!,
       /^progress\.bin {2}\[#{20}\] 100% 20\.0 MiB\/20\.0 MiB [\d.]+ [KMG]?i?B\/s ETA 0s\r?\n/,
@@ -900,19 +906,7 @@ onEachServer('the s3v4 command line', 'spec/cli.spec.ts', 300, (test, on) => {
 
   local('a recursive transfer on a terminal has one line for the whole: files, bytes, rate and ETA', () => {
     for (let i = 0; i < 40; i++) file(join('bulk-tty', `d${i % 4}`, `f${i}.bin`), randomBytes(2048));
-    const run = (args: string[]) => {
-      const command = [process.execPath, ...NODE_ARGS, ...args, '--config', join(dir, 'config.toml')]
-        .map((a) => `'${a}'`)
-        .join(' ');
-      const tty = spawnSync('script', ['-qec', command, '/dev/null'], {
-        cwd: dir,
-        env: cleanEnv(),
-        encoding: 'utf8',
-        timeout: 60_000,
-      });
-      assert.is(tty.status, 0, tty.stdout + tty.stderr);
-      return tty.stdout;
-    };
+    const run = (args: string[]) => inTerminal(args).output;
     for (const output of [
       run(['put', join(dir, 'bulk-tty'), 'bulk-tty/', '-r', '-j', '4']),
       run(['get', 'bulk-tty/', join(dir, 'bulk-tty-copy'), '-r', '-j', '4']),
@@ -935,24 +929,13 @@ onEachServer('the s3v4 command line', 'spec/cli.spec.ts', 300, (test, on) => {
     const big = file('narrow.bin', randomBytes(20 * MiB));
     /** Runs the command under a 40-column pseudo-terminal; the frames it drew, and how long it took. */
     const narrow = (args: string[]) => {
-      const command = [process.execPath, ...NODE_ARGS, ...args, '--config', join(dir, 'config.toml')]
-        .map((a) => `'${a}'`)
-        .join(' ');
-      const started = performance.now();
-      const tty = spawnSync('script', ['-qec', `stty cols 40 rows 24 && ${command}`, '/dev/null'], {
-        cwd: dir,
-        env: cleanEnv({ COLUMNS: '40' }),
-        encoding: 'utf8',
-        timeout: 60_000,
-      });
-      const elapsed = performance.now() - started;
-      assert.is(tty.status, 0, tty.stdout + tty.stderr);
+      const { output, elapsed } = inTerminal(args, 40);
       // Each frame starts with carriage return and erase-line; the last one ends at the newline after it.
-      const frames = tty.stdout
+      const frames = output
         .split('\r\x1b[K')
         .slice(1)
         .map((frame) => frame.split(/\r?\n/)[0]!);
-      assert.ok(frames.length >= 1, JSON.stringify(tty.stdout.slice(0, 300)));
+      assert.ok(frames.length >= 1, JSON.stringify(output.slice(0, 300)));
       for (const frame of frames) assert.ok([...frame].length < 40, `${[...frame].length} columns: ${frame}`);
       // At most one frame per 100 ms of the run, plus the first and the last.
       assert.ok(frames.length <= elapsed / 100 + 2, `${frames.length} frames in ${Math.round(elapsed)} ms`);
