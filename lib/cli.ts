@@ -109,9 +109,11 @@ async function main(argv: readonly string[]): Promise<number> {
   // A closed stderr leaves no one to warn: the command carries on, and its status still says how it went.
   process.stderr.on('error', () => undefined);
   let json = false;
+  let resuming = false;
   try {
     const { values, positionals } = parse(argv);
     json = values.json === true;
+    resuming = values.resume === true;
     if (values.version === true) {
       write(process.stdout, json ? JSON.stringify({ version: version() }) : version());
       return EXIT.ok;
@@ -173,8 +175,8 @@ async function main(argv: readonly string[]): Promise<number> {
     }
   } catch (error) {
     if (failedOutput?.code === 'EPIPE') return EXIT.closed;
-    if (failedOutput !== undefined) return report(failedOutput, false, false);
-    return report(error, json, controller.signal.aborted);
+    if (failedOutput !== undefined) return report(failedOutput, false, false, false);
+    return report(error, json, controller.signal.aborted, resuming);
   } finally {
     process.off('SIGINT', interrupt);
     process.off('SIGTERM', interrupt);
@@ -198,8 +200,11 @@ function configPath(values: Values): string {
   return 'config.toml';
 }
 
+/** What is left of an upload with --resume, which keeps it: how to go on. */
+const KEPT = 'a multipart upload begun is kept on the server: the same put --resume continues it';
+
 /** Prints the error, names what to fix, and picks the exit status. */
-function report(error: unknown, json: boolean, interrupted: boolean): number {
+function report(error: unknown, json: boolean, interrupted: boolean, resuming: boolean): number {
   const status =
     interrupted || error instanceof AbortError
       ? EXIT.interrupted
@@ -208,8 +213,10 @@ function report(error: unknown, json: boolean, interrupted: boolean): number {
         : EXIT.failed;
   const message =
     status === EXIT.interrupted
-      ? 'interrupted: nothing was left half-done (multipart uploads aborted, partial downloads removed)'
-      : (error as Error).message;
+      ? resuming
+        ? `interrupted: ${KEPT}`
+        : 'interrupted: nothing was left half-done (multipart uploads aborted, partial downloads removed)'
+      : (error as Error).message + (resuming && status === EXIT.failed ? `; ${KEPT}` : '');
   const code = error instanceof S3v4Error ? error.code : ((error as { code?: string }).code ?? 'ERR_S3V4_FAILED');
   if (json) write(process.stdout, JSON.stringify({ error: { code, message } }));
   write(process.stderr, `s3v4: ${message}`);

@@ -24,6 +24,9 @@ import {
   LIST,
   LOCATION,
   type ListPage,
+  PARTS,
+  parseParts,
+  type UploadInProgress,
   listQuery,
   nextPage,
   UPLOADS,
@@ -43,9 +46,13 @@ import { Endpoint, type ObjectPresignOptions, checkKey, presignExpiry } from './
 import { AbortError, CredentialsError, InvalidArgumentError, S3Error } from './errors.js';
 import { credentialAgent } from './fetch.js';
 import {
+  MAX_PART_SIZE,
+  MAX_PARTS,
+  MIN_PART_SIZE,
   type PartOptions,
   type PartPlan,
   type PartRequest,
+  type Unfinished,
   partPlan,
   operationOf,
   partSizeFor,
@@ -118,6 +125,8 @@ interface Write {
   /** Undefined without onProgress: a body in memory then goes to undici as one buffer, one write. */
   progress: ((bytes: number) => void) | undefined;
   signal: AbortSignal | undefined;
+  /** Continue an unfinished upload of the key, and keep this one if it fails (PutOptions.resume). */
+  resume: boolean;
 }
 
 /** A multipart upload in progress: close() stops it and waits for its abort. */
@@ -141,6 +150,16 @@ function progressOf(
     loaded += bytes;
     onProgress({ loaded, total });
   };
+}
+
+/**
+ * The part size of a resumed upload: its first part's, so that its parts line up with the body's, when that is a
+ * size a multipart upload may have and keeps within 10,000 parts; undefined otherwise (or with nothing to resume).
+ */
+function resumedPartSize(unfinished: Unfinished | undefined, length: number | undefined): number | undefined {
+  const size = unfinished?.parts.get(1)?.size;
+  if (size === undefined || size < MIN_PART_SIZE || size > MAX_PART_SIZE) return undefined;
+  return length === undefined || Math.ceil(length / size) <= MAX_PARTS ? size : undefined;
 }
 
 /** DeleteObjects takes at most 1000 keys (S3 API Reference, DeleteObjects). */
@@ -217,6 +236,7 @@ export class S3Client {
       conditions: writeConditions(options),
       progress: progressOf(options.onProgress, payload.length),
       signal: options.signal,
+      resume: options.resume === true,
     };
     const known = sized(payload);
     if (known === undefined || usesMultipart(this.#parts, known.length)) return this.#putMultipart(payload, write);
@@ -427,37 +447,12 @@ export class S3Client {
   async abortStaleUploads(olderThan: Date, options: Signal = {}): Promise<Array<{ key: string; uploadId: string }>> {
     const { signal } = options;
     const aborted: Array<{ key: string; uploadId: string }> = [];
-    const seen = new Set<string>();
-    let markers: { keyMarker: string; uploadIdMarker: string } | undefined;
-    do {
-      const query: QueryPair[] = [['uploads', '']];
-      if (markers !== undefined)
-        query.push(['key-marker', markers.keyMarker], ['upload-id-marker', markers.uploadIdMarker]);
-      const reply = await this.#transport.send(this.#bucket(query), {
-        method: 'GET',
-        signal,
-        text: true,
-        label: UPLOADS,
-      });
-      const page = parseUploads(reply.text);
-      for (const { key, uploadId, initiated } of page.uploads) {
-        // Not `initiated >= olderThan`: an Invalid Date compares false both ways and must be kept, not aborted.
-        if (!(initiated.getTime() < olderThan.getTime())) continue;
-        const label = `DELETE ${shownKey(key)} ?uploadId`;
-        const target = this.endpoint.objectTarget(key, formatQuery([['uploadId', uploadId]]));
-        const abort = await this.#transport.send(target, {
-          method: 'DELETE',
-          signal,
-          accept: notFoundIsAnAnswer,
-          label,
-        });
-        await abort.body.dump();
-        aborted.push({ key, uploadId });
-      }
-      markers = page.next;
-      if (markers !== undefined)
-        nextPage(seen, `${markers.keyMarker}\n${markers.uploadIdMarker}`, UPLOADS, 'its markers');
-    } while (markers !== undefined);
+    for await (const { key, uploadId, initiated } of this.#uploadsInProgress('', signal)) {
+      // Not `initiated >= olderThan`: an Invalid Date compares false both ways and must be kept, not aborted.
+      if (!(initiated.getTime() < olderThan.getTime())) continue;
+      await this.#abortUpload(key, uploadId, signal);
+      aborted.push({ key, uploadId });
+    }
     return aborted;
   }
 
@@ -531,28 +526,124 @@ export class S3Client {
       const message = 'the key exists (asked before the multipart upload, as ifNoneMatch "*" requires)';
       throw new S3Error({ code: 'PreconditionFailed', status: 412, message, request: label });
     }
+    const ownPartSize = partSizeFor(payload.length, this.#parts.partSize);
+    // A stream of unknown length cannot be lined up with an earlier upload's parts: it starts afresh.
+    const earlier = write.resume && payload.length !== undefined ? await this.#unfinished(key, signal) : undefined;
+    const partSize = resumedPartSize(earlier, payload.length) ?? ownPartSize;
+    const unfinished = await this.#fits(key, earlier, payload.length, partSize, signal);
     const stop = linkedAbort(signal);
     const stopped = stop.signal;
     const transport = {
       send: (request: PartRequest) => this.#sendPart(key, request, stopped, write.progress),
       partHeaders: (part: SizedPayload) => checksumHeaders(this.#checksum, source(part, true)),
+      keptPart: write.progress,
     };
     const uploadOptions = {
-      partSize: partSizeFor(payload.length, this.#parts.partSize),
+      partSize: unfinished === undefined ? ownPartSize : partSize,
       concurrency: this.#parts.concurrency,
       headers: write.headers,
       conditions: write.conditions,
       signal: stopped,
+      resume: unfinished,
+      keep: write.resume,
     };
     const done = this.#transport.guard(stopped, label, () => uploadMultipart(transport, payload, uploadOptions));
     const upload = { stop, done: done.catch(() => undefined) };
     this.#uploads.add(upload);
-    const etag = await done.finally(() => {
+    const { etag, kept } = await done.finally(() => {
       this.#uploads.delete(upload);
       stop.release();
     });
     // Ceph 16 completes uploads with an empty <ETag>; the object's own is one HEAD away.
-    return { etag: etag === '' ? (await this.head(key, { signal })).etag : unquote(etag), versionId: undefined };
+    const result = {
+      etag: etag === '' ? (await this.head(key, { signal })).etag : unquote(etag),
+      versionId: undefined,
+    };
+    return write.resume ? { ...result, resumed: kept } : result;
+  }
+
+  /**
+   * The newest unfinished upload of exactly `key` (ListMultipartUploads by prefix) and its parts (ListParts), for a
+   * resume; undefined when there is none.
+   */
+  async #unfinished(key: string, signal: AbortSignal | undefined): Promise<Unfinished | undefined> {
+    let newest: UploadInProgress | undefined;
+    for await (const upload of this.#uploadsInProgress(key, signal)) {
+      if (upload.key !== key) continue;
+      // An Invalid Date compares false: such an upload is taken only when no other is known.
+      if (newest === undefined || upload.initiated.getTime() > newest.initiated.getTime()) newest = upload;
+    }
+    if (newest === undefined) return undefined;
+    const parts = new Map<number, { size: number; etag: string }>();
+    const seen = new Set<string>();
+    let marker: string | undefined;
+    do {
+      const query = formatQuery([
+        ['uploadId', newest.uploadId],
+        ...(marker === undefined ? [] : [['part-number-marker', marker] as QueryPair]),
+      ]);
+      const reply = await this.#transport.send(this.endpoint.objectTarget(key, query), {
+        method: 'GET',
+        signal,
+        text: true,
+        label: PARTS,
+      });
+      const page = parseParts(reply.text);
+      for (const part of page.parts) parts.set(part.partNumber, part);
+      marker = page.next === undefined ? undefined : nextPage(seen, page.next, PARTS, 'its part number marker');
+    } while (marker !== undefined);
+    return { uploadId: newest.uploadId, parts };
+  }
+
+  /**
+   * The earlier upload, if a body of `length` in parts of `partSize` can continue it; otherwise it is aborted, and
+   * the body starts afresh. It cannot when it holds a part beyond the body's last: Ceph 16 answers the completion
+   * with 400 InvalidPart whenever the upload holds a part the request leaves out (measured here), though AWS
+   * completes with the parts listed (S3 API Reference, CompleteMultipartUpload).
+   */
+  async #fits(
+    key: string,
+    earlier: Unfinished | undefined,
+    length: number | undefined,
+    partSize: number,
+    signal: AbortSignal | undefined,
+  ): Promise<Unfinished | undefined> {
+    if (earlier === undefined || length === undefined) return undefined;
+    const last = Math.max(1, Math.ceil(length / partSize));
+    if ([...earlier.parts.keys()].every((number) => number <= last)) return earlier;
+    await this.#abortUpload(key, earlier.uploadId, signal);
+    return undefined;
+  }
+
+  /** AbortMultipartUpload; one already gone (404 NoSuchUpload) is as good. */
+  async #abortUpload(key: string, uploadId: string, signal: AbortSignal | undefined): Promise<void> {
+    const target = this.endpoint.objectTarget(key, formatQuery([['uploadId', uploadId]]));
+    const label = `DELETE ${shownKey(key)} ?uploadId`;
+    const reply = await this.#transport.send(target, { method: 'DELETE', signal, accept: notFoundIsAnAnswer, label });
+    await reply.body.dump();
+  }
+
+  /** The multipart uploads in progress under `prefix`, page by page (ListMultipartUploads). */
+  async *#uploadsInProgress(prefix: string, signal: AbortSignal | undefined): AsyncGenerator<UploadInProgress> {
+    const seen = new Set<string>();
+    let markers: { keyMarker: string; uploadIdMarker: string } | undefined;
+    do {
+      const query: QueryPair[] = [['uploads', '']];
+      if (prefix !== '') query.push(['prefix', prefix]);
+      if (markers !== undefined)
+        query.push(['key-marker', markers.keyMarker], ['upload-id-marker', markers.uploadIdMarker]);
+      const reply = await this.#transport.send(this.#bucket(query), {
+        method: 'GET',
+        signal,
+        text: true,
+        label: UPLOADS,
+      });
+      const page = parseUploads(reply.text);
+      yield* page.uploads;
+      markers = page.next;
+      if (markers !== undefined)
+        nextPage(seen, `${markers.keyMarker}\n${markers.uploadIdMarker}`, UPLOADS, 'its markers');
+    } while (markers !== undefined);
   }
 
   /** Sends one request of a multipart upload for `key`; a part's bytes count as progress as they are sent. */

@@ -13,6 +13,7 @@ import { linkKind, presignExpiry } from './endpoint.js';
 import { S3Error, S3v4Error, UsageError } from './errors.js';
 import { shownKey } from './replies.js';
 import { MAX_PRESIGN_EXPIRY } from './signer.js';
+import type { SyncOptions, SyncResult } from './sync.js';
 import {
   bytes,
   download,
@@ -25,6 +26,7 @@ import {
   toStdout,
   type Transfer,
   type Upload,
+  type UploadHow,
   unsafe,
 } from './transfers.js';
 
@@ -47,10 +49,23 @@ export const OPTIONS = {
   'content-type': { type: 'string' },
   jobs: { type: 'string', short: 'j' },
   human: { type: 'boolean', short: 'H' },
+  delete: { type: 'boolean' },
+  'dry-run': { type: 'boolean', short: 'n' },
+  checksum: { type: 'boolean' },
+  'size-only': { type: 'boolean' },
+  resume: { type: 'boolean' },
+  include: { type: 'string', multiple: true },
+  exclude: { type: 'string', multiple: true },
 } as const;
 
 export type OptionName = keyof typeof OPTIONS;
-export type Values = { [K in OptionName]?: (typeof OPTIONS)[K]['type'] extends 'string' ? string : boolean };
+export type Values = {
+  [K in OptionName]?: (typeof OPTIONS)[K] extends { multiple: true }
+    ? string[]
+    : (typeof OPTIONS)[K]['type'] extends 'string'
+      ? string
+      : boolean;
+};
 
 /** Options every command takes. */
 export const GLOBAL: readonly OptionName[] = ['config', 'json', 'help'];
@@ -82,10 +97,10 @@ export const MANY = Number.POSITIVE_INFINITY;
 
 export const COMMANDS: Readonly<Record<string, Command>> = {
   put: {
-    usage: 'put FILE... KEY|PREFIX/ [--recursive] [--content-type TYPE] [--jobs N]',
+    usage: 'put FILE... KEY|PREFIX/ [--recursive] [--content-type TYPE] [--jobs N] [--resume]',
     summary:
-      'upload files (directories with --recursive), N at once; several files, or a PREFIX ending in /, keep their names; FILE - is stdin',
-    options: ['recursive', 'content-type', 'jobs'],
+      'upload files (directories with --recursive), N at once; several files, or a PREFIX ending in /, keep their names; FILE - is stdin; --resume continues an interrupted upload',
+    options: ['recursive', 'content-type', 'jobs', 'resume'],
     args: [2, MANY],
     run: put,
   },
@@ -96,6 +111,15 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     options: ['recursive', 'force', 'jobs'],
     args: [1, 2],
     run: get,
+  },
+  sync: {
+    usage:
+      'sync SRC DST [--delete] [--dry-run] [--checksum | --size-only] [--include GLOB]... [--exclude GLOB]... [--jobs N]',
+    summary:
+      'make DST like SRC, one a local directory and the other s3:PREFIX, sending only files that differ (size and mtime; content with --checksum); --delete removes what SRC lacks',
+    options: ['delete', 'dry-run', 'checksum', 'size-only', 'include', 'exclude', 'jobs'],
+    args: [2, 2],
+    run: sync,
   },
   cat: {
     usage: 'cat KEY',
@@ -198,7 +222,7 @@ async function put(context: Context, args: string[]): Promise<number> {
   // One directory is uploaded as it is walked; several sources are walked first, so two files bound for one key are
   // refused before anything is uploaded.
   if (sources.length === 1 && statSync(sources[0]!, { throwIfNoEntry: false })?.isDirectory() === true) {
-    const uploaded = await putFiles(context, uploadsUnder(sources[0]!, prefix, context), values['content-type']);
+    const uploaded = await putFiles(context, uploadsUnder(sources[0]!, prefix, context), uploadHow(values));
     context.result({ uploaded });
     return EXIT.ok;
   }
@@ -223,8 +247,13 @@ async function put(context: Context, args: string[]): Promise<number> {
     }
   }
   refuseCollisions(uploads);
-  context.result({ uploaded: await putFiles(context, uploads, values['content-type']) });
+  context.result({ uploaded: await putFiles(context, uploads, uploadHow(values)) });
   return EXIT.ok;
+}
+
+/** put's --content-type and --resume. */
+function uploadHow(values: Values): UploadHow {
+  return { contentType: values['content-type'], resume: values.resume === true };
 }
 
 /**
@@ -247,7 +276,7 @@ function uploadsUnder(directory: string, prefix: string, context: Context): Asyn
 /** The most files a transfer moves at once: each holds a connection, and a file's parts go 4 at a time. */
 export const MAX_JOBS = 64;
 /** Files at once without --jobs. */
-export const DEFAULT_JOBS = 16;
+export const DEFAULT_JOBS = 8;
 
 /** --jobs: a whole number from 1 to MAX_JOBS; `fallback` without it. */
 export function jobsOption(value: string | undefined, fallback: number): number {
@@ -491,6 +520,53 @@ async function mv(context: Context, [from, destination]: string[]): Promise<numb
   await context.client.delete(from!, { signal: context.signal });
   context.print(`${shownKey(from!)} -> ${shownKey(to)}`, { from, to, etag });
   return EXIT.ok;
+}
+
+/** How sync's SRC or DST names the bucket's side: `s3:site/`, `s3:/` for its top level. */
+export const REMOTE = 's3:';
+
+/** Makes DST like SRC, a local directory and a folder of the bucket, in either direction (sync.ts). */
+async function sync(context: Context, [from, to]: string[]): Promise<number> {
+  const { values } = context;
+  const up = !from!.startsWith(REMOTE);
+  if (up === !to!.startsWith(REMOTE))
+    throw new UsageError(`sync takes one local directory and one ${REMOTE}PREFIX, got "${from}" and "${to}"`);
+  if (values.checksum === true && values['size-only'] === true)
+    throw new UsageError('--checksum compares content and --size-only only sizes: pass one of them');
+  const [local, remote] = up ? [from!, to!.slice(REMOTE.length)] : [to!, from!.slice(REMOTE.length)];
+  // An unset shell variable (s3:$DIR) must not turn --delete on the whole bucket.
+  if (remote === '' && values.delete === true && up)
+    throw new UsageError(`"${REMOTE}" names the whole bucket; write ${REMOTE}/ to sync --delete at its top level`);
+  const stats = statSync(local, { throwIfNoEntry: false });
+  if (up && stats === undefined) throw new UsageError(`${local}: no such directory`);
+  if (stats !== undefined && !stats.isDirectory()) throw new UsageError(`${local} is not a directory; sync takes one`);
+  const { pathFilter } = await import('./globs.js');
+  const options: SyncOptions = {
+    comparison: values.checksum === true ? 'checksum' : values['size-only'] === true ? 'size' : 'mtime',
+    delete: values.delete === true,
+    dryRun: values['dry-run'] === true,
+    filter: pathFilter(values.include ?? [], values.exclude ?? []),
+  };
+  const { syncDown, syncUp } = await import('./sync.js');
+  const prefix = folder(remote);
+  const result = up ? await syncUp(context, local, prefix, options) : await syncDown(context, prefix, local, options);
+  context.print(syncSummary(result, up), result);
+  if (result.failed.length > 0) context.warn(`${result.failed.length} files failed`);
+  return result.failed.length === 0 ? EXIT.ok : EXIT.failed;
+}
+
+/** "uploaded 3 files (12 KiB), deleted 1, 997 unchanged"; "nothing to do: 1000 files unchanged" when so. */
+function syncSummary(result: SyncResult, up: boolean): string {
+  const moved = up ? result.uploaded : result.downloaded;
+  const count = (n: number) => `${n} file${n === 1 ? '' : 's'}`;
+  const size = bytes(moved.reduce((total, file) => total + file.size, 0));
+  const deleted = result.deleted.length;
+  if (moved.length === 0 && deleted === 0 && result.failed.length === 0)
+    return `nothing to do: ${count(result.unchanged)} unchanged${result.dryRun ? ' (dry run)' : ''}`;
+  const verb = up ? 'upload' : 'download';
+  if (result.dryRun)
+    return `dry run: would ${verb} ${count(moved.length)} (${size}) and delete ${deleted}; ${result.unchanged} unchanged`;
+  return `${verb}ed ${count(moved.length)} (${size}), deleted ${deleted}, ${result.unchanged} unchanged`;
 }
 
 /** `get KEY -`. */

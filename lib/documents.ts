@@ -1,7 +1,7 @@
 /**
  * The XML documents of the S3 API that s3v4 reads and writes (S3 API
  * Reference: ListObjectsV2, DeleteObjects, CopyObject, GetBucketLocation,
- * CreateMultipartUpload, CompleteMultipartUpload, ListMultipartUploads):
+ * CreateMultipartUpload, CompleteMultipartUpload, ListMultipartUploads, ListParts):
  * request bodies escaped with xml.ts's escapeXml(), replies read into plain
  * values with replies.ts's document(), which checks each root. A reply that
  * lacks what the protocol promises is a ProtocolError.
@@ -240,4 +240,34 @@ export function parseUploads(xml: string): {
     uploads,
     next: { keyMarker, uploadIdMarker: textOf(result, 'NextUploadIdMarker') ?? '' },
   };
+}
+
+/** The label of ListParts requests in messages. */
+export const PARTS = 'GET ?uploadId';
+
+/** A part of an upload in progress, from ListParts: its ETag without quotes. */
+export interface UploadedPart {
+  partNumber: number;
+  size: number;
+  etag: string;
+}
+
+/** One page of ListParts, and the marker of the next (S3 API Reference, ListParts). */
+export function parseParts(xml: string): { parts: UploadedPart[]; next?: string } {
+  const result = document(xml, ['ListPartsResult'], PARTS);
+  const parts = childrenNamed(result, 'Part').map((part) => {
+    const number = required(part, 'PartNumber', PARTS);
+    if (!/^[1-9]\d{0,4}$/.test(number)) throw unreadable(part, 'PartNumber', PARTS);
+    const size = required(part, 'Size', PARTS);
+    if (!/^\d+$/.test(size) || !isByteCount(Number(size))) throw unreadable(part, 'Size', PARTS);
+    return { partNumber: Number(number), size: Number(size), etag: unquote(required(part, 'ETag', PARTS)) };
+  });
+  if (textOf(result, 'IsTruncated') !== 'true') return { parts };
+  const next = textOf(result, 'NextPartNumberMarker') ?? '';
+  if (next === '')
+    throw new ProtocolError(`${PARTS}: a truncated page carries no NextPartNumberMarker`, {
+      status: 200,
+      request: PARTS,
+    });
+  return { parts, next };
 }

@@ -14,6 +14,7 @@ import { basename, dirname, join, sep } from 'node:path';
 import { positiveInteger } from './arguments.js';
 import { InvalidArgumentError, S3Error, S3v4Error } from './errors.js';
 import { type GetResult, shownKey } from './replies.js';
+import { storedMtime } from './mtime.js';
 import { type LinkedAbort, linkedAbort } from './signals.js';
 import type { GetOptions } from './requests.js';
 
@@ -28,6 +29,11 @@ export interface DownloadOptions {
   partSize?: number | undefined;
   /** Whether an existing file at the path is replaced; default true. Only a regular file is ever replaced. */
   overwrite?: boolean | undefined;
+  /**
+   * Gives the file the modification time the object keeps: its `mtime` metadata (as `s3v4 sync` and rclone store
+   * it), else its Last-Modified. Off by default: the file is then as new as its download.
+   */
+  keepMtime?: boolean | undefined;
   signal?: AbortSignal | undefined;
   /** Called as bytes arrive, with the object's size as total once the first reply has told it. */
   onProgress?: ((progress: { loaded: number; total: number | undefined }) => void) | undefined;
@@ -83,6 +89,9 @@ export async function downloadFile(
     } else {
       await writeRanges({ get, key, file, written, signal, stop }, first, rangeSize, concurrency);
     }
+    // Set before the rename, so the file never stands in place with the download's own time.
+    const mtime = options.keepMtime === true ? storedMtime(first) : undefined;
+    if (mtime !== undefined) await file.utimes(new Date(), new Date(mtime));
     await file.close();
     file = undefined;
     await placeFile(partial, path, options.overwrite ?? true);

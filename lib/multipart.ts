@@ -7,9 +7,11 @@
  * when it is sent (and again on a retry). A stream is read into part buffers,
  * so memory stays about partSize x (concurrency + 1) whatever the object's
  * size. Any failure or abort aborts the upload, so no orphaned parts are left
- * behind.
+ * behind, unless the caller keeps it to resume: a resumed upload keeps each
+ * earlier part whose size and MD5 match the bytes it would send.
  */
 import { constants } from 'node:buffer';
+import { createHash } from 'node:crypto';
 import { positiveInteger } from './arguments.js';
 import {
   type Payload,
@@ -119,6 +121,20 @@ export interface UploadTransport {
   send(request: PartRequest): Promise<{ headers: Record<string, string | string[] | undefined>; text: string }>;
   /** Headers each part carries (a checksum, say). */
   partHeaders(part: SizedPayload): Promise<Record<string, string>>;
+  /** A part of an earlier upload kept by a resume, of `bytes` bytes: counted as progress, as if sent. */
+  keptPart?: ((bytes: number) => void) | undefined;
+}
+
+/** An earlier upload of the object, to continue: its id, and the parts it holds by number. */
+export interface Unfinished {
+  uploadId: string;
+  parts: ReadonlyMap<number, { size: number; etag: string }>;
+}
+
+/** What a multipart upload wrote: the object's ETag, and what it kept of an earlier upload. */
+export interface Completed {
+  etag: string;
+  kept: { parts: number; bytes: number };
 }
 
 export interface MultipartOptions {
@@ -132,6 +148,13 @@ export interface MultipartOptions {
    */
   conditions?: Record<string, string> | undefined;
   signal?: AbortSignal | undefined;
+  /**
+   * Continues this upload instead of creating one: each of its parts whose size and MD5 match the body's bytes is
+   * kept, any other sent again. With a resume in mind, a failure or an abort then keeps the upload too.
+   */
+  resume?: Unfinished | undefined;
+  /** Keeps the upload on the server when it fails or is aborted, for a later resume, instead of aborting it. */
+  keep?: boolean | undefined;
 }
 
 /** A part to send, and what to do once its request is done. */
@@ -160,21 +183,38 @@ async function* bufferedParts(payload: Payload, partSize: number): AsyncGenerato
   }
 }
 
-/** Uploads `payload` as a multipart upload and returns the object's ETag as the server wrote it. */
-export async function uploadMultipart(
-  transport: UploadTransport,
-  payload: Payload,
-  options: MultipartOptions,
-): Promise<string> {
+/**
+ * Whether an earlier upload's part holds the bytes of `part`: the same size, and an ETag that is their MD5, as a part
+ * uploaded without SSE-KMS or SSE-C has (S3 API Reference, ListParts: "ETag"). Any other ETag cannot tell: not kept.
+ */
+async function holds(part: SizedPayload, earlier: { size: number; etag: string } | undefined): Promise<boolean> {
+  if (earlier === undefined || earlier.size !== part.length || !/^[0-9a-f]{32}$/i.test(earlier.etag)) return false;
+  const hash = createHash('md5');
+  for await (const chunk of source(part, true)) hash.update(chunk);
+  return hash.digest('hex') === earlier.etag.toLowerCase();
+}
+
+/** Creates the upload (CreateMultipartUpload), unless it continues an earlier one; resolves to its id. */
+async function uploadIdFor(transport: UploadTransport, options: MultipartOptions): Promise<string> {
+  if (options.resume !== undefined) return options.resume.uploadId;
   // An abort that cut CreateMultipartUpload off after the server made the upload would leave it open unseen: the
-  // request runs to its reply, and the abort is honoured once the id is known (inside the try below).
+  // request runs to its reply, and the abort is honoured once the id is known (inside uploadMultipart's try).
   const created = await transport.send({
     method: 'POST',
     query: formatQuery([['uploads']]),
     headers: { 'content-type': DEFAULT_CONTENT_TYPE, ...options.headers },
     detached: true,
   });
-  const id = uploadIdOf(created.text);
+  return uploadIdOf(created.text);
+}
+
+/** Uploads `payload` as a multipart upload: the object's ETag as the server wrote it, and what a resume kept. */
+export async function uploadMultipart(
+  transport: UploadTransport,
+  payload: Payload,
+  options: MultipartOptions,
+): Promise<Completed> {
+  const id = await uploadIdFor(transport, options);
   const upload = formatQuery([['uploadId', id]]);
   const sendPart = async (partNumber: number, body: SizedPayload): Promise<string> => {
     const query = formatQuery([
@@ -192,6 +232,7 @@ export async function uploadMultipart(
   try {
     options.signal?.throwIfAborted();
     const etags: string[] = [];
+    const kept = { parts: 0, bytes: 0 };
     let failure: unknown;
     let number = 0;
     const parts =
@@ -205,6 +246,15 @@ export async function uploadMultipart(
           'partSize',
           `the object needs more than ${MAX_PARTS} parts of ${options.partSize} bytes; raise partSize`,
         );
+      }
+      const earlier = options.resume?.parts.get(partNumber);
+      if (earlier !== undefined && (await holds(part.body, earlier))) {
+        etags[partNumber - 1] = earlier.etag;
+        kept.parts++;
+        kept.bytes += part.body.length;
+        transport.keptPart?.(part.body.length);
+        part.done();
+        continue;
       }
       const sent = sendPart(partNumber, part.body)
         .then((etag) => {
@@ -229,17 +279,14 @@ export async function uploadMultipart(
     const body = bytesPayload(completeRequest(etags));
     const headers = { ...options.conditions, 'content-type': 'application/xml' };
     const completed = await transport.send({ method: 'POST', query: upload, body, headers });
-    return (
-      textOf(
-        resultOf({ status: 200, ...completed }, 'CompleteMultipartUploadResult', 'CompleteMultipartUpload'),
-        'ETag',
-      ) ?? ''
-    );
+    const result = resultOf({ status: 200, ...completed }, 'CompleteMultipartUploadResult', 'CompleteMultipartUpload');
+    return { etag: textOf(result, 'ETag') ?? '', kept };
   } catch (error) {
     // Parts still in flight could land after the abort and be kept (S3 API Reference,
     // AbortMultipartUpload): let them settle first, then abort.
     await Promise.allSettled(inFlight);
-    await transport.send({ method: 'DELETE', query: upload, detached: true }).catch(() => undefined);
+    if (options.keep !== true)
+      await transport.send({ method: 'DELETE', query: upload, detached: true }).catch(() => undefined);
     throw error;
   }
 }

@@ -43,6 +43,8 @@ export interface PutResult {
   /** Without quotes. */
   etag: string;
   versionId: string | undefined;
+  /** With `resume` through multipart: the parts of an earlier upload kept, and their bytes (none when it began anew). */
+  resumed?: { parts: number; bytes: number };
 }
 
 export interface GetResult extends Omit<ObjectInfo, 'size'> {

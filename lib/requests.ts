@@ -48,6 +48,14 @@ export interface PutOptions {
    * servers such as Ceph 16 do not check the condition when the upload completes; see the README on what that leaves.
    */
   ifNoneMatch?: '*';
+  /**
+   * Continues the newest unfinished multipart upload of the key, if there is one (ListMultipartUploads, ListParts):
+   * each of its parts whose size and MD5 match the bytes the body would send there is kept, any other sent again, so
+   * the object is always exactly the body. Whether this upload fails or is aborted (close() included), it is then
+   * kept on the server for the next resume instead of aborted; abortStaleUploads() removes one never resumed.
+   * Matters only for a body that goes through multipart; a part's MD5 is its ETag only without SSE-KMS or SSE-C.
+   */
+  resume?: boolean;
   /** The length of a stream body, when known: it is then sent in one request up to the multipart threshold. */
   contentLength?: number;
   signal?: AbortSignal;

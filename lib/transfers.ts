@@ -18,6 +18,7 @@ import { fromFile } from './bodies.js';
 import type { S3Client } from './client.js';
 import { PARTIAL_SUFFIX } from './download.js';
 import { AbortError, InvalidArgumentError, S3v4Error, SourceError } from './errors.js';
+import { MTIME, mtimeValue } from './mtime.js';
 import { shownKey } from './replies.js';
 
 /** What the transfers need from their caller: the CLI's Context is one. */
@@ -137,8 +138,8 @@ export async function eachAtOnce<T>(
   }
 }
 
-/** An upload done: its size (standard input's, counted) and ETag. */
-export type Uploaded = Upload & { size: number; etag: string };
+/** An upload done: its size (standard input's, counted) and ETag, and with --resume what it kept. */
+export type Uploaded = Upload & { size: number; etag: string; resumed?: { parts: number; bytes: number } };
 
 /**
  * Uploads the files, `transfer.jobs` at once, a line each; typed `contentType`, else by extension. Resolves to their
@@ -149,9 +150,8 @@ export type Uploaded = Upload & { size: number; etag: string };
 export async function putFiles(
   transfer: Transfer,
   uploads: AsyncIterable<Upload> | readonly Upload[],
-  contentType: string | undefined,
+  how: UploadHow,
 ): Promise<Uploaded[]> {
-  const { client, signal } = transfer;
   const single = Array.isArray(uploads) && uploads.length === 1;
   const all = single ? undefined : bulkProgress(transfer);
   const done: Array<Uploaded | undefined> = [];
@@ -165,34 +165,76 @@ export async function putFiles(
   };
   try {
     await eachAtOnce(each(), single ? 1 : transfer.jobs, async ({ upload, at }) => {
-      const bar = all ?? progress(shownKey(upload.key), upload.size);
-      const type = contentType ?? CONTENT_TYPES[extname(upload.file).toLowerCase()];
-      const read = { bytes: 0 };
-      const body = upload.file === STDIO ? counted(process.stdin, read) : walkedFile(upload.file, all !== undefined);
-      let sent = 0;
-      try {
-        const result = await client.put(upload.key, body, {
-          ...(type === undefined ? {} : { contentType: type }),
-          signal,
-          onProgress: ({ loaded }) => {
-            bar.moved(loaded - sent);
-            sent = loaded;
-          },
-        });
-        done[at] = { ...upload, size: upload.size ?? read.bytes, etag: result.etag };
-      } catch (error) {
-        bar.moved(-sent);
-        throw error;
-      } finally {
-        if (all === undefined) bar.end();
-      }
-      (all?.line ?? transfer.line)(`${shownKey(upload.file)} -> ${shownKey(upload.key)} (${bytes(done[at]!.size)})`);
-      all?.finished();
+      done[at] = await uploadFile(transfer, upload, how, all);
     });
   } finally {
     all?.end();
   }
   return done.filter((upload) => upload !== undefined);
+}
+
+/** How files are uploaded. */
+export interface UploadHow {
+  /** The type of every file (--content-type); else by extension. */
+  contentType?: string | undefined;
+  /** Continues an unfinished upload of each key, and keeps one that fails (--resume; PutOptions.resume). */
+  resume?: boolean | undefined;
+  /** Stores each file's modification time with it (mtime.ts), as sync does. */
+  stamped?: boolean | undefined;
+}
+
+/**
+ * Uploads one file (or standard input) and writes its line: with a bar of its own, or on the shared line `all`, where
+ * it then counts as done.
+ */
+export async function uploadFile(
+  transfer: Transfer,
+  upload: Upload,
+  how: UploadHow,
+  all: BulkProgress | undefined,
+): Promise<Uploaded> {
+  const bar = all ?? progress(shownKey(upload.key), upload.size);
+  const type = how.contentType ?? CONTENT_TYPES[extname(upload.file).toLowerCase()];
+  const read = { bytes: 0 };
+  const body = upload.file === STDIO ? counted(process.stdin, read) : walkedFile(upload.file, all !== undefined);
+  // The time of the version the upload reads: the body checks at every read that the file is still that version.
+  const metadata =
+    how.stamped === true && !isIterable(body) ? { [MTIME]: mtimeValue(body.version.mtimeMs) } : undefined;
+  let sent = 0;
+  let uploaded: Uploaded;
+  try {
+    const result = await transfer.client.put(upload.key, body, {
+      ...(type === undefined ? {} : { contentType: type }),
+      ...(metadata === undefined ? {} : { metadata }),
+      ...(how.resume === true ? { resume: true } : {}),
+      signal: transfer.signal,
+      onProgress: ({ loaded }) => {
+        bar.moved(loaded - sent);
+        sent = loaded;
+      },
+    });
+    uploaded = {
+      ...upload,
+      size: upload.size ?? read.bytes,
+      etag: result.etag,
+      ...(result.resumed === undefined ? {} : { resumed: result.resumed }),
+    };
+  } catch (error) {
+    bar.moved(-sent);
+    throw error;
+  } finally {
+    if (all === undefined) bar.end();
+  }
+  const resumed = uploaded.resumed === undefined ? '' : `, resumed: ${uploaded.resumed.parts} parts kept`;
+  (all?.line ?? transfer.line)(
+    `${shownKey(upload.file)} -> ${shownKey(upload.key)} (${bytes(uploaded.size)}${resumed})`,
+  );
+  all?.finished();
+  return uploaded;
+}
+
+function isIterable(body: object): body is AsyncIterable<Buffer> {
+  return Symbol.asyncIterator in body;
 }
 
 /**
@@ -226,14 +268,11 @@ async function* counted(stream: AsyncIterable<Buffer>, read: { bytes: number }):
  * fails is warned about and the others still come.
  */
 export async function getTree(transfer: Transfer, prefix: string, dest: string): Promise<Tree> {
-  mkdirSync(dest, { recursive: true });
-  const root = realpathSync(dest);
+  const tree = treeRoot(dest);
   const downloaded: Array<Tree['downloaded'][number] | undefined> = [];
   const failed: Tree['failed'] = [];
   const all = bulkProgress(transfer);
   let listed = 0;
-  /** Directories already found inside DEST: a tree's files share a few, and each check is several system calls. */
-  const checked = new Set<string>();
   const objects = async function* () {
     for await (const page of transfer.client.list({ prefix, signal: transfer.signal })) {
       for (const object of page.objects) {
@@ -247,30 +286,10 @@ export async function getTree(transfer: Transfer, prefix: string, dest: string):
   };
   try {
     await eachAtOnce(objects(), transfer.jobs, async ({ object, at }) => {
-      const path = object.key.slice(prefix.length);
-      const file = join(root, path);
-      const refusal = unsafe(path) ?? outside(root, file);
       try {
-        if (refusal !== undefined) throw new S3v4Error('ERR_S3V4_UNSAFE_KEY', `refused "${object.key}": ${refusal}`);
-        // A directory inside DEST may be a symbolic link that leads out of it: checked before anything is created.
-        const directory = dirname(file);
-        if (!checked.has(directory)) {
-          let existing = directory;
-          while (!existsSync(existing)) existing = dirname(existing);
-          const parent = outside(root, realpathSync(existing));
-          if (parent !== undefined) throw new S3v4Error('ERR_S3V4_UNSAFE_KEY', `refused "${object.key}": ${parent}`);
-        }
-        // Written at the resolved path; reported as the user named it.
-        const named = join(dest, path);
-        downloaded[at] = { key: object.key, file: named, size: await download(transfer, object.key, file, all) };
-        // Now a directory of the download's own making, or one found inside DEST.
-        checked.add(directory);
-        all.finished();
-        all.line(`${shownKey(object.key)} -> ${shownKey(named)} (${bytes(object.size)})`);
+        downloaded[at] = await downloadBelow(transfer, tree, object, object.key.slice(prefix.length), all);
       } catch (error) {
-        // Refusals and file-system errors skip the object; anything else stops the get.
-        const skipped = error instanceof S3v4Error || (error as NodeJS.ErrnoException).code !== undefined;
-        if (transfer.signal.aborted || !skipped) throw error;
+        if (!skippable(error, transfer.signal)) throw error;
         failed.push({ key: object.key, message: (error as Error).message });
         all.warn((error as Error).message);
       }
@@ -283,6 +302,64 @@ export async function getTree(transfer: Transfer, prefix: string, dest: string):
   return { downloaded: downloaded.filter((entry) => entry !== undefined), failed };
 }
 
+/**
+ * Whether a failure of one file of many skips that file rather than stopping the transfer: a refusal or a file-system
+ * error does; an abort, or anything unforeseen, stops it.
+ */
+export function skippable(error: unknown, signal: AbortSignal): boolean {
+  if (signal.aborted) return false;
+  return error instanceof S3v4Error || (error as NodeJS.ErrnoException).code !== undefined;
+}
+
+/** Where a tree of objects goes: DEST as named and as resolved, and the directories inside it already checked. */
+export interface TreeRoot {
+  readonly dest: string;
+  readonly root: string;
+  /** Directories already found inside DEST: a tree's files share a few, and each check is several system calls. */
+  readonly checked: Set<string>;
+}
+
+/** DEST made, and resolved once. */
+export function treeRoot(dest: string): TreeRoot {
+  mkdirSync(dest, { recursive: true });
+  return { dest, root: realpathSync(dest), checked: new Set() };
+}
+
+/**
+ * Downloads the object to `path` below the tree's root, on the shared line, and writes its line; a path that would
+ * land outside the root, itself or through a symbolic link, is refused before anything is created. `keepMtime` gives
+ * the file the object's stored modification time, as sync does.
+ */
+export async function downloadBelow(
+  transfer: Transfer,
+  tree: TreeRoot,
+  object: { key: string; size: number },
+  path: string,
+  all: BulkProgress,
+  keepMtime = false,
+): Promise<{ key: string; file: string; size: number }> {
+  const { root, checked } = tree;
+  const file = join(root, path);
+  const refusal = unsafe(path) ?? outside(root, file);
+  if (refusal !== undefined) throw new S3v4Error('ERR_S3V4_UNSAFE_KEY', `refused "${object.key}": ${refusal}`);
+  // A directory inside DEST may be a symbolic link that leads out of it: checked before anything is created.
+  const directory = dirname(file);
+  if (!checked.has(directory)) {
+    let existing = directory;
+    while (!existsSync(existing)) existing = dirname(existing);
+    const parent = outside(root, realpathSync(existing));
+    if (parent !== undefined) throw new S3v4Error('ERR_S3V4_UNSAFE_KEY', `refused "${object.key}": ${parent}`);
+  }
+  // Written at the resolved path; reported as the user named it.
+  const named = join(tree.dest, path);
+  const size = await download(transfer, object.key, file, all, keepMtime);
+  // Now a directory of the download's own making, or one found inside DEST.
+  checked.add(directory);
+  all.finished();
+  all.line(`${shownKey(object.key)} -> ${shownKey(named)} (${bytes(object.size)})`);
+  return { key: object.key, file: named, size };
+}
+
 /** Why a key's relative path may not become a local path, if it may not. */
 export function unsafe(path: string): string | undefined {
   if (path === '') return 'it names the destination directory itself';
@@ -293,7 +370,7 @@ export function unsafe(path: string): string | undefined {
 }
 
 /** Why `path` is not inside the directory `root` (or root itself), if it is not. */
-function outside(root: string, path: string): string | undefined {
+export function outside(root: string, path: string): string | undefined {
   const inside = relative(root, path);
   const out = inside === '..' || inside.startsWith(`..${sep}`) || isAbsolute(inside);
   return out ? `it would write outside ${root}` : undefined;
@@ -304,13 +381,20 @@ function outside(root: string, path: string): string | undefined {
  * failure). Without --force an existing file stays. Only a regular file is ever replaced, --force or not. Progress
  * goes to `shared` (one line for a transfer of many), else to a bar of its own.
  */
-export async function download(transfer: Transfer, key: string, file: string, shared?: Progress): Promise<number> {
+export async function download(
+  transfer: Transfer,
+  key: string,
+  file: string,
+  shared?: Progress,
+  keepMtime = false,
+): Promise<number> {
   const { force, signal } = transfer;
   let bar = shared;
   let received = 0;
   try {
     const result = await transfer.client.download(key, file, {
       overwrite: force,
+      keepMtime,
       signal,
       onProgress: ({ loaded, total }) => {
         bar ??= progress(shownKey(key), total);
@@ -419,13 +503,15 @@ function progress(label: string, total: number | undefined): Progress {
 }
 
 /** The one progress line of a transfer of many files, which also prints their lines and warnings above itself. */
-interface BulkProgress extends Progress {
+export interface BulkProgress extends Progress {
   /** A file or object the walk or listing found, of `size` bytes. */
   found(size: number): void;
   /** The walk or listing is over: the totals are known. */
   listed(): void;
   /** A file is done, or failed. */
   finished(): void;
+  /** A file found and not moved (a sync's unchanged file, or a dry run's): done, its bytes no longer expected. */
+  passed(size: number): void;
   line(human: string): void;
   warn(message: string): void;
 }
@@ -434,7 +520,7 @@ interface BulkProgress extends Progress {
  * One line on stderr for a whole transfer when stderr is a terminal: files done and found, bytes, rate, and the ETA
  * once the listing is over (`+` marks totals still growing). Lines and warnings are written above it.
  */
-function bulkProgress(transfer: Pick<Transfer, 'line' | 'warn'>): BulkProgress {
+export function bulkProgress(transfer: Pick<Transfer, 'line' | 'warn'>): BulkProgress {
   const stream = process.stderr;
   const started = performance.now();
   let drawn = Number.NEGATIVE_INFINITY;
@@ -483,6 +569,11 @@ function bulkProgress(transfer: Pick<Transfer, 'line' | 'warn'>): BulkProgress {
     },
     finished() {
       files++;
+      redraw();
+    },
+    passed(size) {
+      files++;
+      foundBytes -= size;
       redraw();
     },
     line: above(transfer.line),

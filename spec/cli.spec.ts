@@ -17,6 +17,7 @@ import {
   readFileSync,
   rmSync,
   symlinkSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -632,6 +633,227 @@ onEachServer('the s3v4 command line', 'spec/cli.spec.ts', 300, (test, on) => {
     assert.equal(json(['du', 'daily/']), { prefix: 'daily/', objects: 0, bytes: 0 });
   });
 
+  // -------------------------------------------------------------------------
+  // sync
+
+  /** What sync --json reports. */
+  interface Synced {
+    uploaded: Array<{ file: string; key: string; size: number }>;
+    downloaded: Array<{ key: string; file: string; size: number }>;
+    deleted: string[];
+    unchanged: number;
+    failed: Array<{ path: string; message: string }>;
+    dryRun: boolean;
+  }
+
+  /** Every regular file under `root` by its path below it, `/` between parts: its bytes and mtime in ms. */
+  function treeOf(root: string): Map<string, { body: Buffer; mtime: number }> {
+    const found = new Map<string, { body: Buffer; mtime: number }>();
+    const walk = (at: string, path: string) => {
+      for (const entry of readdirSync(at, { withFileTypes: true })) {
+        const full = join(at, entry.name);
+        if (entry.isDirectory()) walk(full, `${path}${entry.name}/`);
+        else if (entry.isFile())
+          found.set(path + entry.name, { body: readFileSync(full), mtime: Math.round(lstatSync(full).mtimeMs) });
+      }
+    };
+    if (existsSync(root)) walk(root, '');
+    return found;
+  }
+
+  test('sync, model-based: random changes to a tree of odd names, synced up and down with --delete, match a model', () => {
+    const next = prng(21);
+    const pick = <T>(choices: readonly T[]): T => choices[Math.floor(next() * choices.length)]!;
+    const parts = ['a b', 'ünï', '日本', '+plus', '100%', 'hash#', 'q?', "it's", '.dot', '-dash', 'emoji😀', 'x'];
+    const src = join(dir, 'sync-src');
+    const mirror = join(dir, 'sync-mirror');
+    mkdirSync(src, { recursive: true });
+    // Beside DST and sharing its name's start: --delete must never reach them.
+    ok(['put', file('sync-sibling', 'keep'), 'syncs2/keep']);
+    ok(['put', file('sync-sibling', 'keep'), 'syncsx']);
+    ok(['put', file('sync-sibling', 'keep'), 'syncs']);
+    /** The model: the files SRC holds, by path. */
+    const model = new Map<string, Buffer>();
+    let clock = Date.UTC(2024, 0, 1);
+    /** Files touched in a --checksum round, and not written since: the next round by time sends them. */
+    const touched = new Set<string>();
+    /** Writes a file of the model, with an mtime of its own: a second apart from any other write. */
+    const write = (path: string, body: Buffer) => {
+      const full = join(src, path);
+      mkdirSync(join(full, '..'), { recursive: true });
+      writeFileSync(full, body);
+      clock += 1000;
+      utimesSync(full, new Date(clock), new Date(clock));
+      model.set(path, body);
+      touched.delete(path);
+    };
+    const body = () => randomBytes(pick([0, 1, 100, 4096, 70_000, Math.floor(next() * 9000)]));
+    for (let round = 0; round < 6; round++) {
+      const checksum = round === 4;
+      /** The paths this round must upload: new, rewritten or touched. */
+      const changed = new Set<string>(checksum ? [] : touched);
+      if (!checksum) touched.clear();
+      const removed = new Set<string>();
+      for (let step = 0; step < (round === 0 ? 40 : 8); step++) {
+        const known = [...model.keys()];
+        const action =
+          round === 0 || known.length === 0 ? 'add' : pick(['add', 'rewrite', 'resize', 'touch', 'delete']);
+        if (action === 'add') {
+          const path = [
+            ...Array.from({ length: Math.floor(next() * 3) }, () => pick(parts)),
+            `${pick(parts)}-${round}-${step}`,
+          ].join('/');
+          if (known.some((k) => k.startsWith(`${path}/`) || path.startsWith(`${k}/`) || k === path)) continue;
+          write(path, body());
+          changed.add(path);
+          removed.delete(path);
+        } else {
+          const path = pick(known);
+          const old = model.get(path)!;
+          if (action === 'delete') {
+            rmSync(join(src, path));
+            model.delete(path);
+            changed.delete(path);
+            touched.delete(path);
+            removed.add(path);
+          } else if (action === 'rewrite' && old.length > 0) {
+            // Same size, other bytes.
+            write(path, randomBytes(old.length));
+            changed.add(path);
+          } else if (action === 'resize') {
+            write(path, Buffer.concat([old, Buffer.from('+')]));
+            changed.add(path);
+          } else if (action === 'touch') {
+            // The bytes stay: --checksum sends nothing, the default sends it again for the time.
+            write(path, old);
+            if (checksum) touched.add(path);
+            else changed.add(path);
+          }
+        }
+      }
+      const flags = checksum ? ['--checksum'] : [];
+      const up = json<Synced>(['sync', src, 's3:syncs', '--delete', ...flags]);
+      assert.equal(up.uploaded.map((u) => u.key.slice('syncs/'.length)).sort(), [...changed].sort(), `round ${round}`);
+      assert.equal(up.deleted.map((k) => k.slice('syncs/'.length)).sort(), [...removed].sort(), `round ${round}`);
+      assert.equal(up.failed, []);
+      assert.is(up.unchanged, model.size - up.uploaded.length);
+      assert.equal(keys('syncs/').sort(), [...model.keys()].map((p) => `syncs/${p}`).sort());
+      // Down into a mirror, which then holds SRC's bytes and times.
+      const down = json<Synced>(['sync', 's3:syncs/', mirror, '--delete', ...flags]);
+      assert.equal(down.failed, []);
+      assert.equal(down.deleted.length, removed.size, `round ${round}`);
+      const copy = treeOf(mirror);
+      assert.equal([...copy.keys()].sort(), [...model.keys()].sort());
+      const original = treeOf(src);
+      for (const [path, { body: bytes, mtime }] of copy) {
+        assert.ok(bytes.equals(model.get(path)!), `${path} differs`);
+        if (!checksum) assert.is(mtime, original.get(path)!.mtime, `${path}: mtime not kept`);
+      }
+      // A second sync of either side finds nothing to do, and says so.
+      assert.match(ok(['sync', src, 's3:syncs', '--delete', ...flags]), /^nothing to do: \d+ files? unchanged$/m);
+      assert.match(ok(['sync', 's3:syncs', mirror, '--delete', ...flags]), /^nothing to do: \d+ files? unchanged$/m);
+    }
+    assert.is(ok(['cat', 'syncs2/keep']), 'keep');
+    assert.is(ok(['cat', 'syncsx']), 'keep');
+    assert.is(ok(['cat', 'syncs']), 'keep');
+    ok(['rm', '--prefix', 'syncs/', '--yes']);
+    ok(['rm', 'syncs2/keep', 'syncsx', 'syncs']);
+  });
+
+  local('sync --dry-run, --include, --exclude and --size-only; what it refuses, and what it skips', () => {
+    const src = join(dir, 'sync-filter');
+    file('sync-filter/keep.txt', 'keep');
+    file('sync-filter/skip.log', 'log');
+    file('sync-filter/node_modules/m.js', 'mod');
+    file('sync-filter/docs/a.md', 'doc');
+    symlinkSync('/etc/hostname', join(src, 'link'));
+    // A dry run says what it would send, and sends nothing.
+    const dry = json<Synced>(['sync', src, 's3:filtered', '--dry-run']);
+    assert.is(dry.dryRun, true);
+    assert.equal(dry.uploaded.map((u) => u.key).sort(), [
+      'filtered/docs/a.md',
+      'filtered/keep.txt',
+      'filtered/node_modules/m.js',
+      'filtered/skip.log',
+    ]);
+    assert.equal(keys('filtered/'), []);
+    const sent = s3v4(['sync', src, 's3:filtered', '--exclude', '*.log', '--exclude', 'node_modules/', '--json']);
+    assert.is(sent.status, 0, sent.stderr);
+    assert.match(sent.stderr, /skipped \S+link: not a regular file/);
+    assert.equal(keys('filtered/'), ['filtered/docs/a.md', 'filtered/keep.txt']);
+    // --include takes only what matches; what a filter leaves out is not deleted either.
+    ok(['put', file('sync-extra', 'x'), 'filtered/extra.log']);
+    const only = json<Synced>(['sync', src, 's3:filtered', '--include', 'docs/**', '--include', '*.log', '--delete']);
+    assert.equal(
+      only.uploaded.map((u) => u.key),
+      ['filtered/skip.log'],
+    );
+    assert.equal(only.deleted, ['filtered/extra.log']);
+    assert.equal(keys('filtered/'), ['filtered/docs/a.md', 'filtered/keep.txt', 'filtered/skip.log']);
+    // --size-only: a file rewritten at its size is not sent again.
+    writeFileSync(join(src, 'keep.txt'), 'KEEP');
+    assert.match(ok(['sync', src, 's3:filtered', '--size-only', '--exclude', 'node_modules/']), /^nothing to do/m);
+    assert.is(ok(['cat', 'filtered/keep.txt']), 'keep');
+    // A dry run down creates nothing, DEST included.
+    const nowhere = join(dir, 'sync-nowhere');
+    const planned = json<Synced>(['sync', 's3:filtered', nowhere, '-n']);
+    assert.is(planned.downloaded.length, 3);
+    assert.not.ok(existsSync(nowhere));
+    const refusals: Array<[string[], RegExp]> = [
+      [[src, join(dir, 'x')], /sync takes one local directory and one s3:PREFIX/],
+      [['s3:a', 's3:b'], /sync takes one local directory and one s3:PREFIX/],
+      [[src, 's3:', '--delete'], /"s3:" names the whole bucket; write s3:\/ to sync --delete at its top level/],
+      [[src, 's3:x', '--checksum', '--size-only'], /pass one of them/],
+      [[join(dir, 'sync-none'), 's3:x'], /sync-none: no such directory/],
+      [[join(src, 'keep.txt'), 's3:x'], /keep\.txt is not a directory/],
+      [[src, 's3:x', '--include', '[a'], /--include "\[a": the "\[" at 1 is never closed/],
+    ];
+    for (const [args, message] of refusals) {
+      const run = s3v4(['sync', ...args]);
+      assert.is(run.status, 2, `${args.join(' ')}: ${run.stderr}`);
+      assert.match(run.stderr, message);
+    }
+    // A symbolic link where a downloaded folder goes is not followed: that folder fails, and its target is untouched.
+    const into = join(dir, 'sync-into');
+    const outsideDir = join(dir, 'sync-outside');
+    mkdirSync(into);
+    mkdirSync(outsideDir);
+    symlinkSync(outsideDir, join(into, 'docs'));
+    const linked = s3v4(['sync', 's3:filtered', into, '--delete', '--json']);
+    assert.is(linked.status, 1, linked.stderr);
+    assert.match(linked.stderr, /sync-into\/docs is not a directory/);
+    assert.equal(readdirSync(outsideDir), []);
+    assert.equal((JSON.parse(linked.stdout) as Synced).deleted, [], 'a sync with a failure deletes nothing');
+    ok(['rm', '--prefix', 'filtered/', '--yes']);
+  });
+
+  test('an interrupted sync leaves no upload open and no partial file', async () => {
+    file('sync-big/big.bin', randomBytes(48 * MiB));
+    file('sync-big/small.txt', 'small');
+    const { child, done } = start(['sync', join(dir, 'sync-big'), 's3:syncbig']);
+    const deadline = Date.now() + 30_000;
+    while ((await uploadsIn(server, BUCKET)).length === 0 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    child.kill('SIGINT');
+    const run = await done;
+    assert.is(run.status, 130, run.stderr);
+    assert.equal(await uploadsIn(server, BUCKET), []);
+    assert.not.ok(keys('syncbig/').includes('syncbig/big.bin'));
+    ok(['sync', join(dir, 'sync-big'), 's3:syncbig']);
+    const dest = join(dir, 'sync-big-down');
+    const down = start(['sync', 's3:syncbig', dest]);
+    const waiting = Date.now() + 30_000;
+    while (!(existsSync(dest) && readdirSync(dest).some((n) => n.endsWith('.s3v4-partial'))) && Date.now() < waiting)
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    down.child.kill('SIGINT');
+    assert.is((await down.done).status, 130);
+    assert.equal(
+      readdirSync(dest).filter((name) => name.endsWith('.s3v4-partial') || name === 'big.bin'),
+      [],
+    );
+    ok(['rm', '--prefix', 'syncbig/', '--yes']);
+  });
+
   local('get never writes outside its directory: "..", absolute keys and symbolic links are refused', () => {
     const payload = file('evil.txt', 'evil');
     const hostile = ['trap/../../escaped.txt', 'trap//abs.txt', 'trap/ok/../../../up.txt'];
@@ -982,6 +1204,71 @@ onEachServer('the s3v4 command line', 'spec/cli.spec.ts', 300, (test, on) => {
       assert.equal(readdirSync(dest), [], `${signal} left a partial download`);
     }
     ok(['rm', 'interrupt.bin']);
+  });
+
+  test('put --resume: killed at about 60%, it goes on from the parts it verified; a changed part is sent again', async () => {
+    const parts = 20;
+    const body = randomBytes(parts * 8 * MiB);
+    const path = file('resume.bin', body);
+    const sha = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+    /** The parts the server holds of the key's unfinished upload. */
+    const partsOf = async (key: string) => {
+      const upload = (await uploadsIn(server, BUCKET)).find((u) => u.key === key);
+      if (upload === undefined) return 0;
+      const listed = await raw('GET', `/${BUCKET}/${key}?uploadId=${encodeURIComponent(upload.uploadId)}`);
+      return (listed.text.match(/<Part>/g) ?? []).length;
+    };
+    /** Starts the upload and kills it (SIGKILL: no clean-up of any kind) once the server holds 60% of its parts. */
+    const killedAt60 = async (key: string) => {
+      const { child, done } = start(['put', path, key, '--resume']);
+      const deadline = Date.now() + 60_000;
+      while ((await partsOf(key)) < parts * 0.6 && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      child.kill('SIGKILL');
+      assert.is((await done).status, null, 'the upload ended before it was killed');
+      return partsOf(key);
+    };
+    /** The object's bytes, as the command downloads them. */
+    const stored = (key: string) => {
+      ok(['get', key, join(dir, 'resume-back.bin'), '--force']);
+      return sha(readFileSync(join(dir, 'resume-back.bin')));
+    };
+    type Resumed = { uploaded: Array<{ size: number; resumed: { parts: number; bytes: number } }> };
+
+    const held = await killedAt60('resume/a.bin');
+    assert.ok(held >= parts * 0.6 && held < parts, `the server held ${held} parts`);
+    const resumed = json<Resumed>(['put', path, 'resume/a.bin', '--resume']).uploaded[0]!;
+    // Every part the server held was verified and kept; the rest was sent.
+    assert.equal(resumed.resumed, { parts: held, bytes: held * 8 * MiB });
+    assert.is(stored('resume/a.bin'), sha(body));
+    assert.equal(await uploadsIn(server, BUCKET), []);
+
+    // The file changes between the kill and the resume, at its size: the first part no longer matches and is sent
+    // again, and the object is the file as it is now.
+    const kept = await killedAt60('resume/b.bin');
+    body[100] = body[100]! ^ 0xff;
+    writeFileSync(path, body);
+    const changed = json<Resumed>(['put', path, 'resume/b.bin', '--resume']).uploaded[0]!;
+    assert.is(changed.resumed.parts, kept - 1);
+    assert.is(stored('resume/b.bin'), sha(body));
+
+    // Ctrl-C with --resume keeps the upload and says how to go on; without one to resume, --resume starts afresh.
+    const { child, done } = start(['put', path, 'resume/c.bin', '--resume']);
+    const deadline = Date.now() + 60_000;
+    while ((await partsOf('resume/c.bin')) < 2 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    child.kill('SIGINT');
+    const interrupted = await done;
+    assert.is(interrupted.status, 130, interrupted.stderr);
+    assert.match(
+      interrupted.stderr,
+      /interrupted: a multipart upload begun is kept on the server: the same put --resume continues it/,
+    );
+    assert.ok((await partsOf('resume/c.bin')) >= 2);
+    assert.ok(json<Resumed>(['put', path, 'resume/c.bin', '--resume']).uploaded[0]!.resumed.parts >= 2);
+    assert.equal(json<Resumed>(['put', path, 'resume/d.bin', '--resume']).uploaded[0]!.resumed, { parts: 0, bytes: 0 });
+    assert.equal(await uploadsIn(server, BUCKET), []);
+    ok(['rm', '--prefix', 'resume/', '--yes']);
   });
 
   // -------------------------------------------------------------------------

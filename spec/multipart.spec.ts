@@ -5,6 +5,7 @@
  * parts in flight have settled). The same code meets the real server in
  * client.spec.ts.
  */
+import { createHash } from 'node:crypto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
@@ -12,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Payload, fromFile, source, toPayload } from '../lib/bodies.js';
 import { BodyLengthError, InvalidArgumentError, SourceError, ProtocolError, S3Error } from '../lib/errors.js';
-import { parseUploads } from '../lib/documents.js';
+import { parseParts, parseUploads } from '../lib/documents.js';
 import {
   DEFAULT_PART_SIZE,
   MAX_PARTS,
@@ -126,7 +127,7 @@ test('partSizeFor: the requested size, grown in whole MiB to stay within 10,000 
 test('a source is cut into parts of exactly partSize, the last shorter, whatever its chunks', async () => {
   for (const sizes of [[1], [7, 3], [1000], [4096], [12_345, 1]]) {
     const { transport, sent } = fakeTransport();
-    const etag = await uploadMultipart(transport, streamOf(chunks(10_000, sizes)), {
+    const { etag } = await uploadMultipart(transport, streamOf(chunks(10_000, sizes)), {
       partSize: 4096,
       concurrency: 3,
       headers: { 'content-type': 'x/y' },
@@ -486,14 +487,12 @@ test('replies that break the protocol: no UploadId, no ETag, an error inside the
   assert.is(bare.sent.at(-1)!.request.method, 'DELETE');
 
   const noEtagInResult = fakeTransport({ complete: '<CompleteMultipartUploadResult></CompleteMultipartUploadResult>' });
-  assert.is(
-    await uploadMultipart(noEtagInResult.transport, streamOf([new Uint8Array(1)]), {
-      partSize: 10,
-      concurrency: 1,
-      headers: {},
-    }),
-    '',
-  );
+  const completed = await uploadMultipart(noEtagInResult.transport, streamOf([new Uint8Array(1)]), {
+    partSize: 10,
+    concurrency: 1,
+    headers: {},
+  });
+  assert.is(completed.etag, '');
 });
 
 test('more than 10,000 parts is refused, and the upload aborted', async () => {
@@ -554,6 +553,92 @@ test('parseUploads: uploads with their dates, and the markers of the next page',
       reply,
     );
   }
+});
+
+test('a resume keeps each earlier part whose size and MD5 match, sends the others, and keeps the upload on failure', async () => {
+  const bytes = Uint8Array.from(chunks(35, [35]).next().value!);
+  const md5 = (from: number, to: number) => createHash('md5').update(bytes.subarray(from, to)).digest('hex');
+  const { transport, sent } = fakeTransport();
+  const kept: number[] = [];
+  transport.keptPart = (count) => kept.push(count);
+  const completed = await uploadMultipart(transport, toPayload(bytes, undefined), {
+    partSize: 10,
+    concurrency: 2,
+    headers: {},
+    resume: {
+      uploadId: 'earlier',
+      parts: new Map([
+        [1, { size: 10, etag: md5(0, 10) }],
+        // Other bytes: sent again.
+        [2, { size: 10, etag: md5(0, 10) }],
+        // An ETag that is not an MD5 (SSE-KMS) cannot tell: sent again.
+        [3, { size: 10, etag: 'not-an-md5' }],
+        [4, { size: 5, etag: md5(30, 35) }],
+      ]),
+    },
+  });
+  assert.equal(completed.kept, { parts: 2, bytes: 15 });
+  assert.equal(kept, [10, 5]);
+  // No CreateMultipartUpload: the earlier upload's id throughout.
+  assert.equal(
+    sent.map((s) => [s.request.method, s.request.query.replace(/^partNumber=(\d+)&uploadId=earlier$/, 'part $1')]),
+    [
+      ['PUT', 'part 2'],
+      ['PUT', 'part 3'],
+      ['POST', 'uploadId=earlier'],
+    ],
+  );
+  const complete = parseXml(new TextDecoder().decode(sent.at(-1)!.bytes));
+  assert.equal(
+    childrenNamed(complete, 'Part').map((part) => textOf(part, 'ETag')),
+    [md5(0, 10), '"etag-2"', '"etag-3"', md5(30, 35)],
+  );
+
+  // With keep, a failure leaves the upload for the next resume: no AbortMultipartUpload.
+  const failing = fakeTransport({
+    part: () => {
+      throw new Error('network down');
+    },
+  });
+  await rejection(
+    uploadMultipart(failing.transport, toPayload(bytes, undefined), {
+      partSize: 10,
+      concurrency: 1,
+      headers: {},
+      keep: true,
+    }),
+  );
+  assert.not.ok(failing.sent.some((s) => s.request.method === 'DELETE'));
+});
+
+test('parseParts: the parts of an upload with sizes and unquoted ETags, and the marker of the next page', () => {
+  const page = parseParts(
+    `<ListPartsResult><IsTruncated>true</IsTruncated><NextPartNumberMarker>2</NextPartNumberMarker>
+    <Part><PartNumber>1</PartNumber><Size>5242880</Size><ETag>&quot;0123456789abcdef0123456789abcdef&quot;</ETag></Part>
+    <Part><PartNumber>2</PartNumber><Size>7</Size><ETag>"x"</ETag></Part></ListPartsResult>`,
+  );
+  assert.equal(page, {
+    parts: [
+      { partNumber: 1, size: 5242880, etag: '0123456789abcdef0123456789abcdef' },
+      { partNumber: 2, size: 7, etag: 'x' },
+    ],
+    next: '2',
+  });
+  for (const part of [
+    '<PartNumber>0</PartNumber><Size>1</Size><ETag>e</ETag>',
+    '<PartNumber>1</PartNumber><Size>-1</Size><ETag>e</ETag>',
+    '<PartNumber>1</PartNumber><Size>1</Size>',
+  ]) {
+    assert.throws(
+      () => parseParts(`<ListPartsResult><Part>${part}</Part></ListPartsResult>`),
+      (error: unknown) => error instanceof ProtocolError && /^GET \?uploadId: /.test(error.message),
+      part,
+    );
+  }
+  assert.throws(
+    () => parseParts('<ListPartsResult><IsTruncated>true</IsTruncated></ListPartsResult>'),
+    (error: unknown) => error instanceof ProtocolError && /no NextPartNumberMarker/.test(error.message),
+  );
 });
 
 test.run();

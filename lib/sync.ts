@@ -1,0 +1,392 @@
+/**
+ * `s3v4 sync`: a local directory and a folder of the bucket made alike, in either direction, transferring only the
+ * files that differ. Both sides are read one directory at a time, a listing with delimiter `/` beside a readdir, as
+ * rclone does: memory holds the largest directory, never the tree. Files that differ go `jobs` at a time while the
+ * walk goes on. Deletions (--delete) come last, and only when every transfer succeeded, so a failed sync never leaves
+ * DST with fewer files than it had and not the new ones; they never reach outside DST. An upload is a whole object or
+ * none (client.put), a download a temporary file renamed into place (client.download), so an interrupted sync leaves
+ * nothing half-written.
+ */
+import type { Dirent, Stats } from 'node:fs';
+import { lstat, readdir, rmdir, unlink } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { ListedObject } from './client.js';
+import { holdsEtag } from './digests.js';
+import { PARTIAL_SUFFIX } from './download.js';
+import { S3v4Error } from './errors.js';
+import type { PathFilter } from './globs.js';
+import { sameMtime, storedMtime } from './mtime.js';
+import { shownKey } from './replies.js';
+import {
+  type BulkProgress,
+  bulkProgress,
+  bytes,
+  downloadBelow,
+  eachAtOnce,
+  outside,
+  skippable,
+  type Transfer,
+  treeRoot,
+  uploadFile,
+} from './transfers.js';
+
+/** What tells two files apart: size and modification time (the default), content (--checksum) or size alone. */
+export type Comparison = 'mtime' | 'checksum' | 'size';
+
+export interface SyncOptions {
+  comparison: Comparison;
+  /** Removes from DST what SRC does not have (--delete). */
+  delete: boolean;
+  /** Says what would be done, and does none of it (--dry-run). */
+  dryRun: boolean;
+  /** The paths, below the roots, that take part (--include, --exclude); the others are neither sent nor deleted. */
+  filter: PathFilter;
+}
+
+/** What a sync did, or with --dry-run would do. */
+export interface SyncResult {
+  /** Files sent: the local path, its key and size. */
+  uploaded: Array<{ file: string; key: string; size: number }>;
+  /** Objects fetched: the key, the local path and size. */
+  downloaded: Array<{ key: string; file: string; size: number }>;
+  /** Keys (syncing up) or local paths (syncing down) removed by --delete. */
+  deleted: string[];
+  /** Files alike on both sides. */
+  unchanged: number;
+  failed: Array<{ path: string; message: string }>;
+  dryRun: boolean;
+}
+
+/** A directory entry as a sync sees it; `other` (a symbolic link, a FIFO...) is never followed, sent or deleted. */
+type Kind = 'file' | 'directory' | 'other';
+
+/** One folder of the bucket, listed with delimiter `/`: its objects and subfolders by name. */
+interface Folder {
+  objects: Map<string, ListedObject>;
+  folders: Set<string>;
+}
+
+/** What a sync shares while it runs. */
+interface Run {
+  transfer: Transfer;
+  options: SyncOptions;
+  all: BulkProgress;
+  result: SyncResult;
+}
+
+/** Something a sync will remove once every transfer has succeeded. */
+type Removal =
+  | { kind: 'key'; key: string }
+  | { kind: 'folder'; prefix: string; path: string }
+  | { kind: 'file'; file: string; named: string }
+  | { kind: 'directory'; directory: string; path: string; named: string };
+
+/** Syncs the local `directory` up to the folder `prefix` (`site/`, or "" for the bucket's top level). */
+export async function syncUp(
+  transfer: Transfer,
+  directory: string,
+  prefix: string,
+  options: SyncOptions,
+): Promise<SyncResult> {
+  const run = start(transfer, options);
+  const removals: Removal[] = [];
+  let order = 0;
+  const uploaded: Array<SyncResult['uploaded'][number] | undefined> = [];
+  const pairs = async function* walk(local: string, folder: string, path: string): AsyncGenerator<UpPair> {
+    const [files, remote] = await Promise.all([entriesOf(local, transfer), folderOf(transfer, folder)]);
+    for (const [name, kind] of files) {
+      if (kind === 'directory') yield* walk(join(local, name), `${folder}${name}/`, `${path}${name}/`);
+      else if (kind === 'file' && options.filter(path + name)) {
+        const object = remote.objects.get(name);
+        const file = join(local, name);
+        yield { shown: file, file, key: folder + name, object, at: order++ };
+      }
+    }
+    if (!options.delete) return;
+    for (const [name, object] of remote.objects)
+      if (files.get(name) !== 'file' && options.filter(path + name)) removals.push({ kind: 'key', key: object.key });
+    for (const name of remote.folders)
+      if (files.get(name) !== 'directory')
+        removals.push({ kind: 'folder', prefix: `${folder}${name}/`, path: `${path}${name}/` });
+  };
+  await transfers(run, pairs(directory, prefix, ''), async ({ file, key, object, at }) => {
+    const stats = await lstat(file);
+    run.all.found(stats.size);
+    if (object !== undefined && !(await upDiffers(run, file, stats, object))) return unchanged(run, stats.size);
+    if (options.dryRun) {
+      run.all.line(`would upload ${shownKey(file)} -> ${shownKey(key)} (${bytes(stats.size)})`);
+      uploaded[at] = { file, key, size: stats.size };
+      return run.all.passed(stats.size);
+    }
+    const { size } = await uploadFile(run.transfer, { file, key, size: stats.size }, { stamped: true }, run.all);
+    uploaded[at] = { file, key, size };
+  });
+  run.result.uploaded = uploaded.filter((entry) => entry !== undefined);
+  await remove(run, removals, prefix);
+  return run.result;
+}
+
+/** Syncs the folder `prefix` of the bucket down into the local `directory`. */
+export async function syncDown(
+  transfer: Transfer,
+  prefix: string,
+  directory: string,
+  options: SyncOptions,
+): Promise<SyncResult> {
+  // A download replaces the file it makes alike; a dry run creates nothing, DEST included.
+  const run = start({ ...transfer, force: true }, options);
+  const tree = options.dryRun
+    ? { dest: directory, root: resolve(directory), checked: new Set<string>() }
+    : treeRoot(directory);
+  const removals: Removal[] = [];
+  let order = 0;
+  const downloaded: Array<SyncResult['downloaded'][number] | undefined> = [];
+  const pairs = async function* walk(local: string, folder: string, path: string): AsyncGenerator<DownPair> {
+    const [remote, files] = await Promise.all([folderOf(transfer, folder), entriesOf(local, transfer)]);
+    for (const [name, object] of remote.objects)
+      if (options.filter(path + name))
+        yield { shown: object.key, object, path: path + name, kind: files.get(name), at: order++ };
+    for (const name of remote.folders) {
+      const kind = files.get(name);
+      // A symbolic link where a directory goes is not followed: what it leads to is not DEST's to fill or empty.
+      if (kind === 'directory' || kind === undefined)
+        yield* walk(join(local, name), `${folder}${name}/`, `${path}${name}/`);
+      else
+        failed(
+          run,
+          `${folder}${name}/`,
+          `skipped "${shownKey(`${folder}${name}/`)}": ${join(local, name)} is not a directory`,
+        );
+    }
+    if (!options.delete) return;
+    for (const [name, kind] of files) {
+      if (kind === 'file' && !remote.objects.has(name) && options.filter(path + name))
+        removals.push({ kind: 'file', file: join(local, name), named: join(directory, path + name) });
+      if (kind === 'directory' && !remote.folders.has(name)) {
+        const named = join(directory, path + name);
+        removals.push({ kind: 'directory', directory: join(local, name), path: `${path}${name}/`, named });
+      }
+    }
+  };
+  await transfers(run, pairs(tree.root, prefix, ''), async ({ object, path, kind, at }) => {
+    run.all.found(object.size);
+    const file = join(tree.root, path);
+    if (kind === 'file' && !(await downDiffers(run, file, object))) return unchanged(run, object.size);
+    if (options.dryRun) {
+      run.all.line(
+        `would download ${shownKey(object.key)} -> ${shownKey(join(directory, path))} (${bytes(object.size)})`,
+      );
+      downloaded[at] = { key: object.key, file: join(directory, path), size: object.size };
+      return run.all.passed(object.size);
+    }
+    downloaded[at] = await downloadBelow(run.transfer, tree, object, path, run.all, true);
+  });
+  run.result.downloaded = downloaded.filter((entry) => entry !== undefined);
+  await remove(run, removals, tree.root);
+  return run.result;
+}
+
+interface UpPair {
+  /** The file, named in a failure. */
+  shown: string;
+  file: string;
+  key: string;
+  object: ListedObject | undefined;
+  at: number;
+}
+
+interface DownPair {
+  /** The key, named in a failure. */
+  shown: string;
+  object: ListedObject;
+  /** Below the roots, `/` between parts: the key's, after the prefix. */
+  path: string;
+  kind: Kind | undefined;
+  at: number;
+}
+
+function start(transfer: Transfer, options: SyncOptions): Run {
+  const result = { uploaded: [], downloaded: [], deleted: [], unchanged: 0, failed: [], dryRun: options.dryRun };
+  return { transfer, options, all: bulkProgress(transfer), result };
+}
+
+/**
+ * Runs `work` on every pair of the walk, `jobs` at once. A file that fails (a refusal, a file-system error, an
+ * object's own error) is counted and warned about, and the others go on; anything else, an abort included, stops.
+ */
+async function transfers<T extends { at: number; shown: string }>(
+  run: Run,
+  pairs: AsyncGenerator<T>,
+  work: (pair: T) => Promise<void>,
+): Promise<void> {
+  const { all, transfer } = run;
+  const walk = async function* () {
+    yield* pairs;
+    all.listed();
+  };
+  try {
+    await eachAtOnce(walk(), transfer.jobs, async (pair) => {
+      try {
+        await work(pair);
+      } catch (error) {
+        if (!skippable(error, transfer.signal)) throw error;
+        failed(run, pair.shown, (error as Error).message);
+      }
+    });
+  } finally {
+    all.end();
+  }
+}
+
+/** A file alike on both sides. */
+function unchanged(run: Run, size: number): void {
+  run.result.unchanged++;
+  run.all.passed(size);
+}
+
+/** A file that did not sync, and why: counted, and warned about above the progress line. */
+function failed(run: Run, shown: string, message: string): void {
+  run.result.failed.push({ path: shown, message });
+  run.all.warn(message);
+}
+
+/** The directory's entries by name, each sorted; a missing directory has none. Unfinished downloads are skipped. */
+async function entriesOf(directory: string, transfer: Pick<Transfer, 'warn'>): Promise<Map<string, Kind>> {
+  let entries: Dirent[];
+  try {
+    entries = await readdir(directory, { withFileTypes: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
+    throw error;
+  }
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const kinds = new Map<string, Kind>();
+  for (const entry of entries) {
+    const path = join(directory, entry.name);
+    // A download's temporary file, left by a crash, is neither the user's file nor one to delete.
+    if (entry.isFile() && entry.name.endsWith(PARTIAL_SUFFIX)) transfer.warn(`skipped ${path}: an unfinished download`);
+    else if (entry.isFile()) kinds.set(entry.name, 'file');
+    else if (entry.isDirectory()) kinds.set(entry.name, 'directory');
+    else {
+      transfer.warn(`skipped ${path}: not a regular file`);
+      kinds.set(entry.name, 'other');
+    }
+  }
+  return kinds;
+}
+
+/** One folder of the bucket, every page of its listing; names are what follows the folder's prefix. */
+async function folderOf({ client, signal }: Transfer, prefix: string): Promise<Folder> {
+  const folder: Folder = { objects: new Map(), folders: new Set() };
+  for await (const page of client.list({ prefix, delimiter: '/', signal })) {
+    // The folder's own marker (a key ending in /, made by consoles) is not a file.
+    for (const object of page.objects)
+      if (object.key !== prefix) folder.objects.set(object.key.slice(prefix.length), object);
+    for (const sub of page.prefixes) folder.folders.add(sub.slice(prefix.length, -1));
+  }
+  return folder;
+}
+
+/** Whether the local file differs from the object, by the sync's comparison. */
+async function upDiffers(run: Run, file: string, stats: Stats, object: ListedObject): Promise<boolean> {
+  if (stats.size !== object.size) return true;
+  return differs(run, file, stats, object);
+}
+
+async function downDiffers(run: Run, file: string, object: ListedObject): Promise<boolean> {
+  const stats = await lstat(file);
+  if (stats.size !== object.size) return true;
+  return differs(run, file, stats, object);
+}
+
+/**
+ * For a file and an object of one size: --checksum compares the bytes with the ETag; by default the modification
+ * times are compared, the object's read with a HEAD, since a listing carries no metadata (mtime.ts).
+ */
+async function differs(run: Run, file: string, stats: Stats, object: ListedObject): Promise<boolean> {
+  const { comparison } = run.options;
+  if (comparison === 'size') return false;
+  if (comparison === 'checksum') return !(await holdsEtag(file, stats.size, object.etag));
+  const info = await run.transfer.client.head(object.key, { signal: run.transfer.signal });
+  const mtime = storedMtime(info);
+  return mtime === undefined || !sameMtime(mtime, stats.mtimeMs);
+}
+
+/**
+ * Carries out the removals, once every transfer succeeded (a failure skips them all, and says so). Each is checked to
+ * lie inside DST first: `root` is DST's folder (syncing up) or its resolved directory (syncing down).
+ */
+async function remove(run: Run, removals: readonly Removal[], root: string): Promise<void> {
+  const { result, transfer, options } = run;
+  if (removals.length === 0) return;
+  if (result.failed.length > 0) {
+    transfer.warn(`${result.failed.length} files failed, so nothing was deleted`);
+    return;
+  }
+  const keys: string[] = [];
+  const removed = (what: string) => {
+    result.deleted.push(what);
+    transfer.line(`${options.dryRun ? 'would delete' : 'deleted'} ${shownKey(what)}`);
+  };
+  for (const removal of removals) {
+    if (removal.kind === 'key') keys.push(inside(removal.key, root));
+    else if (removal.kind === 'folder') {
+      for await (const page of transfer.client.list({ prefix: inside(removal.prefix, root), signal: transfer.signal }))
+        for (const object of page.objects)
+          if (options.filter(removal.path + object.key.slice(removal.prefix.length))) keys.push(object.key);
+    } else if (removal.kind === 'file') {
+      if (!options.dryRun) await unlink(insideDirectory(removal.file, root));
+      removed(removal.named);
+    } else await removeDirectory(run, { ...removal, directory: insideDirectory(removal.directory, root) }, removed);
+  }
+  if (options.dryRun) {
+    for (const key of keys) removed(key);
+    return;
+  }
+  for (let at = 0; at < keys.length; at += 1000) {
+    const done = await transfer.client.deleteMany(keys.slice(at, at + 1000), { signal: transfer.signal });
+    for (const key of done.deleted) removed(key);
+    for (const error of done.errors) {
+      result.failed.push({ path: error.key, message: `${error.code}: ${error.message}` });
+      transfer.warn(`could not delete "${shownKey(error.key)}": ${error.code}: ${error.message}`);
+    }
+  }
+}
+
+/**
+ * The files of a local directory SRC has no folder for, that the filter takes, then the directories they leave empty.
+ * Anything else (an excluded file, a symbolic link) stays, and its directory with it.
+ */
+async function removeDirectory(
+  run: Run,
+  { directory, path, named }: { directory: string; path: string; named: string },
+  removed: (what: string) => void,
+): Promise<void> {
+  for (const [name, kind] of await entriesOf(directory, run.transfer)) {
+    const file = join(directory, name);
+    const below = { directory: file, path: `${path}${name}/`, named: join(named, name) };
+    if (kind === 'directory') await removeDirectory(run, below, removed);
+    else if (kind === 'file' && run.options.filter(path + name)) {
+      if (!run.options.dryRun) await unlink(file);
+      removed(below.named);
+    }
+  }
+  if (run.options.dryRun) return;
+  await rmdir(directory).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ENOTEMPTY' && error.code !== 'EEXIST') throw error;
+  });
+}
+
+/** A key to delete, checked to be under DST's folder: no path of the walk may lead a deletion outside it. */
+function inside(key: string, folder: string): string {
+  if (!key.startsWith(folder) || key === folder)
+    throw new S3v4Error('ERR_S3V4_INTERNAL', `refused to delete "${shownKey(key)}": it is not under "${folder}"`);
+  return key;
+}
+
+function insideDirectory(path: string, root: string): string {
+  const refusal = outside(root, path);
+  if (refusal !== undefined || path === root)
+    throw new S3v4Error('ERR_S3V4_INTERNAL', `refused to delete ${path}: ${refusal ?? 'it is DEST itself'}`);
+  return path;
+}
