@@ -9,6 +9,8 @@
  *
  * s3v4 runs as published: the built `dist/cli.js` under plain node.
  *
+ * Then s3v4's peak RSS for trees of 1,000, 5,000 and 20,000 files (S3V4_BENCH_MEMORY=0 skips it).
+ *
  * Run: npm run bench:cli   (S3V4_BENCH_ROUNDS, default 2; S3V4_BENCH_BIG=0 skips the 64 MiB files;
  * S3V4_BENCH_JOBS=4,8,16 gives s3v4 a row per --jobs; S3V4_BENCH_TOOLS=s3v4,rclone keeps only the tools named)
  */
@@ -36,6 +38,9 @@ interface Tool {
   version: string[];
   up(tree: string, prefix: string): string[];
   down(prefix: string, into: string): string[];
+  /** Its sync command, up and down, for the tools that have one (s3v4 and rclone). */
+  syncUp?(tree: string, prefix: string): string[];
+  syncDown?(prefix: string, into: string): string[];
   env?: Record<string, string>;
 }
 
@@ -108,7 +113,7 @@ function tools(rgw: S3Server, work: string): Tool[] {
     // One row per --jobs of S3V4_BENCH_JOBS (a comma-separated list, for choosing the default); the default alone without it.
     ...(process.env.S3V4_BENCH_JOBS?.split(',') ?? ['']).map(
       (jobs): Tool => ({
-        name: jobs === '' ? 's3v4 put/get --recursive' : `s3v4 --jobs ${jobs}`,
+        name: jobs === '' ? 's3v4' : `s3v4 --jobs ${jobs}`,
         command: process.execPath,
         version: [process.execPath, cli, '--version'],
         up: (tree, prefix) => [
@@ -119,18 +124,35 @@ function tools(rgw: S3Server, work: string): Tool[] {
           ...[process.execPath, cli, '--config', s3v4Config, 'get', `${prefix}/`, into, '--recursive'],
           ...(jobs === '' ? [] : ['--jobs', jobs]),
         ],
+        syncUp: (tree, prefix) => [
+          ...[process.execPath, cli, '--config', s3v4Config, 'sync', tree, `s3:${prefix}/`],
+          ...(jobs === '' ? [] : ['--jobs', jobs]),
+        ],
+        syncDown: (prefix, into) => [
+          ...[process.execPath, cli, '--config', s3v4Config, 'sync', `s3:${prefix}/`, into],
+          ...(jobs === '' ? [] : ['--jobs', jobs]),
+        ],
       }),
     ),
     {
-      name: 'rclone copy',
+      name: 'rclone',
       command: '/usr/bin/rclone',
       pkg: 'rclone',
       version: ['/usr/bin/rclone', '--version'],
       up: (tree, prefix) => ['/usr/bin/rclone', '--config', rcloneConfig, 'copy', tree, `ceph:${BUCKET}/${prefix}`],
       down: (prefix, into) => ['/usr/bin/rclone', '--config', rcloneConfig, 'copy', `ceph:${BUCKET}/${prefix}`, into],
+      syncUp: (tree, prefix) => ['/usr/bin/rclone', '--config', rcloneConfig, 'sync', tree, `ceph:${BUCKET}/${prefix}`],
+      syncDown: (prefix, into) => [
+        '/usr/bin/rclone',
+        '--config',
+        rcloneConfig,
+        'sync',
+        `ceph:${BUCKET}/${prefix}`,
+        into,
+      ],
     },
     {
-      name: 'aws s3 cp --recursive',
+      name: 'aws-cli',
       command: '/usr/bin/aws',
       pkg: 'awscli',
       env: awsEnv,
@@ -139,7 +161,7 @@ function tools(rgw: S3Server, work: string): Tool[] {
       down: (prefix, into) => [...awsCopy, `s3://${BUCKET}/${prefix}/`, into],
     },
     {
-      name: 's3cmd put/get --recursive',
+      name: 's3cmd',
       command: '/usr/bin/s3cmd',
       pkg: 's3cmd',
       version: ['/usr/bin/s3cmd', '--version'],
@@ -167,6 +189,45 @@ function tools(rgw: S3Server, work: string): Tool[] {
   ];
 }
 
+/** The rows of each tree, in the table's order: copies, then (the small tree only) syncs, first and once more. */
+const DIRECTIONS = ['up', 'down', 'sync up', 'sync up, nothing changed', 'sync down', 'sync down, nothing changed'];
+
+/** Whether `into` holds exactly the tree's files; fails the bench otherwise. */
+function checkDownload(tool: Tool, tree: { name: string; digests: Map<string, string> }, into: string): void {
+  const got = digests(into);
+  const same = got.size === tree.digests.size && [...tree.digests].every(([path, sum]) => got.get(path) === sum);
+  if (!same) throw new Error(`${tool.name}: the download of ${tree.name} differs from the source`);
+}
+
+/**
+ * One tool's transfers of a tree: its copy up and down; then, for a tool with a sync and when `syncs`, a sync up of
+ * the tree to a second prefix, the same sync again with nothing changed, a sync down into a new directory and that
+ * again. Every download is checked against the source.
+ */
+function transfers(
+  tool: Tool,
+  tree: { name: string; path: string; digests: Map<string, string> },
+  prefix: string,
+  into: string,
+  syncs: boolean,
+): Array<[string, Sample]> {
+  const measured: Array<[string, Sample]> = [['up', timed(tool.up(tree.path, prefix), tool.env)]];
+  // s3cmd wants an existing directory to download many objects into.
+  mkdirSync(into, { recursive: true });
+  measured.push(['down', timed(tool.down(prefix, into), tool.env)]);
+  checkDownload(tool, tree, into);
+  rmSync(into, { recursive: true, force: true });
+  if (!syncs || tool.syncUp === undefined || tool.syncDown === undefined) return measured;
+  const synced = `${prefix}/synced`;
+  measured.push(['sync up', timed(tool.syncUp(tree.path, synced), tool.env)]);
+  measured.push(['sync up, nothing changed', timed(tool.syncUp(tree.path, synced), tool.env)]);
+  measured.push(['sync down', timed(tool.syncDown(synced, into), tool.env)]);
+  measured.push(['sync down, nothing changed', timed(tool.syncDown(synced, into), tool.env)]);
+  checkDownload(tool, tree, into);
+  rmSync(into, { recursive: true, force: true });
+  return measured;
+}
+
 /** Runs one transfer under GNU time; its wall time and peak RSS. */
 function timed(argv: string[], toolEnv: Tool['env'] = {}): Sample {
   // The machine's AWS_CA_BUNDLE makes rclone refuse plain http (LoadCustomCABundleError); loopback needs no CA.
@@ -184,6 +245,47 @@ function timed(argv: string[], toolEnv: Tool['env'] = {}): Sample {
   if (run.status !== 0) throw new Error(`${argv.join(' ')} exited ${run.status}: ${run.stderr.slice(-2000)}`);
   const peakKiB = Number(run.stderr.trim().split('\n').at(-1));
   return { seconds, peakMiB: peakKiB / 1024 };
+}
+
+/** Tree sizes of the memory section: files of 1 KiB, 200 to a folder. */
+const MEMORY_TREES = [1000, 5000, 20_000];
+
+/**
+ * s3v4's peak RSS against the number of files it moves: put --recursive, sync up with nothing changed, get
+ * --recursive and sync down with nothing changed, for each of MEMORY_TREES; then the largest tree's get again with
+ * V8's old space held to 32 MiB (--max-old-space-size), which succeeds only if what the download keeps alive fits.
+ */
+async function memoryByTreeSize(cluster: Awaited<ReturnType<typeof startRgw>>, work: string): Promise<void> {
+  const cli = [process.execPath, join(ROOT, 'dist', 'cli.js'), '--config', join(work, 's3v4.toml')];
+  console.log('\n## Peak RSS by tree size (s3v4, files of 1 KiB, 200 to a folder; MiB, seconds in brackets)\n');
+  console.log('| files | put --recursive | sync up, nothing changed | get --recursive | sync down, nothing changed |');
+  console.log('|---:|---:|---:|---:|---:|');
+  const cell = (sample: Sample) => `${fmt(sample.peakMiB)} (${fmt(sample.seconds, 1)} s)`;
+  let held = '';
+  for (const files of MEMORY_TREES) {
+    const tree = join(work, `memory-${files}`);
+    makeTree(tree, files / 200, files, 1024);
+    const into = join(work, `memory-${files}-down`);
+    const prefix = `memory-${files}`;
+    const put = timed([...cli, 'put', tree, `${prefix}/`, '--recursive']);
+    const syncUp = timed([...cli, 'sync', tree, `s3:${prefix}`]);
+    const get = timed([...cli, 'get', `${prefix}/`, into, '--recursive']);
+    const syncDown = timed([...cli, 'sync', `s3:${prefix}`, into]);
+    if (files === MEMORY_TREES.at(-1)) {
+      const capped = join(work, `memory-${files}-capped`);
+      const [node, ...rest] = cli;
+      const small = timed([node!, '--max-old-space-size=32', ...rest, 'get', `${prefix}/`, capped, '--recursive']);
+      held = `get --recursive of ${files} files with a 32 MiB old space: ${cell(small)}, every file downloaded`;
+      if (digests(capped).size !== files) throw new Error('the capped download is incomplete');
+    }
+    if (digests(into).size !== files) throw new Error(`the download of ${files} files is incomplete`);
+    console.log(`| ${files} | ${cell(put)} | ${cell(syncUp)} | ${cell(get)} | ${cell(syncDown)} |`);
+    timed([...cli, 'rm', '--prefix', `${prefix}/`, '--yes']);
+    await cluster.admin(['gc', 'process', '--include-all']);
+    rmSync(tree, { recursive: true, force: true });
+    rmSync(into, { recursive: true, force: true });
+  }
+  console.log(`\n${held}`);
 }
 
 async function main(): Promise<void> {
@@ -232,7 +334,9 @@ async function main(): Promise<void> {
     const missing = all.filter((tool) => !present.includes(tool)).map((tool) => tool.name);
     if (missing.length > 0) console.log(`not installed, so not measured: ${missing.join(', ')}`);
     console.log(
-      `method: ${rounds} rounds, tools interleaved (order rotated each round), each transfer a fresh process\n`,
+      `method: ${rounds} rounds, tools interleaved (order rotated each round), each transfer a fresh process; ` +
+        'up and down are s3v4 put/get --recursive, rclone copy, aws s3 cp --recursive and s3cmd put/get --recursive; ' +
+        'sync rows are s3v4 sync and rclone sync, the second run of each with nothing changed\n',
     );
 
     const samples = new Map<string, Sample[]>();
@@ -241,20 +345,8 @@ async function main(): Promise<void> {
         for (let i = 0; i < present.length; i++) {
           const tool = present[(i + round) % present.length]!;
           const prefix = `r${round}-${i}-${tree.path.endsWith('big') ? 'big' : 'small'}`;
-          const into = join(work, `down-${prefix}`);
-          const up = timed(tool.up(tree.path, prefix), tool.env);
-          // s3cmd wants an existing directory to download many objects into.
-          mkdirSync(into, { recursive: true });
-          const down = timed(tool.down(prefix, into), tool.env);
-          const got = digests(into);
-          const same =
-            got.size === tree.digests.size && [...tree.digests].every(([path, sum]) => got.get(path) === sum);
-          if (!same) throw new Error(`${tool.name}: the download of ${tree.name} differs from the source`);
-          rmSync(into, { recursive: true, force: true });
-          for (const [direction, sample] of [
-            ['up', up],
-            ['down', down],
-          ] as const) {
+          const measured = transfers(tool, tree, prefix, join(work, `down-${prefix}`), !tree.path.endsWith('big'));
+          for (const [direction, sample] of measured) {
             const id = `${tree.name}|${direction}|${tool.name}`;
             samples.set(id, [...(samples.get(id) ?? []), sample]);
           }
@@ -276,10 +368,11 @@ async function main(): Promise<void> {
     console.log('| tree | direction | tool | seconds, median (range) | peak RSS MiB | time ÷ rclone |');
     console.log('|---|---|---|---:|---:|---:|');
     for (const tree of trees) {
-      for (const direction of ['up', 'down'] as const) {
-        const rclone = samples.get(`${tree.name}|${direction}|rclone copy`);
+      for (const direction of DIRECTIONS) {
+        const rclone = samples.get(`${tree.name}|${direction}|rclone`);
         for (const tool of present) {
-          const own = samples.get(`${tree.name}|${direction}|${tool.name}`)!;
+          const own = samples.get(`${tree.name}|${direction}|${tool.name}`);
+          if (own === undefined) continue;
           const s = spread(own.map((x) => x.seconds));
           const peak = spread(own.map((x) => x.peakMiB));
           const low = Math.min(...own.map((x) => x.seconds));
@@ -292,6 +385,7 @@ async function main(): Promise<void> {
         }
       }
     }
+    if (process.env.S3V4_BENCH_MEMORY !== '0') await memoryByTreeSize(cluster, work);
   } finally {
     rmSync(work, { recursive: true, force: true });
     const keepAlive = setInterval(() => undefined, 1000);

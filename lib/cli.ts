@@ -90,6 +90,8 @@ async function main(argv: readonly string[]): Promise<number> {
   const interrupt = () => {
     // A second Ctrl-C does not wait for the cleanup.
     if (controller.signal.aborted) process.exit(EXIT.interrupted);
+    // Cleaning up waits for the server (aborting an upload): said at once, so a slow one does not look hung.
+    write(process.stderr, 's3v4: stopping: cleaning up first (Ctrl-C again quits at once, leaving any upload open)');
     controller.abort(new Error('interrupted'));
   };
   process.on('SIGINT', interrupt);
@@ -201,7 +203,7 @@ function configPath(values: Values): string {
 }
 
 /** What is left of an upload with --resume, which keeps it: how to go on. */
-const KEPT = 'a multipart upload begun is kept on the server: the same put --resume continues it';
+const KEPT = 'any multipart upload it had begun is kept on the server: the same put --resume continues it';
 
 /** Prints the error, names what to fix, and picks the exit status. */
 function report(error: unknown, json: boolean, interrupted: boolean, resuming: boolean): number {

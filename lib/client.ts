@@ -239,9 +239,19 @@ export class S3Client {
       resume: options.resume === true,
     };
     const known = sized(payload);
-    if (known === undefined || usesMultipart(this.#parts, known.length)) return this.#putMultipart(payload, write);
-    if (write.conditions['if-none-match'] !== undefined) return this.#putCreateOnly(target, known, write);
-    return this.#putObject(target, known, write);
+    const written =
+      known === undefined || usesMultipart(this.#parts, known.length)
+        ? this.#putMultipart(payload, write)
+        : write.conditions['if-none-match'] !== undefined
+          ? this.#putCreateOnly(target, known, write)
+          : this.#putObject(target, known, write);
+    if (!write.resume) return written;
+    const result = await written;
+    // What the resume did not continue is left from earlier tries (an older upload beside the one continued, or any
+    // when the body now goes in one request): aborted, so no unfinished upload of the key outlives a success.
+    for await (const upload of this.#uploadsInProgress(key, write.signal))
+      if (upload.key === key) await this.#abortUpload(key, upload.uploadId, write.signal);
+    return result;
   }
 
   /** PutObject: one request with the whole body. */
@@ -545,7 +555,8 @@ export class S3Client {
       conditions: write.conditions,
       signal: stopped,
       resume: unfinished,
-      keep: write.resume,
+      // A stream of unknown length can never be continued: kept, it would only hold storage.
+      keep: write.resume && payload.length !== undefined,
     };
     const done = this.#transport.guard(stopped, label, () => uploadMultipart(transport, payload, uploadOptions));
     const upload = { stop, done: done.catch(() => undefined) };

@@ -522,6 +522,11 @@ async function mv(context: Context, [from, destination]: string[]): Promise<numb
   return EXIT.ok;
 }
 
+/** "1 file", "2 files". */
+function count(n: number, what = 'file'): string {
+  return `${n} ${what}${n === 1 ? '' : 's'}`;
+}
+
 /** How sync's SRC or DST names the bucket's side: `s3:site/`, `s3:/` for its top level. */
 export const REMOTE = 's3:';
 
@@ -533,11 +538,16 @@ async function sync(context: Context, [from, to]: string[]): Promise<number> {
     throw new UsageError(`sync takes one local directory and one ${REMOTE}PREFIX, got "${from}" and "${to}"`);
   if (values.checksum === true && values['size-only'] === true)
     throw new UsageError('--checksum compares content and --size-only only sizes: pass one of them');
-  const [local, remote] = up ? [from!, to!.slice(REMOTE.length)] : [to!, from!.slice(REMOTE.length)];
+  const [local, named] = up ? [from!, to!.slice(REMOTE.length)] : [to!, from!.slice(REMOTE.length)];
   // An unset shell variable (s3:$DIR) must not turn --delete on the whole bucket.
-  if (remote === '' && values.delete === true && up)
+  if (named === '' && values.delete === true && up)
     throw new UsageError(`"${REMOTE}" names the whole bucket; write ${REMOTE}/ to sync --delete at its top level`);
-  const stats = statSync(local, { throwIfNoEntry: false });
+  // s3:/web is web/, as s3:/ is the top level. An empty, "." or ".." part would make keys no download can place.
+  const remote = named.replace(/^\/+/, '');
+  const parts = folder(remote).split('/').slice(0, -1);
+  if (parts.some((part) => part === '' || part === '.' || part === '..'))
+    throw new UsageError(`${REMOTE}${named} has an empty, "." or ".." part; name the folder plainly, as s3:site/docs`);
+  const stats = localStats(local);
   if (up && stats === undefined) throw new UsageError(`${local}: no such directory`);
   if (stats !== undefined && !stats.isDirectory()) throw new UsageError(`${local} is not a directory; sync takes one`);
   const { pathFilter } = await import('./globs.js');
@@ -551,14 +561,22 @@ async function sync(context: Context, [from, to]: string[]): Promise<number> {
   const prefix = folder(remote);
   const result = up ? await syncUp(context, local, prefix, options) : await syncDown(context, prefix, local, options);
   context.print(syncSummary(result, up), result);
-  if (result.failed.length > 0) context.warn(`${result.failed.length} files failed`);
+  if (result.failed.length > 0) context.warn(`${count(result.failed.length)} failed`);
   return result.failed.length === 0 ? EXIT.ok : EXIT.failed;
+}
+
+/** What is at a local path of sync, if anything; a path that cannot be looked at (a file in its way) is refused. */
+function localStats(path: string): ReturnType<typeof statSync> {
+  try {
+    return statSync(path, { throwIfNoEntry: false });
+  } catch (error) {
+    throw new UsageError(`${path} cannot be used (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+  }
 }
 
 /** "uploaded 3 files (12 KiB), deleted 1, 997 unchanged"; "nothing to do: 1000 files unchanged" when so. */
 function syncSummary(result: SyncResult, up: boolean): string {
   const moved = up ? result.uploaded : result.downloaded;
-  const count = (n: number) => `${n} file${n === 1 ? '' : 's'}`;
   const size = bytes(moved.reduce((total, file) => total + file.size, 0));
   const deleted = result.deleted.length;
   if (moved.length === 0 && deleted === 0 && result.failed.length === 0)

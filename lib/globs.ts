@@ -6,7 +6,8 @@
  * - `**` matches across parts: `logs/**` is everything under logs, `**\/tmp` a tmp at any depth;
  * - a pattern without a `/` matches a name at any depth (`*.log`); one with a `/` is anchored at the root, a leading
  *   `/` only anchoring it (`/build`);
- * - a pattern ending in `/` names a directory: everything under it (`node_modules/`).
+ * - a pattern ending in `/` names a directory: everything under it (`node_modules/`);
+ * - a backslash makes the next character itself: `q\?.txt` is the file named `q?.txt`.
  */
 import { UsageError } from './errors.js';
 
@@ -26,7 +27,11 @@ export function globPattern(pattern: string, flag: string): RegExp {
   let source = '';
   for (let i = 0; i < text.length; i++) {
     const char = text[i]!;
-    if (char === '*' && text[i + 1] === '*') {
+    if (char === '\\' && i + 1 < text.length) {
+      // gitignore: a backslash makes the next character itself (\*, \?, \[, \#, \!).
+      const next = text[++i]!;
+      source += /[\\^$.*+?()[\]{}|/]/.test(next) ? `\\${next}` : next;
+    } else if (char === '*' && text[i + 1] === '*') {
       // `**/` is any number of whole parts, none included; a `**` elsewhere is anything at all.
       const slash = text[i + 2] === '/';
       source += slash ? '(?:.*/)?' : '.*';

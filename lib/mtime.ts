@@ -21,7 +21,8 @@ export function storedMtime(object: {
   readonly lastModified: Date | undefined;
 }): number | undefined {
   const stored = object.metadata[MTIME];
-  const seconds = stored === undefined || !/^\d+(\.\d+)?$/.test(stored) ? Number.NaN : Number(stored);
+  // Before 1970 is negative: a file restored from an old archive keeps its date.
+  const seconds = stored === undefined || !/^-?\d+(\.\d+)?$/.test(stored) ? Number.NaN : Number(stored);
   if (Number.isFinite(seconds)) return seconds * 1000;
   const modified = object.lastModified?.getTime();
   return modified === undefined || Number.isNaN(modified) ? undefined : modified;

@@ -452,8 +452,9 @@ export class Download implements GetResult {
     if (this.#stream === undefined) {
       const chunks = typedChunks(this.#body as AsyncIterable<Buffer>, this.#fail, this.#idle);
       this.#stream = Readable.from(chunks, { objectMode: false });
-      // Destroyed before its first read, the stream never starts `chunks`, so the reply's body must be told.
-      this.#stream.once('close', () => this.#body.destroy());
+      // Destroyed before its first read, the stream never starts `chunks`, so the reply's body must be told. undici's
+      // body then emits RequestAbortedError, which nobody reads any more: unheard, it would crash the process.
+      this.#stream.once('close', () => this.#body.once('error', () => undefined).destroy());
     }
     return this.#stream;
   }

@@ -52,7 +52,9 @@ export interface PutOptions {
    * Continues the newest unfinished multipart upload of the key, if there is one (ListMultipartUploads, ListParts):
    * each of its parts whose size and MD5 match the bytes the body would send there is kept, any other sent again, so
    * the object is always exactly the body. Whether this upload fails or is aborted (close() included), it is then
-   * kept on the server for the next resume instead of aborted; abortStaleUploads() removes one never resumed.
+   * kept on the server for the next resume instead of aborted; abortStaleUploads() removes one never resumed. Once
+   * the put succeeds, any other unfinished upload of the key (an older one, say) is aborted. The object gets the
+   * content type and metadata of the upload it continues: they were sent when that upload was created.
    * Matters only for a body that goes through multipart; a part's MD5 is its ETag only without SSE-KMS or SSE-C.
    */
   resume?: boolean;

@@ -27,6 +27,7 @@ import {
   skippable,
   type Transfer,
   treeRoot,
+  unsafe,
   uploadFile,
 } from './transfers.js';
 
@@ -93,7 +94,7 @@ export async function syncUp(
   let order = 0;
   const uploaded: Array<SyncResult['uploaded'][number] | undefined> = [];
   const pairs = async function* walk(local: string, folder: string, path: string): AsyncGenerator<UpPair> {
-    const [files, remote] = await Promise.all([entriesOf(local, transfer), folderOf(transfer, folder)]);
+    const [files, remote] = await Promise.all([entriesOf(run, local, 'source'), folderOf(transfer, folder)]);
     for (const [name, kind] of files) {
       if (kind === 'directory') yield* walk(join(local, name), `${folder}${name}/`, `${path}${name}/`);
       else if (kind === 'file' && options.filter(path + name)) {
@@ -118,7 +119,7 @@ export async function syncUp(
       uploaded[at] = { file, key, size: stats.size };
       return run.all.passed(stats.size);
     }
-    const { size } = await uploadFile(run.transfer, { file, key, size: stats.size }, { stamped: true }, run.all);
+    const { size } = await uploadFile(run.transfer, { file, key, size: stats.size }, {}, run.all);
     uploaded[at] = { file, key, size };
   });
   run.result.uploaded = uploaded.filter((entry) => entry !== undefined);
@@ -142,14 +143,26 @@ export async function syncDown(
   let order = 0;
   const downloaded: Array<SyncResult['downloaded'][number] | undefined> = [];
   const pairs = async function* walk(local: string, folder: string, path: string): AsyncGenerator<DownPair> {
-    const [remote, files] = await Promise.all([folderOf(transfer, folder), entriesOf(local, transfer)]);
+    const [remote, files] = await Promise.all([folderOf(transfer, folder), entriesOf(run, local, 'destination')]);
+    // S3 has no directories: a mistyped prefix is an empty one, and --delete would then empty DEST (rclone refuses a
+    // source that does not exist for the same reason).
+    if (path === '' && options.delete && remote.objects.size === 0 && remote.folders.size === 0)
+      throw new S3v4Error(
+        'ERR_S3V4_EMPTY_SOURCE',
+        `nothing is under "${shownKey(folder)}", so --delete would empty ${directory}; check the prefix (or delete the files yourself)`,
+      );
     for (const [name, object] of remote.objects)
       if (options.filter(path + name))
         yield { shown: object.key, object, path: path + name, kind: files.get(name), at: order++ };
     for (const name of remote.folders) {
       const kind = files.get(name);
+      // A folder named "", "." or ".." (keys such as site//x or site/../x) has no place below DEST: walking into it
+      // would reach DEST itself or its parent.
+      const refusal = unsafe(name) ?? (name === '.' ? 'it names the directory itself' : undefined);
+      if (refusal !== undefined)
+        failed(run, `${folder}${name}/`, `refused "${shownKey(`${folder}${name}/`)}": ${refusal}`);
       // A symbolic link where a directory goes is not followed: what it leads to is not DEST's to fill or empty.
-      if (kind === 'directory' || kind === undefined)
+      else if (kind === 'directory' || kind === undefined)
         yield* walk(join(local, name), `${folder}${name}/`, `${path}${name}/`);
       else
         failed(
@@ -179,7 +192,7 @@ export async function syncDown(
       downloaded[at] = { key: object.key, file: join(directory, path), size: object.size };
       return run.all.passed(object.size);
     }
-    downloaded[at] = await downloadBelow(run.transfer, tree, object, path, run.all, true);
+    downloaded[at] = await downloadBelow(run.transfer, tree, object, path, run.all);
   });
   run.result.downloaded = downloaded.filter((entry) => entry !== undefined);
   await remove(run, removals, tree.root);
@@ -250,25 +263,31 @@ function failed(run: Run, shown: string, message: string): void {
   run.all.warn(message);
 }
 
-/** The directory's entries by name, each sorted; a missing directory has none. Unfinished downloads are skipped. */
-async function entriesOf(directory: string, transfer: Pick<Transfer, 'warn'>): Promise<Map<string, Kind>> {
+/**
+ * The directory's entries by name, sorted; a missing directory has none. One that cannot be read is a failure of
+ * the sync (so nothing is deleted), and its walk goes on beside it. Unfinished downloads are skipped: with a warning
+ * in SRC, silently in DST, where they may be this sync's own.
+ */
+async function entriesOf(run: Run, directory: string, side: 'source' | 'destination'): Promise<Map<string, Kind>> {
   let entries: Dirent[];
   try {
     entries = await readdir(directory, { withFileTypes: true });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
-    throw error;
+    const { code, message } = error as NodeJS.ErrnoException;
+    if (code === 'ENOENT') return new Map();
+    failed(run, directory, `cannot read the directory ${directory} (${code ?? message}); skipped`);
+    return new Map();
   }
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const kinds = new Map<string, Kind>();
   for (const entry of entries) {
     const path = join(directory, entry.name);
-    // A download's temporary file, left by a crash, is neither the user's file nor one to delete.
-    if (entry.isFile() && entry.name.endsWith(PARTIAL_SUFFIX)) transfer.warn(`skipped ${path}: an unfinished download`);
-    else if (entry.isFile()) kinds.set(entry.name, 'file');
+    if (entry.isFile() && entry.name.endsWith(PARTIAL_SUFFIX)) {
+      if (side === 'source') run.all.warn(`skipped ${path}: an unfinished download`);
+    } else if (entry.isFile()) kinds.set(entry.name, 'file');
     else if (entry.isDirectory()) kinds.set(entry.name, 'directory');
     else {
-      transfer.warn(`skipped ${path}: not a regular file`);
+      run.all.warn(`skipped ${path}: not a regular file`);
       kinds.set(entry.name, 'other');
     }
   }
@@ -307,9 +326,22 @@ async function differs(run: Run, file: string, stats: Stats, object: ListedObjec
   const { comparison } = run.options;
   if (comparison === 'size') return false;
   if (comparison === 'checksum') return !(await holdsEtag(file, stats.size, object.etag));
-  const info = await run.transfer.client.head(object.key, { signal: run.transfer.signal });
-  const mtime = storedMtime(info);
+  const mtime = storedMtime(await storedInfo(run, object));
   return mtime === undefined || !sameMtime(mtime, stats.mtimeMs);
+}
+
+/**
+ * An object's metadata and date, by a GET of its first byte: undici closes the connection after every HEAD
+ * (lib/dispatcher/client-h1.js, "Close after a HEAD request to interop with misbehaving servers"; 49 connections for
+ * 50 HEADs, measured here), and a sync that asks one per file would pay a TCP handshake each time. An empty object
+ * has no first byte (416): it takes the HEAD.
+ */
+async function storedInfo(run: Run, object: ListedObject): Promise<Parameters<typeof storedMtime>[0]> {
+  const { client, signal } = run.transfer;
+  if (object.size === 0) return client.head(object.key, { signal });
+  const reply = await client.get(object.key, { range: [0, 0], signal });
+  await reply.bytes();
+  return reply;
 }
 
 /**
@@ -320,7 +352,7 @@ async function remove(run: Run, removals: readonly Removal[], root: string): Pro
   const { result, transfer, options } = run;
   if (removals.length === 0) return;
   if (result.failed.length > 0) {
-    transfer.warn(`${result.failed.length} files failed, so nothing was deleted`);
+    transfer.warn(`${result.failed.length} failed, so nothing was deleted`);
     return;
   }
   const keys: string[] = [];
@@ -362,7 +394,7 @@ async function removeDirectory(
   { directory, path, named }: { directory: string; path: string; named: string },
   removed: (what: string) => void,
 ): Promise<void> {
-  for (const [name, kind] of await entriesOf(directory, run.transfer)) {
+  for (const [name, kind] of await entriesOf(run, directory, 'destination')) {
     const file = join(directory, name);
     const below = { directory: file, path: `${path}${name}/`, named: join(named, name) };
     if (kind === 'directory') await removeDirectory(run, below, removed);

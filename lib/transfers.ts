@@ -179,8 +179,6 @@ export interface UploadHow {
   contentType?: string | undefined;
   /** Continues an unfinished upload of each key, and keeps one that fails (--resume; PutOptions.resume). */
   resume?: boolean | undefined;
-  /** Stores each file's modification time with it (mtime.ts), as sync does. */
-  stamped?: boolean | undefined;
 }
 
 /**
@@ -197,9 +195,9 @@ export async function uploadFile(
   const type = how.contentType ?? CONTENT_TYPES[extname(upload.file).toLowerCase()];
   const read = { bytes: 0 };
   const body = upload.file === STDIO ? counted(process.stdin, read) : walkedFile(upload.file, all !== undefined);
-  // The time of the version the upload reads: the body checks at every read that the file is still that version.
-  const metadata =
-    how.stamped === true && !isIterable(body) ? { [MTIME]: mtimeValue(body.version.mtimeMs) } : undefined;
+  // A file's modification time goes with it (mtime.ts), for sync and for a later get: the time of the version the
+  // upload reads, since the body checks at every read that the file is still that version.
+  const metadata = isIterable(body) ? undefined : { [MTIME]: mtimeValue(body.version.mtimeMs) };
   let sent = 0;
   let uploaded: Uploaded;
   try {
@@ -225,7 +223,8 @@ export async function uploadFile(
   } finally {
     if (all === undefined) bar.end();
   }
-  const resumed = uploaded.resumed === undefined ? '' : `, resumed: ${uploaded.resumed.parts} parts kept`;
+  const kept = uploaded.resumed?.parts;
+  const resumed = kept === undefined ? '' : `, resumed: ${kept} part${kept === 1 ? '' : 's'} kept`;
   (all?.line ?? transfer.line)(
     `${shownKey(upload.file)} -> ${shownKey(upload.key)} (${bytes(uploaded.size)}${resumed})`,
   );
@@ -327,8 +326,7 @@ export function treeRoot(dest: string): TreeRoot {
 
 /**
  * Downloads the object to `path` below the tree's root, on the shared line, and writes its line; a path that would
- * land outside the root, itself or through a symbolic link, is refused before anything is created. `keepMtime` gives
- * the file the object's stored modification time, as sync does.
+ * land outside the root, itself or through a symbolic link, is refused before anything is created.
  */
 export async function downloadBelow(
   transfer: Transfer,
@@ -336,7 +334,6 @@ export async function downloadBelow(
   object: { key: string; size: number },
   path: string,
   all: BulkProgress,
-  keepMtime = false,
 ): Promise<{ key: string; file: string; size: number }> {
   const { root, checked } = tree;
   const file = join(root, path);
@@ -352,7 +349,7 @@ export async function downloadBelow(
   }
   // Written at the resolved path; reported as the user named it.
   const named = join(tree.dest, path);
-  const size = await download(transfer, object.key, file, all, keepMtime);
+  const size = await download(transfer, object.key, file, all);
   // Now a directory of the download's own making, or one found inside DEST.
   checked.add(directory);
   all.finished();
@@ -364,7 +361,10 @@ export async function downloadBelow(
 export function unsafe(path: string): string | undefined {
   if (path === '') return 'it names the destination directory itself';
   if (path.startsWith('/')) return 'it is an absolute path';
-  if (path.split('/').includes('..')) return 'it has a ".." segment, which would write outside the destination';
+  const segments = path.split('/');
+  if (segments.includes('..')) return 'it has a ".." segment, which would write outside the destination';
+  // a/./b would land on a/b, another key's file.
+  if (segments.includes('.')) return 'it has a "." segment, which would land on another key\'s file';
   if (path.includes('\0')) return 'it holds a NUL character';
   return undefined;
 }
@@ -381,20 +381,16 @@ export function outside(root: string, path: string): string | undefined {
  * failure). Without --force an existing file stays. Only a regular file is ever replaced, --force or not. Progress
  * goes to `shared` (one line for a transfer of many), else to a bar of its own.
  */
-export async function download(
-  transfer: Transfer,
-  key: string,
-  file: string,
-  shared?: Progress,
-  keepMtime = false,
-): Promise<number> {
+export async function download(transfer: Transfer, key: string, file: string, shared?: Progress): Promise<number> {
   const { force, signal } = transfer;
   let bar = shared;
   let received = 0;
   try {
     const result = await transfer.client.download(key, file, {
       overwrite: force,
-      keepMtime,
+      // The file gets the time the object keeps: what put or sync stored, else its Last-Modified (as the AWS CLI and
+      // rclone do), so a sync after a get finds it unchanged.
+      keepMtime: true,
       signal,
       onProgress: ({ loaded, total }) => {
         bar ??= progress(shownKey(key), total);
@@ -406,7 +402,8 @@ export async function download(
   } catch (error) {
     // What a failed download moved is not moved: a shared line counts only what arrived whole.
     bar?.moved(-received);
-    throw signal.aborted ? new AbortError(`GET ${shownKey(key)}: aborted`, error) : commandLineError(error, file);
+    if (signal.aborted) throw new AbortError(`GET ${shownKey(key)}: aborted`, error);
+    throw shared === undefined ? commandLineError(error, file) : error;
   } finally {
     if (shared === undefined) bar?.end();
   }

@@ -30,6 +30,11 @@ const cases: Array<[string, string[], string[]]> = [
   // Characters a RegExp would read as syntax are themselves.
   ['a+b (1).$', ['a+b (1).$'], ['aab (1).$', 'a+b 1.$']],
   ['日本/*', ['日本/x'], ['日本', 'x/日本/y']],
+  // A backslash makes the next character itself.
+  ['q\\?.txt', ['q?.txt', 'd/q?.txt'], ['qx.txt']],
+  ['star\\*', ['star*'], ['starry']],
+  ['br\\[a\\].txt', ['br[a].txt'], ['bra.txt']],
+  ['\\#c', ['#c'], ['c']],
 ];
 
 test('each pattern matches the paths gitignore says it does, and no others', () => {

@@ -7,9 +7,17 @@ import * as assert from 'uvu/assert';
 import { MTIME, mtimeValue, sameMtime, storedMtime } from '../lib/mtime.js';
 
 test('stored as decimal seconds to the millisecond, and read back as the same millisecond', () => {
-  for (const ms of [0, 1, 999, 1_700_000_000_123, 1_700_000_000_123.457, Date.UTC(2038, 0, 19, 3, 14, 8)]) {
+  for (const ms of [
+    -315_619_199_500,
+    0,
+    1,
+    999,
+    1_700_000_000_123,
+    1_700_000_000_123.457,
+    Date.UTC(2038, 0, 19, 3, 14, 8),
+  ]) {
     const value = mtimeValue(ms);
-    assert.match(value, /^\d+\.\d{3}$/);
+    assert.match(value, /^-?\d+\.\d{3}$/);
     const read = storedMtime({ metadata: { [MTIME]: value }, lastModified: undefined })!;
     assert.ok(sameMtime(read, ms), `${ms} -> ${value} -> ${read}`);
   }
@@ -22,7 +30,12 @@ test("rclone's nanoseconds are read; without readable metadata Last-Modified sta
     sameMtime(storedMtime({ metadata: { mtime: '1700000000.123456789' }, lastModified: modified })!, 1_700_000_000_123),
   );
   assert.is(storedMtime({ metadata: { mtime: '1700000000' }, lastModified: modified }), 1_700_000_000_000);
-  for (const bad of ['', 'soon', '-5', '1e9', '0x10', ' 1'])
+  // Before 1970, as an old archive's files are.
+  assert.is(
+    storedMtime({ metadata: { mtime: mtimeValue(-315_619_199_500) }, lastModified: modified }),
+    -315_619_199_500,
+  );
+  for (const bad of ['', 'soon', '--5', '1e9', '0x10', ' 1'])
     assert.is(storedMtime({ metadata: { mtime: bad }, lastModified: modified }), modified.getTime(), bad);
   assert.is(storedMtime({ metadata: {}, lastModified: undefined }), undefined);
   assert.is(storedMtime({ metadata: {}, lastModified: new Date(Number.NaN) }), undefined);

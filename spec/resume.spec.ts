@@ -129,7 +129,33 @@ onEachServer('resumable uploads', 'spec/resume.spec.ts', 300, (test, on) => {
       (await uploadsIn(server, BUCKET)).filter((u) => u.key === 'aborted.bin'),
       [],
     );
-    // A body below the multipart threshold goes in one request: nothing to resume, nothing said.
+    // A body below the multipart threshold goes in one request: nothing to resume, nothing said; and what earlier
+    // tries left of the key (a file now small) is aborted once it succeeds.
+    const left = new AbortController();
+    await client
+      .put('small.bin', fromFile(path), {
+        resume: true,
+        signal: left.signal,
+        onProgress: ({ loaded }) => {
+          if (loaded > PART) left.abort(new Error('stopped'));
+        },
+      })
+      .catch(() => undefined);
+    assert.is((await uploadsIn(server, BUCKET)).filter((u) => u.key === 'small.bin').length, 1);
     assert.is((await client.put('small.bin', 'small', { resume: true })).resumed, undefined);
+    assert.equal(
+      (await uploadsIn(server, BUCKET)).filter((u) => u.key === 'small.bin'),
+      [],
+    );
+    // Two unfinished uploads of one key: the newest is continued, and the older one aborted once the put succeeds.
+    for (const _ of [0, 1])
+      assert.is((await signedRequest(server, 'POST', `/${BUCKET}/twice.bin?uploads=`)).status, 200);
+    assert.is((await uploadsIn(server, BUCKET)).filter((u) => u.key === 'twice.bin').length, 2);
+    await client.put('twice.bin', fromFile(path), { resume: true });
+    assert.equal(
+      (await uploadsIn(server, BUCKET)).filter((u) => u.key === 'twice.bin'),
+      [],
+    );
+    assert.ok(Buffer.from(await (await client.get('twice.bin')).bytes()).equals(body));
   });
 });
