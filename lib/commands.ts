@@ -523,12 +523,12 @@ async function mv(context: Context, [from, destination]: string[]): Promise<numb
 }
 
 /** "1 file", "2 files". */
-function count(n: number, what = 'file'): string {
-  return `${n} ${what}${n === 1 ? '' : 's'}`;
+function count(n: number): string {
+  return `${n} file${n === 1 ? '' : 's'}`;
 }
 
 /** How sync's SRC or DST names the bucket's side: `s3:site/`, `s3:/` for its top level. */
-export const REMOTE = 's3:';
+const REMOTE = 's3:';
 
 /** Makes DST like SRC, a local directory and a folder of the bucket, in either direction (sync.ts). */
 async function sync(context: Context, [from, to]: string[]): Promise<number> {

@@ -113,7 +113,7 @@ export async function syncUp(
   await transfers(run, pairs(directory, prefix, ''), async ({ file, key, object, at }) => {
     const stats = await lstat(file);
     run.all.found(stats.size);
-    if (object !== undefined && !(await upDiffers(run, file, stats, object))) return unchanged(run, stats.size);
+    if (object !== undefined && !(await differs(run, file, stats, object))) return unchanged(run, stats.size);
     if (options.dryRun) {
       run.all.line(`would upload ${shownKey(file)} -> ${shownKey(key)} (${bytes(stats.size)})`);
       uploaded[at] = { file, key, size: stats.size };
@@ -158,7 +158,7 @@ export async function syncDown(
       const kind = files.get(name);
       // A folder named "", "." or ".." (keys such as site//x or site/../x) has no place below DEST: walking into it
       // would reach DEST itself or its parent.
-      const refusal = unsafe(name) ?? (name === '.' ? 'it names the directory itself' : undefined);
+      const refusal = unsafe(name);
       if (refusal !== undefined)
         failed(run, `${folder}${name}/`, `refused "${shownKey(`${folder}${name}/`)}": ${refusal}`);
       // A symbolic link where a directory goes is not followed: what it leads to is not DEST's to fill or empty.
@@ -184,7 +184,7 @@ export async function syncDown(
   await transfers(run, pairs(tree.root, prefix, ''), async ({ object, path, kind, at }) => {
     run.all.found(object.size);
     const file = join(tree.root, path);
-    if (kind === 'file' && !(await downDiffers(run, file, object))) return unchanged(run, object.size);
+    if (kind === 'file' && !(await differs(run, file, await lstat(file), object))) return unchanged(run, object.size);
     if (options.dryRun) {
       run.all.line(
         `would download ${shownKey(object.key)} -> ${shownKey(join(directory, path))} (${bytes(object.size)})`,
@@ -306,24 +306,14 @@ async function folderOf({ client, signal }: Transfer, prefix: string): Promise<F
   return folder;
 }
 
-/** Whether the local file differs from the object, by the sync's comparison. */
-async function upDiffers(run: Run, file: string, stats: Stats, object: ListedObject): Promise<boolean> {
-  if (stats.size !== object.size) return true;
-  return differs(run, file, stats, object);
-}
-
-async function downDiffers(run: Run, file: string, object: ListedObject): Promise<boolean> {
-  const stats = await lstat(file);
-  if (stats.size !== object.size) return true;
-  return differs(run, file, stats, object);
-}
-
 /**
- * For a file and an object of one size: --checksum compares the bytes with the ETag; by default the modification
- * times are compared, the object's read with a HEAD, since a listing carries no metadata (mtime.ts).
+ * Whether the local file differs from the object: by size, then (for one size) --checksum compares the bytes with
+ * the ETag, and by default the modification times are compared, the object's read with a request of its own, since
+ * a listing carries no metadata (mtime.ts).
  */
 async function differs(run: Run, file: string, stats: Stats, object: ListedObject): Promise<boolean> {
   const { comparison } = run.options;
+  if (stats.size !== object.size) return true;
   if (comparison === 'size') return false;
   if (comparison === 'checksum') return !(await holdsEtag(file, stats.size, object.etag));
   const mtime = storedMtime(await storedInfo(run, object));
