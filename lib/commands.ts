@@ -543,8 +543,8 @@ async function sync(context: Context, [from, to]: string[]): Promise<number> {
   if (named === '' && values.delete === true && up)
     throw new UsageError(`"${REMOTE}" names the whole bucket; write ${REMOTE}/ to sync --delete at its top level`);
   // s3:/web is web/, as s3:/ is the top level. An empty, "." or ".." part would make keys no download can place.
-  const remote = named.replace(/^\/+/, '');
-  const parts = folder(remote).split('/').slice(0, -1);
+  const prefix = folder(named.replace(/^\/+/, ''));
+  const parts = prefix.split('/').slice(0, -1);
   if (parts.some((part) => part === '' || part === '.' || part === '..'))
     throw new UsageError(`${REMOTE}${named} has an empty, "." or ".." part; name the folder plainly, as s3:site/docs`);
   const stats = localStats(local);
@@ -558,7 +558,6 @@ async function sync(context: Context, [from, to]: string[]): Promise<number> {
     filter: pathFilter(values.include ?? [], values.exclude ?? []),
   };
   const { syncDown, syncUp } = await import('./sync.js');
-  const prefix = folder(remote);
   const result = up ? await syncUp(context, local, prefix, options) : await syncDown(context, prefix, local, options);
   context.print(syncSummary(result, up), result);
   if (result.failed.length > 0) context.warn(`${count(result.failed.length)} failed`);

@@ -26,6 +26,7 @@ import { Agent, request } from 'undici';
 import * as assert from 'uvu/assert';
 import { unresolvedFix } from '../lib/doctor.js';
 import { Endpoint, storageConfig } from '../lib/index.js';
+import type { SyncResult } from '../lib/sync.js';
 import { builtCli, onEachServer, prng, storageToml } from './helpers.js';
 import { botocoreReadsBack } from './support/botocore.js';
 import { startFaultProxy } from './support/faults.js';
@@ -636,15 +637,8 @@ onEachServer('the s3v4 command line', 'spec/cli.spec.ts', 600, (test, on) => {
   // -------------------------------------------------------------------------
   // sync
 
-  /** What sync --json reports. */
-  interface Synced {
-    uploaded: Array<{ file: string; key: string; size: number }>;
-    downloaded: Array<{ key: string; file: string; size: number }>;
-    deleted: string[];
-    unchanged: number;
-    failed: Array<{ path: string; message: string }>;
-    dryRun: boolean;
-  }
+  /** What sync --json reports: the library's SyncResult, as JSON carries it. */
+  type Synced = SyncResult;
 
   /** Every regular file under `root` by its path below it, `/` between parts: its bytes and mtime in ms. */
   function treeOf(root: string): Map<string, { body: Buffer; mtime: number }> {
