@@ -27,7 +27,7 @@ import * as assert from 'uvu/assert';
 import { unresolvedFix } from '../lib/doctor.js';
 import { Endpoint, storageConfig } from '../lib/index.js';
 import type { SyncResult } from '../lib/sync.js';
-import { builtCli, onEachServer, prng, storageToml } from './helpers.js';
+import { builtCli, onEachServer, prng, settled, storageToml } from './helpers.js';
 import { botocoreReadsBack } from './support/botocore.js';
 import { startFaultProxy } from './support/faults.js';
 import { freePort, signedRequest, uploadsIn, type S3Server } from './support/servers.js';
@@ -1261,7 +1261,7 @@ onEachServer('the s3v4 command line', 'spec/cli.spec.ts', 600, (test, on) => {
           await new Promise((resolve) => setTimeout(resolve, 5));
         child.kill('SIGKILL');
         assert.is((await done).status, null, 'the upload ended before it was killed');
-        return partsOf(key);
+        return settled(() => partsOf(key));
       };
       /** The object's bytes, as the command downloads them. */
       const stored = (key: string) => {

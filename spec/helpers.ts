@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isDeepStrictEqual } from 'node:util';
 import { suite, type Test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { InvalidArgumentError, S3v4Error } from '../lib/errors.js';
@@ -78,6 +79,22 @@ export function prng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/**
+ * What `read` gives once two reads 250 ms apart agree. A server can still finish a request the client gave up on, if
+ * its body had all arrived: a part of an upload stopped or killed is listed only a moment later, and a model of what
+ * the server holds must wait for that.
+ */
+export async function settled<T>(read: () => Promise<T>): Promise<T> {
+  let last = await read();
+  for (let tries = 0; tries < 40; tries++) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    const now = await read();
+    if (isDeepStrictEqual(now, last)) return now;
+    last = now;
+  }
+  throw new Error('what the server holds did not settle in 10 s');
 }
 
 /** A real S3 server the specs start: what it is called, its Debian packages, and what installs them. */
