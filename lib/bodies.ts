@@ -100,10 +100,13 @@ export function bytesPayload(bytes: Uint8Array): BytesPayload {
 }
 
 /**
- * A one-shot stream of declared length read into memory, checked against that length (source()): bytes, which can be
- * signed whole and sent again. Over http the transport signs a stream so, rather than with aws-chunked framing.
+ * A one-shot stream of declared length, or a small file or Blob, read into memory and checked against its length
+ * (source()): bytes, which can be signed whole and sent again. Over http the transport signs a stream so, rather than
+ * with aws-chunked framing, and a small file so rather than reading it twice.
  */
-export async function inMemory(payload: StreamPayload & { readonly length: number }): Promise<BytesPayload> {
+export async function inMemory(
+  payload: ReplayablePayload | (StreamPayload & { readonly length: number }),
+): Promise<BytesPayload> {
   const bytes = new Uint8Array(payload.length);
   let filled = 0;
   for await (const chunk of source(payload)) {
@@ -216,7 +219,7 @@ function fileRange(path: string, version: FileVersion, start: number, end: numbe
 }
 
 /** Bytes read from a file per chunk: 256 KiB, a few reads per part and far fewer than a 64 KiB stream's. */
-const FILE_CHUNK = 256 * 1024;
+export const FILE_CHUNK = 256 * 1024;
 
 /**
  * The bytes of a file from `start` to `end` (undefined: to its end, however far that has moved), read at their

@@ -4,7 +4,7 @@
  * taught about the server's clock. The one loop that applies it is
  * Transport.send (transport.ts).
  *
- * Retried: network resets and timeouts, 429, 500, 502, 503, 504, and S3's
+ * Retried: network resets and timeouts, replies that do not parse, 429, 500, 502, 503, 504, and S3's
  * SlowDown, InternalError, RequestTimeout and throttling codes (S3 API
  * Reference, "Error responses"; the AWS SDKs' standard retry strategy), with
  * full-jitter exponential backoff (AWS Architecture Blog, "Exponential
@@ -36,6 +36,9 @@ const RETRY_NETWORK: ReadonlySet<string> = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
   'UND_ERR_HEADERS_TIMEOUT',
   'UND_ERR_BODY_TIMEOUT',
+  // A reply undici's parser refused: that connection's bytes are lost, and the next attempt takes a new one. Most
+  // often stray bytes after a HEAD reply, read as the next reply on the connection (HEADs keep it: transport.ts).
+  'UND_ERR_HTTP_PARSER',
 ]);
 
 export const BACKOFF_BASE_MS = 100;

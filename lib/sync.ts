@@ -316,22 +316,9 @@ async function differs(run: Run, file: string, stats: Stats, object: ListedObjec
   if (stats.size !== object.size) return true;
   if (comparison === 'size') return false;
   if (comparison === 'checksum') return !(await holdsEtag(file, stats.size, object.etag));
-  const mtime = storedMtime(await storedInfo(run, object));
-  return mtime === undefined || !sameMtime(mtime, stats.mtimeMs);
-}
-
-/**
- * An object's metadata and date, by a GET of its first byte: undici closes the connection after every HEAD
- * (lib/dispatcher/client-h1.js, "Close after a HEAD request to interop with misbehaving servers"; 49 connections for
- * 50 HEADs, measured here), and a sync that asks one per file would pay a TCP handshake each time. An empty object
- * has no first byte (416): it takes the HEAD.
- */
-async function storedInfo(run: Run, object: ListedObject): Promise<Parameters<typeof storedMtime>[0]> {
   const { client, signal } = run.transfer;
-  if (object.size === 0) return client.head(object.key, { signal });
-  const reply = await client.get(object.key, { range: [0, 0], signal });
-  await reply.bytes();
-  return reply;
+  const mtime = storedMtime(await client.head(object.key, { signal }));
+  return mtime === undefined || !sameMtime(mtime, stats.mtimeMs);
 }
 
 /**

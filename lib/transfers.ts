@@ -349,7 +349,7 @@ export async function downloadBelow(
   }
   // Written at the resolved path; reported as the user named it.
   const named = join(tree.dest, path);
-  const size = await download(transfer, object.key, file, all);
+  const size = await download(transfer, object.key, file, all, object.size);
   // Now a directory of the download's own making, or one found inside DEST.
   checked.add(directory);
   all.finished();
@@ -381,7 +381,13 @@ export function outside(root: string, path: string): string | undefined {
  * failure). Without --force an existing file stays. Only a regular file is ever replaced, --force or not. Progress
  * goes to `shared` (one line for a transfer of many), else to a bar of its own.
  */
-export async function download(transfer: Transfer, key: string, file: string, shared?: Progress): Promise<number> {
+export async function download(
+  transfer: Transfer,
+  key: string,
+  file: string,
+  shared?: Progress,
+  listedSize?: number,
+): Promise<number> {
   const { force, signal } = transfer;
   let bar = shared;
   let received = 0;
@@ -391,6 +397,7 @@ export async function download(transfer: Transfer, key: string, file: string, sh
       // The file gets the time the object keeps: what put or sync stored, else its Last-Modified (as the AWS CLI and
       // rclone do), so a sync after a get finds it unchanged.
       keepMtime: true,
+      size: listedSize,
       signal,
       onProgress: ({ loaded, total }) => {
         bar ??= progress(shownKey(key), total);

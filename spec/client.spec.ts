@@ -32,7 +32,14 @@ import {
   type ClientOptions,
   type StorageOptions,
 } from '../lib/index.js';
-import { errorXml, startFaultProxy, startTlsTerminator, TEST_CERT, type FaultProxy } from './support/faults.js';
+import {
+  errorXml,
+  startFaultProxy,
+  startRelay,
+  startTlsTerminator,
+  TEST_CERT,
+  type FaultProxy,
+} from './support/faults.js';
 import { freePort, loopbackAgent, signedRequest, storageFor, uploadsIn, type S3Server } from './support/servers.js';
 import { onEachServer, prng, storageToml, throwsArgument } from './helpers.js';
 
@@ -717,6 +724,20 @@ onEachServer('the S3 client', 'spec/client.spec.ts', 240, (test, on) => {
     const missing = await s3Error(makeClient('no-such-bucket').exists('key'), 'NoSuchBucket', 404);
     assert.is(missing.request, 'HEAD bucket');
     assert.match(missing.hint ?? '', 'bucket "no-such-bucket" does not exist');
+  });
+
+  test('HEADs keep their connection: a PUT, 20 HEADs and a GET on one', async () => {
+    const relay = await startRelay(server.port, false);
+    try {
+      const client = makeClient('objects', { endpoint: relay.endpoint }, { connections: 1 });
+      await client.put('head/kept', 'x');
+      for (let i = 0; i < 20; i++) assert.is((await client.head('head/kept')).size, 1);
+      assert.is(await (await client.get('head/kept')).text(), 'x');
+      // undici alone would open one per HEAD: 21 (client-h1.js, "Close after a HEAD request").
+      assert.is(relay.connections(), 1);
+    } finally {
+      await relay.close();
+    }
   });
 
   // -------------------------------------------------------------------------

@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { Agent } from 'undici';
 import * as assert from 'uvu/assert';
 import { AbortError, InvalidArgumentError, S3Client, S3Error, S3v4Error } from '../lib/index.js';
+import { startFaultProxy } from './support/faults.js';
 import { signedRequest, storageFor, type S3Server } from './support/servers.js';
 import { onEachServer, prng } from './helpers.js';
 
@@ -90,15 +91,18 @@ onEachServer('client.download', 'spec/download.spec.ts', 240, (test, on) => {
       const put = await client.put(key, bytes);
       const path = join(dir, 'generated', `${i} ${key.replace(/\//g, '_')}`);
       const progress: number[] = [];
+      // The size a listing would give, now and then wrong (the object replaced since): only ever a hint.
+      const hint = [undefined, size, 0, size + partSize, Math.max(0, size - 1)][Math.floor(random() * 5)];
       const result = await client.download(key, path, {
         partSize,
         concurrency,
+        size: hint,
         onProgress: ({ loaded, total }) => {
           progress.push(loaded);
           assert.is(total, size);
         },
       });
-      const what = `case ${i}: ${size} bytes, ranges of ${partSize}, ${concurrency} in flight`;
+      const what = `case ${i}: ${size} bytes (size ${hint}), ranges of ${partSize}, ${concurrency} in flight`;
       assert.equal(result, { path, size, etag: put.etag }, what);
       assert.is(sha256(readFileSync(path)), sha256(bytes), what);
       assert.is(progress.at(-1) ?? 0, size, what);
@@ -213,5 +217,37 @@ await client.download('exiting', ${JSON.stringify(target)}, { partSize: 64 * 102
     assert.equal(readdirSync(join(dir, 'exiting')), [], 'the partial file was left');
     assert.equal(leftovers(), []);
     await client.deleteMany(['small', 'empty', 'exiting']);
+  });
+
+  test("with a listing's size, an object that fits one range is one plain GET, the empty one too; a bad size is refused", async () => {
+    const proxy = await startFaultProxy(server.port);
+    const through = new S3Client(storageFor(server, BUCKET, { endpoint: proxy.endpoint }));
+    try {
+      await client.put('fits', 'twelve bytes');
+      await client.put('none', '');
+      const asked = async (key: string, size: number | undefined) => {
+        proxy.reset();
+        const path = join(dir, `hinted-${key}`);
+        const result = await through.download(key, path, { partSize: 12, size });
+        assert.is(readFileSync(path).length, result.size);
+        rmSync(path);
+        return proxy.seen.map((seen) => `${seen.method} ${seen.headers.range ?? 'whole'}`);
+      };
+      assert.equal(await asked('fits', 12), ['GET whole']);
+      assert.equal(await asked('none', 0), ['GET whole']);
+      // Without it, a range first; the empty object answers that with 416, and a plain GET follows.
+      assert.equal(await asked('fits', undefined), ['GET bytes=0-11']);
+      assert.equal(await asked('none', undefined), ['GET bytes=0-11', 'GET whole']);
+      for (const size of [-1, 1.5, Number.NaN])
+        assert.instance(
+          await rejection(through.download('fits', join(dir, 'bad-size'), { size }), `size ${size}`),
+          InvalidArgumentError,
+        );
+      assert.equal(leftovers(), []);
+      await client.deleteMany(['fits', 'none']);
+    } finally {
+      await through.close();
+      await proxy.close();
+    }
   });
 });

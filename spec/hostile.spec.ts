@@ -15,7 +15,7 @@
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createTcpServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -1078,6 +1078,74 @@ test('hostile server: download refuses a replaced version, a wrong range, a shor
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/**
+ * A raw TCP server that answers a HEAD with stray bytes after its headers (RFC 9110 §9.3.2 says a HEAD reply has no
+ * content), either at once or held back until the connection's next request arrives, just before that request's
+ * own reply: the case undici's close-after-HEAD guards against, and that the client's keep-alive HEADs face.
+ */
+async function strayBodyFake(when: 'at once' | 'before the next reply') {
+  let connections = 0;
+  const server = createTcpServer((socket: Socket) => {
+    connections++;
+    let buffered = '';
+    let held = '';
+    socket.on('error', () => undefined);
+    socket.on('data', (data) => {
+      buffered += data.toString('latin1');
+      for (let end = buffered.indexOf('\r\n\r\n'); end !== -1; end = buffered.indexOf('\r\n\r\n')) {
+        const method = buffered.slice(0, buffered.indexOf(' '));
+        buffered = buffered.slice(end + 4);
+        const keep = 'Connection: keep-alive\r\nKeep-Alive: timeout=5\r\n';
+        socket.write(held);
+        held = '';
+        if (method === 'HEAD') {
+          socket.write(`HTTP/1.1 200 OK\r\nContent-Length: 5\r\nETag: "e1"\r\n${keep}\r\n`);
+          if (when === 'at once') socket.write('HELLO');
+          else held = 'HELLO';
+        } else socket.write(`HTTP/1.1 200 OK\r\nContent-Length: 4\r\nETag: "e2"\r\n${keep}\r\ndata`);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    connections: () => connections,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+test('hostile server: bytes after a HEAD reply cost that connection, never the HEAD or the next reply', async () => {
+  for (const when of ['at once', 'before the next reply'] as const) {
+    const server = await strayBodyFake(when);
+    const client = new S3Client(
+      {
+        endpoint: server.endpoint,
+        accessKeyId: 'AKIDEXAMPLE',
+        secretAccessKey: 'secret',
+        region: 'us-east-1',
+        bucket: BUCKET,
+        forcePathStyle: true,
+      },
+      { connections: 1 },
+    );
+    try {
+      for (let round = 0; round < 4; round++) {
+        const info = await client.head('k');
+        assert.is(info.size, 5, when);
+        assert.is(info.etag, 'e1', when);
+        const reply = await client.get('k');
+        assert.is(reply.etag, 'e2', when);
+        assert.is(Buffer.from(await reply.bytes()).toString(), 'data', when);
+      }
+      // The connection a HEAD spoiled is not used again: a new one for the next request, each round.
+      assert.ok(server.connections() >= 4, `${when}: ${server.connections()} connections`);
+    } finally {
+      await client.close();
+      await server.close();
+    }
   }
 });
 

@@ -39,6 +39,7 @@ test('network failures that may not have reached the server are retried with bac
     'UND_ERR_SOCKET',
     'UND_ERR_HEADERS_TIMEOUT',
     'UND_ERR_BODY_TIMEOUT',
+    'UND_ERR_HTTP_PARSER',
   ]) {
     const decision = retryDecision(outcome(network(code)));
     assert.is(decision.retry, true, code);

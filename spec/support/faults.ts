@@ -18,7 +18,7 @@ import {
   type IncomingMessage,
   type ServerResponse,
 } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import { connect, createServer as createTcpServer, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 
 export type Fault =
@@ -291,26 +291,46 @@ SP/l6ZZDApdj8d07iJ/n6G+rYC4KUMwM7e7Xsmi/X5hUhT6j+Qmcw/xm
 -----END PRIVATE KEY-----
 `;
 
-/** TLS on 127.0.0.1 in front of the server: bytes pass through untouched, so the Host header signed is the one checked. */
-export async function startTlsTerminator(upstreamPort: number): Promise<{ endpoint: string; close(): Promise<void> }> {
+/** A relay on 127.0.0.1 in front of the server, bytes passed through untouched, and the connections it took. */
+export interface Relay {
+  endpoint: string;
+  /** Client connections accepted so far. */
+  connections(): number;
+  close(): Promise<void>;
+}
+
+/**
+ * A relay in front of the server: with `tls`, TLS (the Host header signed is the one checked), else plain TCP, where
+ * it counts the connections a client makes and changes nothing else.
+ */
+export async function startRelay(upstreamPort: number, tls: boolean): Promise<Relay> {
   const sockets = new Set<Socket>();
-  const server = createTlsServer({ key: TEST_KEY, cert: TEST_CERT }, (tls) => {
+  let accepted = 0;
+  const relay = (client: Socket) => {
+    accepted++;
     const plain = connect(upstreamPort, '127.0.0.1');
-    sockets.add(tls).add(plain);
-    tls.once('close', () => sockets.delete(tls));
+    sockets.add(client).add(plain);
+    client.once('close', () => sockets.delete(client));
     plain.once('close', () => sockets.delete(plain));
-    tls.on('error', () => plain.destroy());
-    plain.on('error', () => tls.destroy());
-    tls.pipe(plain).pipe(tls);
-  });
+    client.on('error', () => plain.destroy());
+    plain.on('error', () => client.destroy());
+    client.pipe(plain).pipe(client);
+  };
+  const server = tls ? createTlsServer({ key: TEST_KEY, cert: TEST_CERT }, relay) : createTcpServer(relay);
   const port = await new Promise<number>((resolve) =>
     server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)),
   );
   return {
-    endpoint: `https://127.0.0.1:${port}`,
+    endpoint: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
+    connections: () => accepted,
     close: async () => {
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** TLS on 127.0.0.1 in front of the server (startRelay). */
+export function startTlsTerminator(upstreamPort: number): Promise<Relay> {
+  return startRelay(upstreamPort, true);
 }
