@@ -7,11 +7,11 @@
  * source into fixed-size pieces, a multipart upload's parts.
  */
 import { type Stats, statSync } from 'node:fs';
-import { type FileHandle, open as openFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { checkContentLength } from './arguments.js';
 import { BodyLengthError, InvalidArgumentError, S3v4Error, SourceError } from './errors.js';
+import { close, fstat, open, read } from './files.js';
 
 /** A body s3v4 can upload. */
 export type Body =
@@ -236,27 +236,27 @@ async function* readFile(
   end: number | undefined,
   transient: boolean,
 ) {
-  const file = await openFile(path, 'r');
+  const file = await open(path, 'r');
   try {
     await checkVersion(file, version, what);
     const shared = transient ? Buffer.allocUnsafe(FILE_CHUNK) : undefined;
     for (let position = start; end === undefined || position < end; ) {
       const want = end === undefined ? FILE_CHUNK : Math.min(FILE_CHUNK, end - position);
       const buffer = shared ?? Buffer.allocUnsafe(want);
-      const { bytesRead } = await file.read(buffer, 0, want, position);
+      const { bytesRead } = await read(file, buffer, 0, want, position);
       if (bytesRead === 0) break;
       position += bytesRead;
       yield buffer.subarray(0, bytesRead);
     }
     await checkVersion(file, version, what);
   } finally {
-    await file.close();
+    await close(file);
   }
 }
 
 /** Throws SourceError unless the open file is the one measured, unchanged (a size change is BodyLengthError's). */
-async function checkVersion(file: FileHandle, version: FileVersion, what: string): Promise<void> {
-  const now = await file.stat();
+async function checkVersion(file: number, version: FileVersion, what: string): Promise<void> {
+  const now = await fstat(file);
   if (now.dev !== version.dev || now.ino !== version.ino) {
     throw new SourceError(what, 'the file was replaced since fromFile() measured it');
   }

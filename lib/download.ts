@@ -8,28 +8,16 @@
  * removed and the target is untouched.
  */
 import { randomBytes } from 'node:crypto';
-import * as fs from 'node:fs';
 import { lstatSync, rmSync, type Stats } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { promisify } from 'node:util';
 import { basename, dirname, join, sep } from 'node:path';
 import { checkContentLength, positiveInteger } from './arguments.js';
 import { InvalidArgumentError, S3Error, S3v4Error } from './errors.js';
+import { close, futimes, link, open, rename, unlink, write } from './files.js';
 import { type GetResult, shownKey } from './replies.js';
 import { storedMtime } from './mtime.js';
 import { type LinkedAbort, linkedAbort } from './signals.js';
 import type { GetOptions } from './requests.js';
-
-// The callback API on a file descriptor, not fs/promises' FileHandle: a tree of small files costs several calls per
-// file, and a FileHandle's open and close each cost more of the CPU (bench:cli, 1,000 files down, about 10% of the
-// command's user time).
-const open = promisify(fs.open);
-const close = promisify(fs.close);
-const futimes = promisify(fs.futimes);
-const write = promisify(fs.write);
-const link = promisify(fs.link);
-const rename = promisify(fs.rename);
-const unlink = promisify(fs.unlink);
 
 /** Range size, default 8 MiB, and ranges in flight, default 4: chosen with bench/transfer.ts (README, Speed). */
 export const DEFAULT_RANGE_SIZE = 8 * 1024 * 1024;

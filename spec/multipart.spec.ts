@@ -207,7 +207,10 @@ test('a file or Blob is sent as ranges of itself, each read only when its part i
     for (const [change, apply] of [
       [
         'replaced',
-        () => (writeFileSync(`${path}.new`, Buffer.alloc(bytes.length, 1)), renameSync(`${path}.new`, path)),
+        () => {
+          writeFileSync(`${path}.new`, Buffer.alloc(bytes.length, 1));
+          renameSync(`${path}.new`, path);
+        },
       ],
       [
         'rewritten',

@@ -230,7 +230,10 @@ onEachServer('writes', 'spec/writes.spec.ts', 180, (test, on) => {
     const cases: Array<[string, (file: string) => void, RegExp]> = [
       [
         'replaced',
-        (file) => (writeFileSync(`${file}.new`, randomBytes(3 * PART)), renameSync(`${file}.new`, file)),
+        (file) => {
+          writeFileSync(`${file}.new`, randomBytes(3 * PART));
+          renameSync(`${file}.new`, file);
+        },
         /the file was replaced since fromFile\(\) measured it/,
       ],
       [
