@@ -71,8 +71,19 @@ function parse(argv: readonly string[]): { values: Values; positionals: string[]
     });
     return { values: values as Values, positionals };
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    throw new UsageError(parseArgsRefusal((error as Error).message, argv));
   }
+}
+
+/**
+ * parseArgs' refusal in the command line's words. It takes a value that starts with a dash (`--jobs -1`) for the next
+ * option, and says so in three lines of its own.
+ */
+function parseArgsRefusal(message: string, argv: readonly string[]): string {
+  const flag = /^Option '(?:-\w, )?(--[\w-]+)' argument is ambiguous/.exec(message)?.[1];
+  if (flag === undefined) return message;
+  const value = argv[argv.indexOf(flag) + 1] ?? '';
+  return `${flag} needs a value, and "${value}" after it starts with a dash: write ${flag}=${value} to pass it`;
 }
 
 /** The package's version, from its package.json. */

@@ -517,7 +517,11 @@ async function copied(context: Context, from: string, destination: string): Prom
 /** cp, then the source deleted: only once the copy succeeded, so a failure leaves the source where it was. */
 async function mv(context: Context, [from, destination]: string[]): Promise<number> {
   const { to, etag } = await copied(context, from!, destination!);
-  await context.client.delete(from!, { signal: context.signal });
+  await context.client.delete(from!, { signal: context.signal }).catch((error: unknown) => {
+    // Nothing is lost, but the move is half done: said before the error, so the user knows both keys now exist.
+    context.warn(`"${shownKey(to)}" is a complete copy, but "${shownKey(from!)}" was not deleted`);
+    throw error;
+  });
   context.print(`${shownKey(from!)} -> ${shownKey(to)}`, { from, to, etag });
   return EXIT.ok;
 }

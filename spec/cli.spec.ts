@@ -253,11 +253,17 @@ onEachServer('the s3v4 command line', 'spec/cli.spec.ts', 600, (test, on) => {
     assert.is(ok(['--version'], { config: null }).trim(), PACKAGE.version);
     assert.equal(json(['--version'], { config: null }), { version: PACKAGE.version });
 
+    const some = file('usage.txt', 'x');
     const cases: Array<[string[], RegExp]> = [
       [[], /^usage: s3v4 COMMAND/],
       [['pt', 'a'], /unknown command "pt"; the commands are put, get/],
       [['ls', '--bogus'], /Unknown option '--bogus'/],
       [['ls', '--force'], /--force does not apply to ls/],
+      [
+        ['put', some, 'b/', '--jobs', '-1'],
+        /^s3v4: --jobs needs a value, and "-1" after it starts with a dash: write --jobs=-1/,
+      ],
+      [['put', some, 'b/', '--jobs=-1'], /--jobs takes a whole number from 1 to 64, got "-1"/],
       [['stat'], /stat takes 1 argument, got 0/],
       [['cp', 'a'], /cp takes 2 arguments, got 1/],
       [['put', 'only-one'], /put takes at least 2 arguments, got 1/],
@@ -654,6 +660,28 @@ onEachServer('the s3v4 command line', 'spec/cli.spec.ts', 600, (test, on) => {
     if (existsSync(root)) walk(root, '');
     return found;
   }
+
+  test('mv whose delete is refused says the copy is whole and the source is still there', async () => {
+    ok(['put', file('mv-src.txt', 'move me'), 'mvfail/src.txt']);
+    const proxy = await startFaultProxy(server.port);
+    try {
+      proxy.inject({ kind: 'reply', status: 403, code: 'AccessDenied' }, { match: (method) => method === 'DELETE' });
+      const run = await start(
+        ['mv', 'mvfail/src.txt', 'mvfail/dst.txt'],
+        writeConfig('mv-proxy.toml', { endpoint: proxy.endpoint }),
+      ).done;
+      assert.is(run.status, 1, run.stderr);
+      assert.match(
+        run.stderr,
+        /"mvfail\/dst\.txt" is a complete copy, but "mvfail\/src\.txt" was not deleted\n.*AccessDenied/s,
+      );
+    } finally {
+      await proxy.close();
+    }
+    assert.equal(keys('mvfail/'), ['mvfail/dst.txt', 'mvfail/src.txt']);
+    assert.is(ok(['cat', 'mvfail/dst.txt']), 'move me');
+    ok(['rm', '--prefix', 'mvfail/', '--yes']);
+  });
 
   test('sync, model-based: random changes to a tree of odd names, synced up and down with --delete, match a model', () => {
     const next = prng(21);
