@@ -871,27 +871,45 @@ onEachServer('the s3v4 command line', 'spec/cli.spec.ts', 600, (test, on) => {
   local('an interrupted sync leaves no upload open and no partial file', async () => {
     file('sync-big/big.bin', randomBytes(48 * MiB));
     file('sync-big/small.txt', 'small');
-    const { child, done } = start(['sync', join(dir, 'sync-big'), 's3:syncbig']);
-    const deadline = Date.now() + 30_000;
-    while ((await uploadsIn(server, BUCKET)).length === 0 && Date.now() < deadline)
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    child.kill('SIGINT');
-    const run = await done;
-    assert.is(run.status, 130, run.stderr);
-    assert.equal(await uploadsIn(server, BUCKET), []);
-    assert.not.ok(keys('syncbig/').includes('syncbig/big.bin'));
-    ok(['sync', join(dir, 'sync-big'), 's3:syncbig']);
-    const dest = join(dir, 'sync-big-down');
-    const down = start(['sync', 's3:syncbig', dest]);
-    const waiting = Date.now() + 30_000;
-    while (!(existsSync(dest) && readdirSync(dest).some((n) => n.endsWith('.s3v4-partial'))) && Date.now() < waiting)
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    down.child.kill('SIGINT');
-    assert.is((await down.done).status, 130);
-    assert.equal(
-      readdirSync(dest).filter((name) => name.endsWith('.s3v4-partial') || name === 'big.bin'),
-      [],
-    );
+    // Through the fault proxy, which holds back the parts of the upload and the body of the download: the interrupt
+    // lands in the middle of the transfer however fast or busy the machine is.
+    const proxy = await startFaultProxy(server.port);
+    try {
+      const config = writeConfig('sync-interrupted.toml', { endpoint: proxy.endpoint });
+      const waitFor = async (what: () => Promise<boolean> | boolean) => {
+        const deadline = Date.now() + 30_000;
+        while (!(await what()) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+      };
+      proxy.inject(
+        { kind: 'stall' },
+        { times: 1000, match: (method, url) => method === 'PUT' && /partNumber=/.test(url) },
+      );
+      const up = start(['sync', join(dir, 'sync-big'), 's3:syncbig'], config);
+      await waitFor(async () => (await uploadsIn(server, BUCKET)).length > 0);
+      up.child.kill('SIGINT');
+      const run = await up.done;
+      assert.is(run.status, 130, run.stderr);
+      assert.equal(await uploadsIn(server, BUCKET), []);
+      assert.not.ok(keys('syncbig/').includes('syncbig/big.bin'));
+
+      proxy.reset();
+      ok(['sync', join(dir, 'sync-big'), 's3:syncbig']);
+      proxy.inject(
+        { kind: 'stall-body' },
+        { times: 1000, match: (method, url) => method === 'GET' && url.includes('big.bin') },
+      );
+      const dest = join(dir, 'sync-big-down');
+      const down = start(['sync', 's3:syncbig', dest], config);
+      await waitFor(() => existsSync(dest) && readdirSync(dest).some((n) => n.endsWith('.s3v4-partial')));
+      down.child.kill('SIGINT');
+      assert.is((await down.done).status, 130);
+      assert.equal(
+        readdirSync(dest).filter((name) => name.endsWith('.s3v4-partial') || name === 'big.bin'),
+        [],
+      );
+    } finally {
+      await proxy.close();
+    }
     ok(['rm', '--prefix', 'syncbig/', '--yes']);
   });
 
