@@ -132,7 +132,7 @@ export function source(payload: Payload, transient = false): Iterable<Uint8Array
     case 'bytes':
       return [payload.bytes];
     case 'replayable':
-      return checked(payload.open(transient), payload.length, payload.what, payload.what);
+      return checked(payload.open(transient), payload.length, payload.what, payload.what, transient);
     case 'stream':
       return checked(payload.stream, payload.length, 'contentLength', 'the body stream');
   }
@@ -142,16 +142,23 @@ export function source(payload: Payload, transient = false): Iterable<Uint8Array
  * Yields `chunks`, throwing BodyLengthError before the first byte beyond `length`, or at an end short of it
  * (`lengthName` names the length). Only the source's own errors become SourceError: the iterator is driven by hand,
  * so an error thrown into this generator by its reader is not taken for the source's.
+ *
+ * Unless `transient` (a hash, which sends nothing), the last chunk is held back until the source has ended and every
+ * check has passed: a file's last version check, a file that grew, a stream longer than its contentLength. Sent at
+ * once, it would complete the body the server was promised, and the server would store an object this call then
+ * reports as failed ("nothing was stored").
  */
 async function* checked(
   chunks: AsyncIterable<Uint8Array>,
   length: number | undefined,
   lengthName: string,
   sourceName: string,
+  transient = false,
 ): AsyncGenerator<Uint8Array> {
   const iterator = chunks[Symbol.asyncIterator]();
   let done = false;
   let read = 0;
+  let held: Uint8Array | undefined;
   try {
     for (;;) {
       let step: IteratorResult<Uint8Array>;
@@ -166,10 +173,15 @@ async function* checked(
       if (step.done === true) break;
       read += step.value.length;
       if (length !== undefined && read > length) throw new BodyLengthError(lengthName, length, read);
-      yield step.value;
+      if (transient) yield step.value;
+      else {
+        if (held !== undefined) yield held;
+        held = step.value;
+      }
     }
     done = true;
     if (length !== undefined && read < length) throw new BodyLengthError(lengthName, length, read);
+    if (held !== undefined) yield held;
   } finally {
     // A reader that stops early (an aborted request) closes the source: a file's handle, a stream.
     if (!done) await iterator.return?.();

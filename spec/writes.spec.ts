@@ -8,7 +8,7 @@
  * kind uploads on both transports and reads back, by s3v4 and by botocore.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, renameSync, rmSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, renameSync, rmSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -223,6 +223,43 @@ onEachServer('writes', 'spec/writes.spec.ts', 180, (test, on) => {
       }
     }
   }
+
+  test('a file touched, grown or cut while its one PUT is sent fails and stores nothing: its last bytes wait for the checks', async () => {
+    // One request, read twice (hashed, then sent: over 256 KiB). The bytes sent are the bytes hashed, so a server
+    // would take them; the client must find the change before the last of them goes.
+    const size = 3 * 256 * 1024 + 100;
+    const cases: Array<[string, (file: string) => void, new (...args: never[]) => Error]> = [
+      [
+        'touched',
+        (file) => {
+          const later = new Date(Date.now() + 5000);
+          utimesSync(file, later, later);
+        },
+        SourceError,
+      ],
+      ['grown', (file) => appendFileSync(file, 'more'), BodyLengthError],
+      ['cut', (file) => truncateSync(file, size - 1), BodyLengthError],
+    ];
+    const client = makeClient(server.endpoint);
+    for (const [name, change, type] of cases) {
+      const file = join(workDir, `sending-${name}`);
+      writeFileSync(file, randomBytes(size));
+      let changed = false;
+      const error = await rejection(
+        client.put(`sending/${name}`, fromFile(file), {
+          onProgress: () => {
+            if (changed) return;
+            changed = true;
+            change(file);
+          },
+        }),
+        `put of a file ${name} while sent`,
+      );
+      assert.instance(error, type, `${name}: ${String(error)}`);
+      assert.match((error as Error).message, /nothing was stored/);
+      assert.is(await client.exists(`sending/${name}`), false, `${name}: an object was stored`);
+    }
+  });
 
   test('a file replaced, rewritten or deleted while its parts are read fails with SourceError, and stores nothing', async () => {
     // Multipart, one part in flight: the file changes at the first progress event, while part 1 is sent, so part 2
