@@ -95,6 +95,13 @@ export async function syncUp(
   const uploaded: Array<SyncResult['uploaded'][number] | undefined> = [];
   const pairs = async function* walk(local: string, folder: string, path: string): AsyncGenerator<UpPair> {
     const [files, remote] = await Promise.all([entriesOf(run, local, 'source'), folderOf(transfer, folder)]);
+    // An empty SRC with --delete would empty the folder: a mount not mounted, a build that wrote nothing. Refused, as
+    // an empty source is syncing down.
+    if (path === '' && options.delete && files.size === 0 && (remote.objects.size > 0 || remote.folders.size > 0))
+      throw new S3v4Error(
+        'ERR_S3V4_EMPTY_SOURCE',
+        `${directory} is empty, so --delete would empty "${shownKey(folder)}"; check the directory (or delete the objects yourself)`,
+      );
     for (const [name, kind] of files) {
       if (kind === 'directory') yield* walk(join(local, name), `${folder}${name}/`, `${path}${name}/`);
       else if (kind === 'file' && options.filter(path + name)) {

@@ -410,17 +410,20 @@ export async function download(
     // What a failed download moved is not moved: a shared line counts only what arrived whole.
     bar?.moved(-received);
     if (signal.aborted) throw new AbortError(`GET ${shownKey(key)}: aborted`, error);
-    throw shared === undefined ? commandLineError(error, file) : error;
+    throw commandLineError(error, file, shared === undefined);
   } finally {
     if (shared === undefined) bar?.end();
   }
 }
 
-/** The library's refusals of a target, in the command line's words: its flag, and `-` for standard output. */
-function commandLineError(error: unknown, file: string): unknown {
+/**
+ * The library's refusals of a target, in the command line's words: its flag, and for a `single` get, `-` for
+ * standard output.
+ */
+function commandLineError(error: unknown, file: string, single: boolean): unknown {
   const code = (error as S3v4Error).code;
   if (code === 'ERR_S3V4_EXISTS') return new S3v4Error(code, `${file} exists; pass --force to overwrite it`);
-  if (code === 'ERR_S3V4_NOT_A_FILE')
+  if (code === 'ERR_S3V4_NOT_A_FILE' && single)
     return new S3v4Error(code, `${(error as Error).message}; for standard output name DEST "-"`);
   return error;
 }

@@ -508,6 +508,10 @@ onEachServer('the s3v4 command line', 'spec/cli.spec.ts', 600, (test, on) => {
     const again = join(dir, 'mirror2');
     ok(['get', 'site', again, '-r']);
     assert.is(readFileSync(join(again, 'a/b/c/deep.txt'), 'utf8'), 'deep');
+    // Into files that are there: each is kept, and named with the flag that would replace it.
+    const kept = s3v4(['get', 'site', again, '-r']);
+    assert.is(kept.status, 1, kept.stderr);
+    assert.match(kept.stderr, /deep\.txt exists; pass --force to overwrite it/);
     ok(['rm', '--prefix', 'site/', '--yes']);
   });
 
@@ -846,6 +850,12 @@ onEachServer('the s3v4 command line', 'spec/cli.spec.ts', 600, (test, on) => {
     assert.is(empty.status, 1, empty.stderr);
     assert.match(empty.stderr, /nothing is under "filtered-typo\/", so --delete would empty/);
     assert.ok(existsSync(join(src, 'keep.txt')));
+    // So is an empty directory syncing up with --delete (an unmounted disk): the folder stays.
+    mkdirSync(join(dir, 'sync-empty'));
+    const emptied = s3v4(['sync', join(dir, 'sync-empty'), 's3:filtered', '--delete']);
+    assert.is(emptied.status, 1, emptied.stderr);
+    assert.match(emptied.stderr, /sync-empty is empty, so --delete would empty "filtered\/"/);
+    assert.ok(keys('filtered/').length > 0);
     // put stores a file's mtime and get sets it back, so a sync after either finds the file unchanged.
     const dated = file('sync-dated/a.txt', 'dated');
     utimesSync(dated, new Date(Date.UTC(2001, 1, 3, 4, 5, 6, 789)), new Date(Date.UTC(2001, 1, 3, 4, 5, 6, 789)));
