@@ -20,8 +20,8 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { cpus, release, tmpdir, totalmem } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildSync } from 'esbuild';
 import { buildPackage } from '../spec/support/build.js';
+import { bundle } from './bundle.js';
 import { startRgw } from '../spec/support/rgw.js';
 import { commandsExist, ensurePackages, signedRequest, type S3Server } from '../spec/support/servers.js';
 import { fmt, spread } from './stats.js';
@@ -103,7 +103,8 @@ function tools(rgw: S3Server, work: string): Tool[] {
     `[default]\naccess_key = ${rgw.accessKeyId}\nsecret_key = ${rgw.secretAccessKey}\nhost_base = ${host}\nhost_bucket = ${host}\nuse_https = False\nbucket_location = ${rgw.region}\nsignature_v2 = False\n`,
   );
   const cli = join(ROOT, 'dist', 'cli.js');
-  const floor = bundledFloor();
+  // Bundled, so that its process loads as a built command does, with no TypeScript loader.
+  const floor = bundle(join(ROOT, 'bench', 'floor.ts'), 'floor');
   const awsEnv = {
     AWS_ACCESS_KEY_ID: rgw.accessKeyId,
     AWS_SECRET_ACCESS_KEY: rgw.secretAccessKey,
@@ -214,25 +215,6 @@ const DIRECTIONS = [
   'sync down',
   'sync down, nothing changed',
 ];
-
-/**
- * bench/floor.ts bundled into one module beside node_modules (undici is resolved from there), so that its process
- * loads as a built command does, with no TypeScript loader.
- */
-function bundledFloor(): string {
-  const outfile = join(ROOT, 'node_modules', '.cache', 's3v4-bench', 'floor.mjs');
-  buildSync({
-    entryPoints: [join(ROOT, 'bench', 'floor.ts')],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    logLevel: 'silent',
-  });
-  return outfile;
-}
 
 /** Whether `into` holds exactly the tree's files; fails the bench otherwise. */
 function checkDownload(tool: Tool, tree: { name: string; digests: Map<string, string> }, into: string): void {

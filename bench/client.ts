@@ -39,6 +39,7 @@ import { S3Client, SigV4Signer, hashPayload } from '../lib/index.js';
 import { startRgw, type Rgw } from '../spec/support/rgw.js';
 import { signedRequest } from '../spec/support/servers.js';
 import { prng } from '../spec/helpers.js';
+import { bundle } from './bundle.js';
 import { fmt, spread, type Spread } from './stats.js';
 
 const KiB = 1024;
@@ -544,7 +545,7 @@ const BUNDLED_ENV = 'S3V4_BENCH_BUNDLED';
 /**
  * Compiles this file, lib/ included, into one ES module with esbuild (tsx's
  * own compiler, already installed) and returns its path; the peers stay
- * imports of node_modules. Undefined when esbuild cannot be loaded.
+ * imports of node_modules (bench/bundle.ts). Undefined when esbuild fails.
  *
  * Why: under tsx, s3v4 would run as tsx compiles it, with esbuild's keepNames
  * wrappers (a `__name(fn, "name")` defineProperty call for every closure made
@@ -553,21 +554,9 @@ const BUNDLED_ENV = 'S3V4_BENCH_BUNDLED';
  * of their own), which would count in the transfer's RSS. Compiled, s3v4 runs
  * as a service runs it.
  */
-async function bundleSelf(): Promise<string | undefined> {
+function bundleSelf(): string | undefined {
   try {
-    const { build } = await import('esbuild');
-    const outfile = fileURLToPath(new URL('../node_modules/.cache/s3v4-bench/client.mjs', import.meta.url));
-    await build({
-      entryPoints: [fileURLToPath(import.meta.url)],
-      outfile,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      packages: 'external',
-      logLevel: 'error',
-    });
-    return outfile;
+    return bundle(fileURLToPath(import.meta.url), 'client');
   } catch {
     return undefined;
   }
@@ -665,14 +654,14 @@ async function main(how: string): Promise<void> {
 if (process.env[BUNDLED_ENV] === '1') {
   await main('plain node running this file compiled by esbuild (s3v4 as a service runs it)');
 } else {
-  const bundle = await bundleSelf();
-  if (bundle === undefined) {
+  const bundled = bundleSelf();
+  if (bundled === undefined) {
     await main(
-      'tsx, as esbuild could not be loaded: s3v4 carries keepNames wrappers and the transfer child the tsx loader (about 30 MiB)',
+      'tsx, as esbuild failed: s3v4 carries keepNames wrappers and the transfer child the tsx loader (about 30 MiB)',
     );
   } else {
     // Run the compiled program; it starts and stops its own server. Signals reach it too (same process group).
-    const child = spawn(process.execPath, ['--expose-gc', bundle], {
+    const child = spawn(process.execPath, ['--expose-gc', bundled], {
       env: { ...process.env, [BUNDLED_ENV]: '1' },
       stdio: 'inherit',
     });

@@ -26,6 +26,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { NOT_REPORTED } from '../lib/documents.js';
 import {
+  type ClientOptions,
   ConfigError,
   encodeKey,
   InvalidArgumentError,
@@ -985,6 +986,12 @@ test('hostile server: exists() tells a missing key from a missing bucket with on
   fake.overrides = {};
 });
 
+/** A client of a loopback fake at `endpoint`: path-style, with credentials the fake never checks. */
+function fakeClient(endpoint: string, options: ClientOptions): S3Client {
+  const storage = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret', region: 'us-east-1', bucket: BUCKET };
+  return new S3Client({ endpoint, ...storage, forcePathStyle: true }, options);
+}
+
 /** How the ranged fake answers one ranged GET of its object: what it sends instead of the range asked. */
 type RangeFlaw = (
   start: number,
@@ -1046,17 +1053,7 @@ test('hostile server: download refuses a replaced version, a wrong range, a shor
   try {
     for (const [name, flaw, code] of cases) {
       const server = await rangedFake(object, flaw);
-      const client = new S3Client(
-        {
-          endpoint: server.endpoint,
-          accessKeyId: 'AKIDEXAMPLE',
-          secretAccessKey: 'secret',
-          region: 'us-east-1',
-          bucket: BUCKET,
-          forcePathStyle: true,
-        },
-        { maxAttempts: 1 },
-      );
+      const client = fakeClient(server.endpoint, { maxAttempts: 1 });
       const path = join(dir, 'object.bin');
       try {
         const outcome = await client
@@ -1120,17 +1117,7 @@ async function strayBodyFake(when: 'at once' | 'before the next reply') {
 test('hostile server: bytes after a HEAD reply cost that connection, never the HEAD or the next reply', async () => {
   for (const when of ['at once', 'before the next reply'] as const) {
     const server = await strayBodyFake(when);
-    const client = new S3Client(
-      {
-        endpoint: server.endpoint,
-        accessKeyId: 'AKIDEXAMPLE',
-        secretAccessKey: 'secret',
-        region: 'us-east-1',
-        bucket: BUCKET,
-        forcePathStyle: true,
-      },
-      { connections: 1 },
-    );
+    const client = fakeClient(server.endpoint, { connections: 1 });
     try {
       for (let round = 0; round < 4; round++) {
         const info = await client.head('k');
