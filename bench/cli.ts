@@ -21,7 +21,6 @@ import { cpus, release, tmpdir, totalmem } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildPackage } from '../spec/support/build.js';
-import { bundle } from './bundle.js';
 import { startRgw } from '../spec/support/rgw.js';
 import { commandsExist, ensurePackages, signedRequest, type S3Server } from '../spec/support/servers.js';
 import { fmt, spread } from './stats.js';
@@ -42,8 +41,6 @@ interface Tool {
   /** Its sync command, up and down, for the tools that have one (s3v4 and rclone). */
   syncUp?(tree: string, prefix: string): string[];
   syncDown?(prefix: string, into: string): string[];
-  /** For s3v4: bench/floor.ts on the tree its sync has just sent, timed as the row FLOOR after its unchanged sync up. */
-  floor?(tree: string, prefix: string): string[];
   env?: Record<string, string>;
 }
 
@@ -103,8 +100,6 @@ function tools(rgw: S3Server, work: string): Tool[] {
     `[default]\naccess_key = ${rgw.accessKeyId}\nsecret_key = ${rgw.secretAccessKey}\nhost_base = ${host}\nhost_bucket = ${host}\nuse_https = False\nbucket_location = ${rgw.region}\nsignature_v2 = False\n`,
   );
   const cli = join(ROOT, 'dist', 'cli.js');
-  // Bundled, so that its process loads as a built command does, with no TypeScript loader.
-  const floor = bundle(join(ROOT, 'bench', 'floor.ts'), 'floor');
   const awsEnv = {
     AWS_ACCESS_KEY_ID: rgw.accessKeyId,
     AWS_SECRET_ACCESS_KEY: rgw.secretAccessKey,
@@ -137,14 +132,8 @@ function tools(rgw: S3Server, work: string): Tool[] {
           ...[process.execPath, cli, '--config', s3v4Config, 'sync', `s3:${prefix}/`, into],
           ...(jobs === '' ? [] : ['--jobs', jobs]),
         ],
-        ...(jobs === ''
-          ? {
-              floor: (tree: string, prefix: string) => [
-                ...[process.execPath, floor, rgw.endpoint, rgw.accessKeyId, rgw.secretAccessKey, rgw.region],
-                ...[BUCKET, `${prefix}/`, tree],
-              ],
-            }
-          : {}),
+        // Its sync's records (lib/records.ts) start empty in the bench's own directory, as on a machine new to the tree.
+        env: { XDG_CACHE_HOME: join(work, `cache${jobs}`) },
       }),
     ),
     {
@@ -202,19 +191,8 @@ function tools(rgw: S3Server, work: string): Tool[] {
   ];
 }
 
-/** The row of bench/floor.ts: what the unchanged sync up costs at least, undici and the server alone. */
-const FLOOR = 'sync up, nothing changed: listing and HEADs alone (bench/floor.ts)';
-
 /** The rows of each tree, in the table's order: copies, then (the small tree only) syncs, first and once more. */
-const DIRECTIONS = [
-  'up',
-  'down',
-  'sync up',
-  'sync up, nothing changed',
-  FLOOR,
-  'sync down',
-  'sync down, nothing changed',
-];
+const DIRECTIONS = ['up', 'down', 'sync up', 'sync up, nothing changed', 'sync down', 'sync down, nothing changed'];
 
 /** Whether `into` holds exactly the tree's files; fails the bench otherwise. */
 function checkDownload(tool: Tool, tree: { name: string; digests: Map<string, string> }, into: string): void {
@@ -245,7 +223,6 @@ function transfers(
   const synced = `${prefix}/synced`;
   measured.push(['sync up', timed(tool.syncUp(tree.path, synced), tool.env)]);
   measured.push(['sync up, nothing changed', timed(tool.syncUp(tree.path, synced), tool.env)]);
-  if (tool.floor !== undefined) measured.push([FLOOR, timed(tool.floor(tree.path, synced))]);
   measured.push(['sync down', timed(tool.syncDown(synced, into), tool.env)]);
   measured.push(['sync down, nothing changed', timed(tool.syncDown(synced, into), tool.env)]);
   checkDownload(tool, tree, into);
@@ -292,10 +269,12 @@ async function memoryByTreeSize(cluster: Awaited<ReturnType<typeof startRgw>>, w
     makeTree(tree, files / 200, files, 1024);
     const into = join(work, `memory-${files}-down`);
     const prefix = `memory-${files}`;
+    // put and get keep no sync records, so each sync here compares every file by HEAD, and records what it found.
+    const env = { XDG_CACHE_HOME: join(work, 'cache-memory') };
     const put = timed([...cli, 'put', tree, `${prefix}/`, '--recursive']);
-    const syncUp = timed([...cli, 'sync', tree, `s3:${prefix}`]);
+    const syncUp = timed([...cli, 'sync', tree, `s3:${prefix}`], env);
     const get = timed([...cli, 'get', `${prefix}/`, into, '--recursive']);
-    const syncDown = timed([...cli, 'sync', `s3:${prefix}`, into]);
+    const syncDown = timed([...cli, 'sync', `s3:${prefix}`, into], env);
     if (files === MEMORY_TREES.at(-1)) {
       const capped = join(work, `memory-${files}-capped`);
       const [node, ...rest] = cli;
@@ -394,8 +373,7 @@ async function main(): Promise<void> {
     console.log('|---|---|---|---:|---:|---:|');
     for (const tree of trees) {
       for (const direction of DIRECTIONS) {
-        // The floor is set against rclone's unchanged sync up, the row it bounds.
-        const rclone = samples.get(`${tree.name}|${direction === FLOOR ? DIRECTIONS[3] : direction}|rclone`);
+        const rclone = samples.get(`${tree.name}|${direction}|rclone`);
         for (const tool of present) {
           const own = samples.get(`${tree.name}|${direction}|${tool.name}`);
           if (own === undefined) continue;
@@ -406,7 +384,7 @@ async function main(): Promise<void> {
           const ratio =
             rclone === undefined ? '' : `${fmt(s.median / spread(rclone.map((x) => x.seconds)).median, 2)}x`;
           console.log(
-            `| ${tree.name} | ${direction} | ${direction === FLOOR ? 'undici alone' : tool.name} | ${fmt(s.median, 2)} (${fmt(low, 2)}–${fmt(high, 2)}) | ${fmt(peak.median)} | ${ratio} |`,
+            `| ${tree.name} | ${direction} | ${tool.name} | ${fmt(s.median, 2)} (${fmt(low, 2)}–${fmt(high, 2)}) | ${fmt(peak.median)} | ${ratio} |`,
           );
         }
       }

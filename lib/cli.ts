@@ -77,13 +77,47 @@ function parse(argv: readonly string[]): { values: Values; positionals: string[]
 
 /**
  * parseArgs' refusal in the command line's words. It takes a value that starts with a dash (`--jobs -1`) for the next
- * option, and says so in three lines of its own.
+ * option, and says so in three lines of its own; an unknown option gets the command's options, and the nearest.
  */
 function parseArgsRefusal(message: string, argv: readonly string[]): string {
+  const unknown = /^Unknown option '(-[^']*)'/.exec(message)?.[1];
+  if (unknown !== undefined) return unknownOption(unknown, argv);
   const flag = /^Option '(?:-\w, )?(--[\w-]+)' argument is ambiguous/.exec(message)?.[1];
   if (flag === undefined) return message;
   const value = argv[argv.indexOf(flag) + 1] ?? '';
   return `${flag} needs a value, and "${value}" after it starts with a dash: write ${flag}=${value} to pass it`;
+}
+
+/** "unknown option --chekcsum (--checksum?); sync takes ...": the options of the command named, else all of them. */
+function unknownOption(option: string, argv: readonly string[]): string {
+  // The first word that is neither an option nor the value of one (--config FILE).
+  const takesValue = (arg: string | undefined) =>
+    arg?.startsWith('--') === true && !arg.includes('=') && OPTIONS[arg.slice(2) as OptionName]?.type === 'string';
+  const name = argv.find((arg, at) => !arg.startsWith('-') && !takesValue(argv[at - 1]));
+  const command = commandNamed(name);
+  const known = command === undefined ? Object.keys(OPTIONS) : [...command.options, ...GLOBAL];
+  const typed = option.replace(/^-+/, '').split('=')[0]!;
+  const nearest = known
+    .map((candidate) => ({ candidate, distance: editDistance(typed, candidate) }))
+    .filter(({ distance }) => distance <= 2)
+    .sort((a, b) => a.distance - b.distance)[0]?.candidate;
+  const guess = nearest === undefined ? '' : ` (--${nearest}?)`;
+  const takes = command === undefined ? 'the options are' : `${name} takes`;
+  const list = known.map((o) => `--${o}`).join(', ');
+  // parseArgs' own advice, shortened: a name that starts with a dash is a positional after --.
+  return `unknown option ${option}${guess}; ${takes} ${list}; a FILE or KEY that starts with - goes after --`;
+}
+
+/** Levenshtein's distance: the fewest one-character insertions, deletions and substitutions from `a` to `b`. */
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++)
+      next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length]!;
 }
 
 /** The package's version, from its package.json. */

@@ -68,6 +68,7 @@ import {
   noSuchBucket,
   objectInfo,
   putResult,
+  replyDate,
   resultOf,
   unquote,
   shownKey,
@@ -411,7 +412,11 @@ export class S3Client {
     });
     // CopyObject can fail after a 200: the error is then in the body (S3 API Reference, CopyObject).
     const result = resultOf(reply, 'CopyObjectResult', label, this.config);
-    return { etag: resultEtag(result), versionId: header(reply.headers, 'x-amz-version-id') };
+    return {
+      etag: resultEtag(result),
+      versionId: header(reply.headers, 'x-amz-version-id'),
+      date: replyDate(reply.headers),
+    };
   }
 
   /** Lists the bucket page by page (ListObjectsV2); keys arrive decoded. */
@@ -561,7 +566,7 @@ export class S3Client {
     const done = this.#transport.guard(stopped, label, () => uploadMultipart(transport, payload, uploadOptions));
     const upload = { stop, done: done.catch(() => undefined) };
     this.#uploads.add(upload);
-    const { etag, kept } = await done.finally(() => {
+    const { etag, kept, date } = await done.finally(() => {
       this.#uploads.delete(upload);
       stop.release();
     });
@@ -569,6 +574,7 @@ export class S3Client {
     const result = {
       etag: etag === '' ? (await this.head(key, { signal })).etag : unquote(etag),
       versionId: undefined,
+      date,
     };
     return write.resume ? { ...result, resumed: kept } : result;
   }

@@ -131,7 +131,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   ls: {
     usage: 'ls [PREFIX] [--recursive] [--long [--human]]',
     summary:
-      'list keys, and folders unless --recursive (then PREFIX is a folder); --long adds date and size, --human its unit',
+      'list keys, and folders unless --recursive (then PREFIX is a folder); --long adds date and size, --human (implies --long) its unit',
     options: ['recursive', 'long', 'human'],
     args: [0, 1],
     run: ls,
@@ -326,7 +326,7 @@ async function get(context: Context, args: string[]): Promise<number> {
       throw new S3v4Error('ERR_S3V4_UNSAFE_KEY', `refused "${key}": ${refusal}; name a DEST file to save it anyway`);
     file = join(dest, name);
   }
-  const size = await download(context, key, file);
+  const { size } = await download(context, key, file);
   context.print(`${shownKey(key)} -> ${file} (${bytes(size)})`, { downloaded: [{ key, file, size }] });
   return EXIT.ok;
 }
@@ -335,6 +335,8 @@ async function get(context: Context, args: string[]): Promise<number> {
 async function ls(context: Context, args: string[]): Promise<number> {
   const { values } = context;
   const recursive = values.recursive === true;
+  // --human is about --long's sizes, so it asks for them.
+  const long = values.long === true || values.human === true;
   // Without --recursive PREFIX is S3's own (ls site shows site/ and site2/), as one level of a listing; with it, a folder.
   const prefix = args[0] ?? '';
   for await (const page of context.client.list({
@@ -345,17 +347,14 @@ async function ls(context: Context, args: string[]): Promise<number> {
     // Keys are shown with control characters escaped, as ls(1) does: a key holding ESC or LF must not drive the
     // terminal or pass for two keys. JSON carries them as they are.
     for (const prefix of page.prefixes)
-      context.print(
-        values.long === true ? `${''.padEnd(19)}  ${'DIR'.padStart(12)}  ${shownKey(prefix)}` : shownKey(prefix),
-        {
-          prefix,
-        },
-      );
+      context.print(long ? `${''.padEnd(19)}  ${'DIR'.padStart(12)}  ${shownKey(prefix)}` : shownKey(prefix), {
+        prefix,
+      });
     for (const object of page.objects) {
       const date = object.lastModified.toISOString().slice(0, 19).replace('T', ' ');
       const key = shownKey(object.key);
       const size = values.human === true ? bytes(object.size) : String(object.size);
-      context.print(values.long === true ? `${date}  ${size.padStart(12)}  ${key}` : key, {
+      context.print(long ? `${date}  ${size.padStart(12)}  ${key}` : key, {
         key: object.key,
         size: object.size,
         etag: object.etag,
@@ -486,7 +485,9 @@ function removed(context: Context, { deleted, missing, errors }: Removal): numbe
 
 /** Shows an object's size, ETag, content type, date and metadata. */
 async function stat(context: Context, [key]: string[]): Promise<number> {
-  const info: ObjectInfo = await context.client.head(key!, { signal: context.signal });
+  const info: ObjectInfo = await context.client
+    .head(key!, { signal: context.signal })
+    .catch((error: unknown) => folderHint(context, key!, error));
   const lines = [
     `key:           ${shownKey(info.key)}`,
     `size:          ${info.size} (${bytes(info.size)})`,
@@ -497,6 +498,22 @@ async function stat(context: Context, [key]: string[]): Promise<number> {
   ];
   context.print(lines.join('\n'), { ...info, lastModified: info.lastModified?.toISOString() });
   return EXIT.ok;
+}
+
+/**
+ * A 404 for a name that objects lie under (`site` or `site/`) says it is a folder: S3 has no directories, only keys
+ * that share a prefix, so nothing else would tell the user why a folder they can list "does not exist".
+ */
+async function folderHint(context: Context, key: string, error: unknown): Promise<never> {
+  const prefix = folder(key);
+  if (!(error instanceof S3Error) || error.status !== 404 || error.hint !== undefined || prefix === '') throw error;
+  const first = await context.client.list({ prefix, pageSize: 1, signal: context.signal }).next();
+  if (first.done === true || first.value.objects.length === 0) throw error;
+  const hint = `no object is named "${shownKey(key)}", but objects are under "${shownKey(prefix)}": s3v4 ls ${shownKey(prefix)}, or s3v4 du ${shownKey(prefix)}`;
+  const { code, status, request, requestId, hostId } = error;
+  // The same error with a hint: its message is S3Error's own, "REQUEST: STATUS CODE: message".
+  const message = error.message.slice(`${request}: ${status} ${code}: `.length);
+  throw new S3Error({ code, status, message, request, requestId, hostId, hint });
 }
 
 /** Copies an object within the bucket. */
@@ -554,12 +571,13 @@ async function sync(context: Context, [from, to]: string[]): Promise<number> {
   const stats = localStats(local);
   if (up && stats === undefined) throw new UsageError(`${local}: no such directory`);
   if (stats !== undefined && !stats.isDirectory()) throw new UsageError(`${local} is not a directory; sync takes one`);
-  const { pathFilter } = await import('./globs.js');
+  const [{ pathFilter }, { cacheHome }] = await Promise.all([import('./globs.js'), import('./records.js')]);
   const options: SyncOptions = {
     comparison: values.checksum === true ? 'checksum' : values['size-only'] === true ? 'size' : 'mtime',
     delete: values.delete === true,
     dryRun: values['dry-run'] === true,
     filter: pathFilter(values.include ?? [], values.exclude ?? []),
+    records: cacheHome(),
   };
   const { syncDown, syncUp } = await import('./sync.js');
   const result = up ? await syncUp(context, local, prefix, options) : await syncDown(context, prefix, local, options);

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { partSizeFor } from './multipart.js';
+import { MD5_ETAG, partSizeFor } from './multipart.js';
 
 const MiB = 1024 * 1024;
 
@@ -43,7 +43,7 @@ async function multipartEtag(path: string, size: number, partSize: number): Prom
  */
 export async function holdsEtag(path: string, size: number, etag: string): Promise<boolean> {
   const tag = etag.toLowerCase();
-  if (/^[0-9a-f]{32}$/.test(tag)) return (await rangeMd5(path, 0, size)).toString('hex') === tag;
+  if (MD5_ETAG.test(tag)) return (await rangeMd5(path, 0, size)).toString('hex') === tag;
   const multipart = /^[0-9a-f]{32}-(\d+)$/.exec(tag);
   if (multipart === null) return false;
   const parts = Number(multipart[1]);

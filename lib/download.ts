@@ -53,6 +53,8 @@ export interface DownloadResult {
   size: number;
   /** The object's ETag, without quotes: every range came from this version. */
   etag: string;
+  /** With `keepMtime`, the modification time the file was given, in milliseconds. */
+  mtimeMs?: number;
 }
 
 /** One ranged GET of the object, as the client sends it. */
@@ -105,7 +107,7 @@ export async function downloadFile(
     file = undefined;
     await placeFile(partial, path, options.overwrite ?? true);
     written.end();
-    return { path, size: written.loaded, etag };
+    return { path, size: written.loaded, etag, ...(mtime === undefined ? {} : { mtimeMs: mtime }) };
   } catch (error) {
     firstBody?.destroy();
     if (file !== undefined) await close(file).catch(() => undefined);

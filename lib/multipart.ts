@@ -24,7 +24,7 @@ import {
 import { completeRequest, uploadId as uploadIdOf } from './documents.js';
 import { formatQuery } from './encoding.js';
 import { InvalidArgumentError, ProtocolError } from './errors.js';
-import { resultOf } from './replies.js';
+import { replyDate, resultOf } from './replies.js';
 import { textOf } from './xml.js';
 
 /** S3's bounds (S3 User Guide, "Amazon S3 multipart upload limits"). */
@@ -135,6 +135,8 @@ export interface Unfinished {
 export interface Completed {
   etag: string;
   kept: { parts: number; bytes: number };
+  /** CompleteMultipartUpload's reply Date (PutResult.date). */
+  date: Date | undefined;
 }
 
 export interface MultipartOptions {
@@ -183,12 +185,15 @@ async function* bufferedParts(payload: Payload, partSize: number): AsyncGenerato
   }
 }
 
+/** An ETag that is an MD5, in hex: a part's, or an object's written in one request (S3 API Reference, Object: "ETag"). */
+export const MD5_ETAG = /^[0-9a-f]{32}$/i;
+
 /**
  * Whether an earlier upload's part holds the bytes of `part`: the same size, and an ETag that is their MD5, as a part
  * uploaded without SSE-KMS or SSE-C has (S3 API Reference, ListParts: "ETag"). Any other ETag cannot tell: not kept.
  */
 async function holds(part: SizedPayload, earlier: { size: number; etag: string } | undefined): Promise<boolean> {
-  if (earlier === undefined || earlier.size !== part.length || !/^[0-9a-f]{32}$/i.test(earlier.etag)) return false;
+  if (earlier === undefined || earlier.size !== part.length || !MD5_ETAG.test(earlier.etag)) return false;
   const hash = createHash('md5');
   for await (const chunk of source(part, true)) hash.update(chunk);
   return hash.digest('hex') === earlier.etag.toLowerCase();
@@ -280,7 +285,7 @@ export async function uploadMultipart(
     const headers = { ...options.conditions, 'content-type': 'application/xml' };
     const completed = await transport.send({ method: 'POST', query: upload, body, headers });
     const result = resultOf({ status: 200, ...completed }, 'CompleteMultipartUploadResult', 'CompleteMultipartUpload');
-    return { etag: textOf(result, 'ETag') ?? '', kept };
+    return { etag: textOf(result, 'ETag') ?? '', kept, date: replyDate(completed.headers) };
   } catch (error) {
     // Parts still in flight could land after the abort and be kept (S3 API Reference,
     // AbortMultipartUpload): let them settle first, then abort.

@@ -43,6 +43,11 @@ export interface PutResult {
   /** Without quotes. */
   etag: string;
   versionId: string | undefined;
+  /**
+   * The reply's Date (RFC 9110 §6.6.1), on the server's clock: the object was written by then, so a later listing that
+   * shows it last modified no later shows this write (sync's records). Undefined when the reply has none that reads.
+   */
+  date: Date | undefined;
   /** With `resume` through multipart: the parts of an earlier upload kept, and their bytes (none when it began anew). */
   resumed?: { parts: number; bytes: number };
 }
@@ -321,7 +326,14 @@ function hint(code: string, context: HintContext, expected: string | undefined):
 export function putResult(headers: ReplyHeaders, label: string): PutResult {
   const etag = header(headers, 'etag');
   if (etag === undefined) throw new ProtocolError(`${label}: the reply has no ETag`, { status: 200, request: label });
-  return { etag: unquote(etag), versionId: header(headers, 'x-amz-version-id') };
+  return { etag: unquote(etag), versionId: header(headers, 'x-amz-version-id'), date: replyDate(headers) };
+}
+
+/** A reply's Date header, if it reads as a date. */
+export function replyDate(headers: ReplyHeaders): Date | undefined {
+  const value = header(headers, 'date');
+  const date = value === undefined ? undefined : new Date(value);
+  return date === undefined || Number.isNaN(date.getTime()) ? undefined : date;
 }
 
 /** ObjectInfo as a GET's reply gives it: the size may be unknown. */

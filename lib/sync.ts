@@ -5,9 +5,10 @@
  * walk goes on. Deletions (--delete) come last, and only when every transfer succeeded, so a failed sync never leaves
  * DST with fewer files than it had and not the new ones; they never reach outside DST. An upload is a whole object or
  * none (client.put), a download a temporary file renamed into place (client.download), so an interrupted sync leaves
- * nothing half-written.
+ * nothing half-written. By default what the sync finds alike is recorded (records.ts), so that the next one of an
+ * unchanged tree needs a listing per folder and no request per file.
  */
-import type { Dirent, Stats } from 'node:fs';
+import { type Dirent, realpathSync, type Stats } from 'node:fs';
 import { lstat, readdir, rmdir, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { ListedObject } from './client.js';
@@ -16,6 +17,7 @@ import { PARTIAL_SUFFIX } from './download.js';
 import { S3v4Error } from './errors.js';
 import type { PathFilter } from './globs.js';
 import { sameMtime, storedMtime } from './mtime.js';
+import { holds, type RecordStore, recordStore, type SyncRecord, seconds } from './records.js';
 import { shownKey } from './replies.js';
 import {
   type BulkProgress,
@@ -42,6 +44,8 @@ export interface SyncOptions {
   dryRun: boolean;
   /** The paths, below the roots, that take part (--include, --exclude); the others are neither sent nor deleted. */
   filter: PathFilter;
+  /** The cache directory that keeps the default comparison's records (records.ts); undefined keeps none. */
+  records?: string | undefined;
 }
 
 /** What a sync did, or with --dry-run would do. */
@@ -73,6 +77,26 @@ interface Run {
   options: SyncOptions;
   all: BulkProgress;
   result: SyncResult;
+  /** The pair's records, with the default comparison. */
+  store: RecordStore | undefined;
+  /** Records being written, and the first write that failed. */
+  saves: Array<Promise<void>>;
+  unsaved?: NodeJS.ErrnoException;
+}
+
+/**
+ * One local directory's records while its files sync: read as the walk enters it, written once the walk has left it
+ * and its last file has settled, and only when they changed.
+ */
+interface Directory {
+  /** Below the roots: "" or ending in `/`. */
+  path: string;
+  known: Map<string, SyncRecord>;
+  next: Map<string, SyncRecord>;
+  /** The names the walk gave to be compared or transferred; the others keep their records while they are files. */
+  taken: Set<string>;
+  pending: number;
+  walked: boolean;
 }
 
 /** Something a sync will remove once every transfer has succeeded. */
@@ -89,12 +113,16 @@ export async function syncUp(
   prefix: string,
   options: SyncOptions,
 ): Promise<SyncResult> {
-  const run = start(transfer, options);
+  const run = start(transfer, options, prefix, realpathSync(directory));
   const removals: Removal[] = [];
   let order = 0;
   const uploaded: Array<SyncResult['uploaded'][number] | undefined> = [];
   const pairs = async function* walk(local: string, folder: string, path: string): AsyncGenerator<UpPair> {
-    const [files, remote] = await Promise.all([entriesOf(run, local, 'source'), folderOf(transfer, folder)]);
+    const [files, remote, records] = await Promise.all([
+      entriesOf(run, local, 'source'),
+      folderOf(transfer, folder),
+      directoryOf(run, path),
+    ]);
     // An empty SRC with --delete would empty the folder: a mount not mounted, a build that wrote nothing. Refused, as
     // an empty source is syncing down.
     if (path === '' && options.delete && files.size === 0 && (remote.objects.size > 0 || remote.folders.size > 0))
@@ -107,9 +135,10 @@ export async function syncUp(
       else if (kind === 'file' && options.filter(path + name)) {
         const object = remote.objects.get(name);
         const file = join(local, name);
-        yield { shown: file, file, key: folder + name, object, at: order++ };
+        yield { shown: file, file, key: folder + name, object, at: order++, records: take(records, name), name };
       }
     }
+    walked(run, records, files);
     if (!options.delete) return;
     for (const [name, object] of remote.objects)
       if (files.get(name) !== 'file' && options.filter(path + name)) removals.push({ kind: 'key', key: object.key });
@@ -117,17 +146,24 @@ export async function syncUp(
       if (files.get(name) !== 'directory')
         removals.push({ kind: 'folder', prefix: `${folder}${name}/`, path: `${path}${name}/` });
   };
-  await transfers(run, pairs(directory, prefix, ''), async ({ file, key, object, at }) => {
+  await transfers(run, pairs(directory, prefix, ''), async ({ file, key, object, at, records, name }) => {
     const stats = await lstat(file);
     run.all.found(stats.size);
-    if (object !== undefined && !(await differs(run, file, stats, object))) return unchanged(run, stats.size);
+    if (object !== undefined) {
+      const verdict = await compare(run, file, stats, object, records.known.get(name));
+      if (verdict.alike) return unchanged(run, stats.size, verdict.record);
+    }
     if (options.dryRun) {
       run.all.line(`would upload ${shownKey(file)} -> ${shownKey(key)} (${bytes(stats.size)})`);
       uploaded[at] = { file, key, size: stats.size };
-      return run.all.passed(stats.size);
+      run.all.passed(stats.size);
+      return undefined;
     }
-    const { size } = await uploadFile(run.transfer, { file, key, size: stats.size }, {}, run.all);
+    const sent = await uploadFile(run.transfer, { file, key, size: stats.size }, {}, run.all);
+    const { size, etag } = sent.uploaded;
     uploaded[at] = { file, key, size };
+    const { mtimeMs, date } = sent;
+    return mtimeMs === undefined || date === undefined ? undefined : { size, mtimeMs, etag, seen: seconds(date) };
   });
   run.result.uploaded = uploaded.filter((entry) => entry !== undefined);
   await remove(run, removals, prefix);
@@ -142,15 +178,19 @@ export async function syncDown(
   options: SyncOptions,
 ): Promise<SyncResult> {
   // A download replaces the file it makes alike; a dry run creates nothing, DEST included.
-  const run = start({ ...transfer, force: true }, options);
   const tree = options.dryRun
-    ? { dest: directory, root: resolve(directory), checked: new Set<string>() }
+    ? { dest: directory, root: resolved(directory), checked: new Set<string>() }
     : treeRoot(directory);
+  const run = start({ ...transfer, force: true }, options, prefix, tree.root);
   const removals: Removal[] = [];
   let order = 0;
   const downloaded: Array<SyncResult['downloaded'][number] | undefined> = [];
   const pairs = async function* walk(local: string, folder: string, path: string): AsyncGenerator<DownPair> {
-    const [remote, files] = await Promise.all([folderOf(transfer, folder), entriesOf(run, local, 'destination')]);
+    const [remote, files, records] = await Promise.all([
+      folderOf(transfer, folder),
+      entriesOf(run, local, 'destination'),
+      directoryOf(run, path),
+    ]);
     // S3 has no directories: a mistyped prefix is an empty one, and --delete would then empty DEST (rclone refuses a
     // source that does not exist for the same reason).
     if (path === '' && options.delete && remote.objects.size === 0 && remote.folders.size === 0)
@@ -159,8 +199,19 @@ export async function syncDown(
         `nothing is under "${shownKey(folder)}", so --delete would empty ${directory}; check the prefix (or delete the files yourself)`,
       );
     for (const [name, object] of remote.objects)
-      if (options.filter(path + name))
-        yield { shown: object.key, object, path: path + name, kind: files.get(name), at: order++ };
+      if (options.filter(path + name)) {
+        const taken = take(records, name);
+        yield {
+          shown: object.key,
+          object,
+          path: path + name,
+          kind: files.get(name),
+          at: order++,
+          records: taken,
+          name,
+        };
+      }
+    walked(run, records, files);
     for (const name of remote.folders) {
       const kind = files.get(name);
       // A folder named "", "." or ".." (keys such as site//x or site/../x) has no place below DEST: walking into it
@@ -188,56 +239,74 @@ export async function syncDown(
       }
     }
   };
-  await transfers(run, pairs(tree.root, prefix, ''), async ({ object, path, kind, at }) => {
+  await transfers(run, pairs(tree.root, prefix, ''), async ({ object, path, kind, at, records, name }) => {
     run.all.found(object.size);
     const file = join(tree.root, path);
-    if (kind === 'file' && !(await differs(run, file, await lstat(file), object))) return unchanged(run, object.size);
+    if (kind === 'file') {
+      const verdict = await compare(run, file, await lstat(file), object, records.known.get(name));
+      if (verdict.alike) return unchanged(run, object.size, verdict.record);
+    }
     if (options.dryRun) {
       run.all.line(
         `would download ${shownKey(object.key)} -> ${shownKey(join(directory, path))} (${bytes(object.size)})`,
       );
       downloaded[at] = { key: object.key, file: join(directory, path), size: object.size };
-      return run.all.passed(object.size);
+      run.all.passed(object.size);
+      return undefined;
     }
-    downloaded[at] = await downloadBelow(run.transfer, tree, object, path, run.all);
+    const { key, file: named, size, etag, mtimeMs } = await downloadBelow(run.transfer, tree, object, path, run.all);
+    downloaded[at] = { key, file: named, size };
+    // Recorded only when the listed version is the one that came: its Last-Modified is then the object's.
+    if (mtimeMs === undefined || etag !== object.etag) return undefined;
+    return { size, mtimeMs, etag, seen: seconds(object.lastModified) };
   });
   run.result.downloaded = downloaded.filter((entry) => entry !== undefined);
   await remove(run, removals, tree.root);
   return run.result;
 }
 
-interface UpPair {
-  /** The file, named in a failure. */
+/** What the walk gives for one file: where it goes in the result, and its directory's records. */
+interface Pair {
+  /** Named in a failure. */
   shown: string;
+  at: number;
+  records: Directory;
+  /** The file's name in its directory. */
+  name: string;
+}
+
+interface UpPair extends Pair {
   file: string;
   key: string;
   object: ListedObject | undefined;
-  at: number;
 }
 
-interface DownPair {
-  /** The key, named in a failure. */
-  shown: string;
+interface DownPair extends Pair {
   object: ListedObject;
   /** Below the roots, `/` between parts: the key's, after the prefix. */
   path: string;
   kind: Kind | undefined;
-  at: number;
 }
 
-function start(transfer: Transfer, options: SyncOptions): Run {
+/** A sync's shared state; `prefix` and the resolved local `directory` name the pair its records are kept for. */
+function start(transfer: Transfer, options: SyncOptions, prefix: string, directory: string): Run {
   const result = { uploaded: [], downloaded: [], deleted: [], unchanged: 0, failed: [], dryRun: options.dryRun };
-  return { transfer, options, all: bulkProgress(transfer), result };
+  const store =
+    options.records === undefined || options.comparison !== 'mtime'
+      ? undefined
+      : recordStore(options.records, { bucketUrl: transfer.client.endpoint.bucketUrl(), prefix, directory });
+  return { transfer, options, all: bulkProgress(transfer), result, store, saves: [] };
 }
 
 /**
- * Runs `work` on every pair of the walk, `jobs` at once. A file that fails (a refusal, a file-system error, an
- * object's own error) is counted and warned about, and the others go on; anything else, an abort included, stops.
+ * Runs `work` on every pair of the walk, `jobs` at once, and records what it resolves to as the file's record. A file
+ * that fails (a refusal, a file-system error, an object's own error) is counted and warned about, and the others go
+ * on; anything else, an abort included, stops. Records being written are waited for.
  */
-async function transfers<T extends { at: number; shown: string }>(
+async function transfers<T extends Pair>(
   run: Run,
   pairs: AsyncGenerator<T>,
-  work: (pair: T) => Promise<void>,
+  work: (pair: T) => Promise<SyncRecord | undefined>,
 ): Promise<void> {
   const { all, transfer } = run;
   const walk = async function* () {
@@ -246,22 +315,81 @@ async function transfers<T extends { at: number; shown: string }>(
   };
   try {
     await eachAtOnce(walk(), transfer.jobs, async (pair) => {
+      let record: SyncRecord | undefined;
       try {
-        await work(pair);
+        record = await work(pair);
       } catch (error) {
         if (!skippable(error, transfer.signal)) throw error;
         failed(run, pair.shown, (error as Error).message);
+      } finally {
+        settle(run, pair.records, pair.name, record);
       }
     });
   } finally {
     all.end();
   }
+  await Promise.all(run.saves);
+  const { unsaved, store } = run;
+  if (unsaved !== undefined && store !== undefined)
+    transfer.warn(
+      `could not keep sync records in ${store.place} (${unsaved.code ?? unsaved.message}); the next sync reads every object's metadata again`,
+    );
 }
 
-/** A file alike on both sides. */
-function unchanged(run: Run, size: number): void {
+/** A file alike on both sides, and the record that says so. */
+function unchanged(run: Run, size: number, record: SyncRecord | undefined): SyncRecord | undefined {
   run.result.unchanged++;
   run.all.passed(size);
+  return record;
+}
+
+/** The records of the local directory `path`, as the walk enters it. */
+async function directoryOf(run: Run, path: string): Promise<Directory> {
+  const known = run.store === undefined ? new Map() : await run.store.read(path);
+  return { path, known, next: new Map(), taken: new Set(), pending: 0, walked: false };
+}
+
+/** The directory, for the file `name` the walk gives. */
+function take(directory: Directory, name: string): Directory {
+  directory.taken.add(name);
+  directory.pending++;
+  return directory;
+}
+
+/** The walk has given the directory's last file: the files it did not give keep their records. */
+function walked(run: Run, directory: Directory, files: ReadonlyMap<string, Kind>): void {
+  for (const [name, record] of directory.known)
+    if (!directory.taken.has(name) && files.get(name) === 'file') directory.next.set(name, record);
+  directory.walked = true;
+  if (directory.pending === 0) save(run, directory);
+}
+
+/** One file of the directory is done, alike (its record) or not (none). */
+function settle(run: Run, directory: Directory, name: string, record: SyncRecord | undefined): void {
+  if (record !== undefined) directory.next.set(name, record);
+  directory.pending--;
+  if (directory.walked && directory.pending === 0) save(run, directory);
+}
+
+/** Writes the directory's records if they changed; a dry run writes none. */
+function save(run: Run, { path, known, next }: Directory): void {
+  const { store } = run;
+  if (store === undefined || run.options.dryRun || sameRecords(known, next)) return;
+  run.saves.push(
+    store.write(path, next).catch((error: NodeJS.ErrnoException) => {
+      run.unsaved ??= error;
+    }),
+  );
+}
+
+function sameRecords(a: ReadonlyMap<string, SyncRecord>, b: ReadonlyMap<string, SyncRecord>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [name, x] of a) {
+    const y = b.get(name);
+    if (y === undefined || x.size !== y.size || x.mtimeMs !== y.mtimeMs || x.etag !== y.etag || x.seen !== y.seen)
+      return false;
+  }
+  return true;
 }
 
 /** A file that did not sync, and why: counted, and warned about above the progress line. */
@@ -301,6 +429,15 @@ async function entriesOf(run: Run, directory: string, side: 'source' | 'destinat
   return kinds;
 }
 
+/** A directory resolved as treeRoot() resolves it, when it exists. */
+function resolved(directory: string): string {
+  try {
+    return realpathSync(directory);
+  } catch {
+    return resolve(directory);
+  }
+}
+
 /** One folder of the bucket, every page of its listing; names are what follows the folder's prefix. */
 async function folderOf({ client, signal }: Transfer, prefix: string): Promise<Folder> {
   const folder: Folder = { objects: new Map(), folders: new Set() };
@@ -313,19 +450,34 @@ async function folderOf({ client, signal }: Transfer, prefix: string): Promise<F
   return folder;
 }
 
+/** Whether a file and its object are alike, and with the default comparison the record that says so. */
+type Verdict = { alike: false } | { alike: true; record: SyncRecord | undefined };
+
 /**
- * Whether the local file differs from the object: by size, then (for one size) --checksum compares the bytes with
- * the ETag, and by default the modification times are compared, the object's read with a request of its own, since
- * a listing carries no metadata (mtime.ts).
+ * Whether the local file and the object are alike: by size, then (for one size) --checksum compares the bytes with
+ * the ETag, and by default the modification times are compared: by the file's record when it holds (records.ts),
+ * else with the object's read by a request of its own, since a listing carries no metadata (mtime.ts).
  */
-async function differs(run: Run, file: string, stats: Stats, object: ListedObject): Promise<boolean> {
+async function compare(
+  run: Run,
+  file: string,
+  stats: Stats,
+  object: ListedObject,
+  known: SyncRecord | undefined,
+): Promise<Verdict> {
   const { comparison } = run.options;
-  if (stats.size !== object.size) return true;
-  if (comparison === 'size') return false;
-  if (comparison === 'checksum') return !(await holdsEtag(file, stats.size, object.etag));
+  if (stats.size !== object.size) return { alike: false };
+  if (comparison === 'size') return { alike: true, record: undefined };
+  if (comparison === 'checksum')
+    return (await holdsEtag(file, stats.size, object.etag)) ? { alike: true, record: undefined } : { alike: false };
+  if (known !== undefined && holds(known, stats, object)) return { alike: true, record: known };
   const { client, signal } = run.transfer;
-  const mtime = storedMtime(await client.head(object.key, { signal }));
-  return mtime === undefined || !sameMtime(mtime, stats.mtimeMs);
+  const info = await client.head(object.key, { signal });
+  const mtime = storedMtime(info);
+  if (info.size !== stats.size || mtime === undefined || !sameMtime(mtime, stats.mtimeMs)) return { alike: false };
+  const seen = seconds(info.lastModified);
+  const record = Number.isNaN(seen) ? undefined : { size: stats.size, mtimeMs: stats.mtimeMs, etag: info.etag, seen };
+  return { alike: true, record };
 }
 
 /**

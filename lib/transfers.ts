@@ -16,7 +16,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fromFile } from './bodies.js';
 import type { S3Client } from './client.js';
-import { PARTIAL_SUFFIX } from './download.js';
+import { type DownloadResult, PARTIAL_SUFFIX } from './download.js';
 import { AbortError, InvalidArgumentError, S3v4Error, SourceError } from './errors.js';
 import { MTIME, mtimeValue } from './mtime.js';
 import { shownKey } from './replies.js';
@@ -165,7 +165,7 @@ export async function putFiles(
   };
   try {
     await eachAtOnce(each(), single ? 1 : transfer.jobs, async ({ upload, at }) => {
-      done[at] = await uploadFile(transfer, upload, how, all);
+      done[at] = (await uploadFile(transfer, upload, how, all)).uploaded;
     });
   } finally {
     all?.end();
@@ -181,6 +181,14 @@ export interface UploadHow {
   resume?: boolean | undefined;
 }
 
+/** An upload done, and what a sync records of it: the file's time the object stores, and the reply's Date. */
+export interface Written {
+  uploaded: Uploaded;
+  /** Undefined for standard input. */
+  mtimeMs: number | undefined;
+  date: Date | undefined;
+}
+
 /**
  * Uploads one file (or standard input) and writes its line: with a bar of its own, or on the shared line `all`, where
  * it then counts as done.
@@ -190,16 +198,18 @@ export async function uploadFile(
   upload: Upload,
   how: UploadHow,
   all: BulkProgress | undefined,
-): Promise<Uploaded> {
+): Promise<Written> {
   const bar = all ?? progress(shownKey(upload.key), upload.size);
   const type = how.contentType ?? CONTENT_TYPES[extname(upload.file).toLowerCase()];
   const read = { bytes: 0 };
   const body = upload.file === STDIO ? counted(process.stdin, read) : walkedFile(upload.file, all !== undefined);
   // A file's modification time goes with it (mtime.ts), for sync and for a later get: the time of the version the
   // upload reads, since the body checks at every read that the file is still that version.
-  const metadata = isIterable(body) ? undefined : { [MTIME]: mtimeValue(body.version.mtimeMs) };
+  const mtimeMs = isIterable(body) ? undefined : body.version.mtimeMs;
+  const metadata = mtimeMs === undefined ? undefined : { [MTIME]: mtimeValue(mtimeMs) };
   let sent = 0;
   let uploaded: Uploaded;
+  let date: Date | undefined;
   try {
     const result = await transfer.client.put(upload.key, body, {
       ...(type === undefined ? {} : { contentType: type }),
@@ -211,6 +221,7 @@ export async function uploadFile(
         sent = loaded;
       },
     });
+    date = result.date;
     uploaded = {
       ...upload,
       size: upload.size ?? read.bytes,
@@ -229,7 +240,7 @@ export async function uploadFile(
     `${shownKey(upload.file)} -> ${shownKey(upload.key)} (${bytes(uploaded.size)}${resumed})`,
   );
   all?.finished();
-  return uploaded;
+  return { uploaded, mtimeMs, date };
 }
 
 function isIterable(body: object): body is AsyncIterable<Buffer> {
@@ -286,7 +297,8 @@ export async function getTree(transfer: Transfer, prefix: string, dest: string):
   try {
     await eachAtOnce(objects(), transfer.jobs, async ({ object, at }) => {
       try {
-        downloaded[at] = await downloadBelow(transfer, tree, object, object.key.slice(prefix.length), all);
+        const { key, file, size } = await downloadBelow(transfer, tree, object, object.key.slice(prefix.length), all);
+        downloaded[at] = { key, file, size };
       } catch (error) {
         if (!skippable(error, transfer.signal)) throw error;
         failed.push({ key: object.key, message: (error as Error).message });
@@ -324,6 +336,16 @@ export function treeRoot(dest: string): TreeRoot {
   return { dest, root: realpathSync(dest), checked: new Set() };
 }
 
+/** An object downloaded below a tree's root: its key, the file as the user named it, and what the download gave it. */
+export interface Downloaded {
+  key: string;
+  file: string;
+  size: number;
+  etag: string;
+  /** The modification time the file was given (DownloadResult.mtimeMs). */
+  mtimeMs: number | undefined;
+}
+
 /**
  * Downloads the object to `path` below the tree's root, on the shared line, and writes its line; a path that would
  * land outside the root, itself or through a symbolic link, is refused before anything is created.
@@ -334,7 +356,7 @@ export async function downloadBelow(
   object: { key: string; size: number },
   path: string,
   all: BulkProgress,
-): Promise<{ key: string; file: string; size: number }> {
+): Promise<Downloaded> {
   const { root, checked } = tree;
   const file = join(root, path);
   const refusal = unsafe(path) ?? outside(root, file);
@@ -349,12 +371,12 @@ export async function downloadBelow(
   }
   // Written at the resolved path; reported as the user named it.
   const named = join(tree.dest, path);
-  const size = await download(transfer, object.key, file, all, object.size);
+  const { size, etag, mtimeMs } = await download(transfer, object.key, file, all, object.size);
   // Now a directory of the download's own making, or one found inside DEST.
   checked.add(directory);
   all.finished();
   all.line(`${shownKey(object.key)} -> ${shownKey(named)} (${bytes(object.size)})`);
-  return { key: object.key, file: named, size };
+  return { key: object.key, file: named, size, etag, mtimeMs };
 }
 
 /** Why a key's relative path may not become a local path, if it may not. */
@@ -378,7 +400,7 @@ export function outside(root: string, path: string): string | undefined {
 
 /**
  * Downloads an object into `file` with client.download() (a temporary file renamed into place; nothing is left on
- * failure). Without --force an existing file stays. Only a regular file is ever replaced, --force or not. Progress
+ * failure), and resolves to its result. Without --force an existing file stays. Only a regular file is ever replaced, --force or not. Progress
  * goes to `shared` (one line for a transfer of many), else to a bar of its own.
  */
 export async function download(
@@ -387,7 +409,7 @@ export async function download(
   file: string,
   shared?: Progress,
   listedSize?: number,
-): Promise<number> {
+): Promise<DownloadResult> {
   const { force, signal } = transfer;
   let bar = shared;
   let received = 0;
@@ -405,7 +427,7 @@ export async function download(
         received = loaded;
       },
     });
-    return result.size;
+    return result;
   } catch (error) {
     // What a failed download moved is not moved: a shared line counts only what arrived whole.
     bar?.moved(-received);

@@ -59,6 +59,8 @@ function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     if (!name.startsWith('AWS_') && name !== 'S3V4_CONFIG') env[name] = value;
   // Set empty, not deleted: child_process passes the parent's NODE_V8_COVERAGE on to a child whose environment lacks it.
   if (!withCoverage) env.NODE_V8_COVERAGE = '';
+  // Sync's records (lib/records.ts) in the spec's own directory, not the user's cache.
+  env.XDG_CACHE_HOME = join(dir, 'cache');
   return { ...env, ...extra };
 }
 
@@ -94,10 +96,14 @@ function s3v4(
  * Starts `s3v4 ...args` without blocking this process, for runs that meet a
  * server living in it (the fault proxy) or that are interrupted.
  */
-function start(args: string[], config = join(dir, 'config.toml')): { child: ChildProcess; done: Promise<Run> } {
+function start(
+  args: string[],
+  config = join(dir, 'config.toml'),
+  env: Record<string, string> = {},
+): { child: ChildProcess; done: Promise<Run> } {
   const child = spawn(process.execPath, [...NODE_ARGS, ...args, '--config', config], {
     cwd: dir,
-    env: cleanEnv(),
+    env: cleanEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -257,7 +263,13 @@ onEachServer('the s3v4 command line', 'spec/cli.spec.ts', 600, (test, on) => {
     const cases: Array<[string[], RegExp]> = [
       [[], /^usage: s3v4 COMMAND/],
       [['pt', 'a'], /unknown command "pt"; the commands are put, get/],
-      [['ls', '--bogus'], /Unknown option '--bogus'/],
+      [
+        ['ls', '--bogus'],
+        /^s3v4: unknown option --bogus; ls takes --recursive, --long, --human, --config, --json, --help;/,
+      ],
+      [['sync', 'a', 's3:b', '--chekcsum'], /^s3v4: unknown option --chekcsum \(--checksum\?\); sync takes /],
+      [['--dleete'], /^s3v4: unknown option --dleete \(--delete\?\); the options are /],
+      [['rm', 'x', '-Z'], /^s3v4: unknown option -Z; rm takes .*; a FILE or KEY that starts with - goes after --$/m],
       [['ls', '--force'], /--force does not apply to ls/],
       [
         ['put', some, 'b/', '--jobs', '-1'],
@@ -404,6 +416,16 @@ onEachServer('the s3v4 command line', 'spec/cli.spec.ts', 600, (test, on) => {
     // A DST ending in / is a folder: the copy keeps the source's name, as put does.
     assert.equal(json(['cp', 'ops/one.bin', 'ops/folder/']).to, 'ops/folder/one.bin');
     assert.is(json(['stat', 'ops/folder/one.bin']).size, 3000);
+    // A folder's name is no object, and stat says what it is; a name nothing is under gets S3's 404 alone.
+    for (const name of ['ops/folder', 'ops/folder/']) {
+      const folderStat = s3v4(['stat', name]);
+      assert.is(folderStat.status, 1, folderStat.stderr);
+      assert.match(
+        folderStat.stderr,
+        /: 404 \w+: [^(]+ \(no object is named "ops\/folder\/?", but objects are under "ops\/folder\/": s3v4 ls ops\/folder\/, or s3v4 du ops\/folder\/\)/,
+      );
+    }
+    assert.not.match(s3v4(['stat', 'ops/nothing-here']).stderr, /objects are under/);
     ok(['rm', 'ops/folder/one.bin']);
     // Two files that would meet at one key: refused before anything is uploaded.
     const twins = [file('twin-a/same.txt', 'A'), file('twin-b/same.txt', 'B')];
@@ -615,6 +637,8 @@ onEachServer('the s3v4 command line', 'spec/cli.spec.ts', 600, (test, on) => {
     assert.equal(json(['du', 'daily']), { prefix: 'daily/', objects: 2, bytes: 5003 });
     assert.is(ok(['du', 'daily/', '--human']).trim(), '2 objects  4.9 KiB  daily/');
     assert.match(ok(['ls', 'daily/', '-r', '--long', '--human']), /^\S+ \S+ +4\.9 KiB {2}daily\/a\.bin$/m);
+    // --human asks for the sizes it shows.
+    assert.equal(ok(['ls', 'daily/', '-r', '-H']), ok(['ls', 'daily/', '-r', '--long', '--human']));
     // mv: the copy first, then the source goes.
     assert.equal(json(['mv', 'daily/a.bin', 'daily/moved/']).to, 'daily/moved/a.bin');
     assert.equal(keys('daily/'), ['daily/moved/a.bin', 'daily/sub/b.txt']);
@@ -785,6 +809,94 @@ onEachServer('the s3v4 command line', 'spec/cli.spec.ts', 600, (test, on) => {
     assert.is(ok(['cat', 'syncs']), 'keep');
     ok(['rm', '--prefix', 'syncs/', '--yes']);
     ok(['rm', 'syncs2/keep', 'syncsx', 'syncs']);
+  });
+
+  test('sync records: an unchanged tree costs listings only, and what changes behind them is still found', async () => {
+    const src = join(dir, 'records-src');
+    const mirror = join(dir, 'records-mirror');
+    const names = ['a.txt', 'empty', 'ünï/b c.bin', 'ünï/日本/d%e', 'big.bin'];
+    const bodies = new Map<string, Buffer>(names.map((name) => [name, randomBytes(name === 'empty' ? 0 : 700)]));
+    // Over the multipart threshold: its ETag and Date come from CompleteMultipartUpload.
+    bodies.set('big.bin', randomBytes(9 * MiB));
+    for (const [name, body] of bodies) file(`records-src/${name}`, body);
+    const proxy = await startFaultProxy(server.port);
+    const config = writeConfig('records-proxy.toml', { endpoint: proxy.endpoint });
+    /** Runs sync through the proxy: its summary, and the HEADs it sent. */
+    const sync = async (args: string[], env: Record<string, string> = {}) => {
+      proxy.reset();
+      const run = await start(['sync', ...args, '--json'], config, env).done;
+      assert.is(run.status, 0, run.stderr);
+      return {
+        result: JSON.parse(run.stdout) as Synced,
+        heads: proxy.seen.filter((r) => r.method === 'HEAD').length,
+        run,
+      };
+    };
+    /** Waits for the server's clock to pass the second it is in: a write then is later than any record so far. */
+    const nextSecond = () => new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 50));
+    try {
+      assert.is((await sync([src, 's3:records'])).result.uploaded.length, names.length);
+      // The records of the upload (its replies' Dates) and, where a server's listing shows a later time than its Date,
+      // of the HEADs of the first unchanged sync: from then on no object is asked for.
+      await sync([src, 's3:records']);
+      const unchanged = await sync([src, 's3:records']);
+      assert.is(unchanged.result.unchanged, names.length);
+      assert.is(unchanged.heads, 0, 'an unchanged sync read an object with HEAD');
+      assert.ok(
+        proxy.seen.every((r) => r.method === 'GET' && r.url.includes('delimiter=')),
+        'only listings',
+      );
+      assert.is((await sync(['s3:records', mirror])).result.downloaded.length, names.length);
+      await sync(['s3:records', mirror]);
+      assert.is((await sync(['s3:records', mirror])).heads, 0, 'an unchanged sync down read an object with HEAD');
+      // Behind the records' back: a.txt stored again, the same bytes (the same ETag) with another time; the other
+      // writer's mtime. Only its Last-Modified tells: sync up sends the file again, for its time, and sync down takes
+      // the object's.
+      await nextSecond();
+      const other = file('records-other', bodies.get('a.txt')!);
+      utimesSync(other, new Date(Date.UTC(2020, 0, 1)), new Date(Date.UTC(2020, 0, 1)));
+      ok(['put', other, 'records/a.txt']);
+      const down = await sync(['s3:records', mirror]);
+      assert.equal(
+        down.result.downloaded.map((d) => d.key),
+        ['records/a.txt'],
+      );
+      assert.is(lstatSync(join(mirror, 'a.txt')).mtimeMs, Date.UTC(2020, 0, 1));
+      // A file touched, another rewritten at its size: sent again, as without records.
+      const touched = join(src, 'ünï/b c.bin');
+      utimesSync(touched, new Date(), new Date(Date.now() + 5000));
+      writeFileSync(join(src, 'ünï/日本/d%e'), randomBytes(700));
+      const up = await sync([src, 's3:records']);
+      assert.equal(up.result.uploaded.map((u) => u.key).sort(), [
+        'records/a.txt',
+        'records/ünï/b c.bin',
+        'records/ünï/日本/d%e',
+      ]);
+      // Records that do not read are no records: the sync asks the server, and finds what is alike.
+      const place = join(dir, 'cache', 's3v4', 'sync');
+      for (const pair of readdirSync(place))
+        for (const record of readdirSync(join(place, pair))) writeFileSync(join(place, pair, record), '{"format":');
+      const unreadable = await sync([src, 's3:records']);
+      assert.is(unreadable.result.unchanged, names.length);
+      assert.is(unreadable.heads, names.length, 'every object was asked for');
+      assert.is((await sync([src, 's3:records'])).heads, 0, 'the records were written again');
+      // A cache that cannot be written costs the speed, never the sync: one warning, exit 0.
+      const blocked = await sync([src, 's3:records-elsewhere'], { XDG_CACHE_HOME: other });
+      assert.is(blocked.result.uploaded.length, names.length);
+      assert.match(
+        blocked.run.stderr,
+        /could not keep sync records in .*\(ENOTDIR\); the next sync reads every object's metadata again/,
+      );
+      // A dry run writes none.
+      const before = readdirSync(place).length;
+      await sync([src, 's3:records-dry', '--dry-run']);
+      assert.is(readdirSync(place).length, before);
+    } finally {
+      await proxy.close();
+    }
+    for (const [name, body] of bodies) assert.ok(readFileSync(join(mirror, name)).equals(body), name);
+    ok(['rm', '--prefix', 'records/', '--yes']);
+    ok(['rm', '--prefix', 'records-elsewhere/', '--yes']);
   });
 
   local('sync --dry-run, --include, --exclude and --size-only; what it refuses, and what it skips', () => {

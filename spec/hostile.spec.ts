@@ -344,6 +344,8 @@ interface Canned {
 const BUCKET = 'hostile';
 const MiB = 1024 * 1024;
 const LAST_MODIFIED = 'Fri, 02 Jan 2026 03:04:05 GMT';
+/** The Date of a write's reply, which the write's result carries (PutResult.date). */
+const WRITTEN = 'Fri, 02 Jan 2026 03:04:06 GMT';
 const OBJECT_HEADERS = {
   'content-type': 'text/plain',
   'content-length': '11',
@@ -360,22 +362,26 @@ const UPLOADS_PAGE =
 
 /** What a well-behaved S3 answers to each kind; DeleteObjects names every key it was sent as deleted. */
 const GOOD: Record<Kind, (requestBody: string) => Canned> = {
-  put: () => ({ status: 200, headers: { etag: '"e-put"' }, body: '' }),
+  put: () => ({ status: 200, headers: { etag: '"e-put"', date: WRITTEN }, body: '' }),
   initiate: () =>
     xmlReply(
       '<InitiateMultipartUploadResult><Bucket>hostile</Bucket><Key>k</Key><UploadId>up-1</UploadId></InitiateMultipartUploadResult>',
     ),
   part: () => ({ status: 200, headers: { etag: '"e-part"' }, body: '' }),
-  complete: () =>
-    xmlReply('<CompleteMultipartUploadResult><ETag>&quot;e-mp&quot;</ETag></CompleteMultipartUploadResult>'),
+  complete: () => ({
+    ...xmlReply('<CompleteMultipartUploadResult><ETag>&quot;e-mp&quot;</ETag></CompleteMultipartUploadResult>'),
+    headers: { 'content-type': 'application/xml', date: WRITTEN },
+  }),
   abort: () => ({ status: 204, headers: {}, body: '' }),
   get: () => ({ status: 200, headers: { ...OBJECT_HEADERS }, body: 'hello world' }),
   head: () => ({ status: 200, headers: { ...OBJECT_HEADERS }, body: '' }),
   headBucket: () => ({ status: 200, headers: {}, body: '' }),
-  copy: () =>
-    xmlReply(
+  copy: () => ({
+    ...xmlReply(
       '<CopyObjectResult><ETag>"e-copy"</ETag><LastModified>2026-01-02T03:04:05.000Z</LastModified></CopyObjectResult>',
     ),
+    headers: { 'content-type': 'application/xml', date: WRITTEN },
+  }),
   delete: () => ({ status: 204, headers: {}, body: '' }),
   deleteMany: (sent) =>
     xmlReply(
@@ -477,14 +483,14 @@ const OPERATIONS: Operation[] = [
     name: 'put',
     targets: ['put'],
     run: (client) => client.put('k', 'hello'),
-    expected: { etag: 'e-put', versionId: undefined },
+    expected: { etag: 'e-put', versionId: undefined, date: new Date(WRITTEN) },
   },
   {
     name: 'put multipart',
     targets: ['initiate', 'part', 'complete'],
     // A stream of unknown length takes the multipart path whatever its size.
     run: (client) => client.put('k', Readable.from([Buffer.from('hello')])),
-    expected: { etag: 'e-mp', versionId: undefined },
+    expected: { etag: 'e-mp', versionId: undefined, date: new Date(WRITTEN) },
   },
   {
     name: 'get',
@@ -513,7 +519,7 @@ const OPERATIONS: Operation[] = [
     name: 'copy',
     targets: ['copy'],
     run: (client) => client.copy('a', 'k'),
-    expected: { etag: 'e-copy', versionId: undefined },
+    expected: { etag: 'e-copy', versionId: undefined, date: new Date(WRITTEN) },
   },
   { name: 'delete', targets: ['delete'], run: (client) => client.delete('k'), expected: undefined },
   {
@@ -780,7 +786,7 @@ const DOCUMENT_FLAWS: Array<[Kind, string, string, Outcome]> = [
     'complete',
     'no ETag',
     '<CompleteMultipartUploadResult/>',
-    { typed: false, result: { etag: 'e-obj', versionId: undefined } },
+    { typed: false, result: { etag: 'e-obj', versionId: undefined, date: new Date(WRITTEN) } },
   ],
 ];
 
@@ -961,7 +967,7 @@ test('hostile server: s3v4 get of a chunked reply writes the object and reports 
       line() {},
       warn() {},
     };
-    assert.is(await download(transfer, 'k', file), 11);
+    assert.is((await download(transfer, 'k', file)).size, 11);
     assert.is(readFileSync(file, 'utf8'), 'hello world');
   } finally {
     rmSync(dir, { recursive: true, force: true });
