@@ -21,6 +21,7 @@ import {
   filesUnder,
   folder,
   getTree,
+  type Put,
   putFiles,
   STDIO,
   toStdout,
@@ -222,9 +223,7 @@ async function put(context: Context, args: string[]): Promise<number> {
   // One directory is uploaded as it is walked; several sources are walked first, so two files bound for one key are
   // refused before anything is uploaded.
   if (sources.length === 1 && statSync(sources[0]!, { throwIfNoEntry: false })?.isDirectory() === true) {
-    const uploaded = await putFiles(context, uploadsUnder(sources[0]!, prefix, context), uploadHow(values));
-    context.result({ uploaded });
-    return EXIT.ok;
+    return putDone(context, await putFiles(context, uploadsUnder(sources[0]!, prefix, context), uploadHow(values)));
   }
   const uploads: Upload[] = [];
   for (const source of sources) {
@@ -247,8 +246,15 @@ async function put(context: Context, args: string[]): Promise<number> {
     }
   }
   refuseCollisions(uploads);
-  context.result({ uploaded: await putFiles(context, uploads, uploadHow(values)) });
-  return EXIT.ok;
+  return putDone(context, await putFiles(context, uploads, uploadHow(values)));
+}
+
+/** What a put did, as --json reports it, and its exit status: 1 when a file failed. */
+function putDone(context: Context, put: Put): number {
+  context.result(put);
+  const total = put.failed.length + put.uploaded.length;
+  if (put.failed.length > 0) context.warn(`${put.failed.length} of ${total} files not uploaded`);
+  return put.failed.length === 0 ? EXIT.ok : EXIT.failed;
 }
 
 /** put's --content-type and --resume. */

@@ -141,20 +141,28 @@ export async function eachAtOnce<T>(
 /** An upload done: its size (standard input's, counted) and ETag, and with --resume what it kept. */
 export type Uploaded = Upload & { size: number; etag: string; resumed?: { parts: number; bytes: number } };
 
+/** What a put of files did, as --json reports it. */
+export interface Put {
+  uploaded: Uploaded[];
+  failed: Array<{ file: string; message: string }>;
+}
+
 /**
  * Uploads the files, `transfer.jobs` at once, a line each; typed `contentType`, else by extension. Resolves to their
  * sizes and ETags, in the order the files came. Standard input is streamed as it arrives: of unknown length, it goes
- * through multipart (client.put), a few parts in memory at a time. One file has a bar of its own; many share one
- * line.
+ * through multipart (client.put), a few parts in memory at a time. One file has a bar of its own, and its failure
+ * is the command's; many share one line, and one that fails (skippable()) is warned about while the others go on,
+ * as get --recursive does.
  */
 export async function putFiles(
   transfer: Transfer,
   uploads: AsyncIterable<Upload> | readonly Upload[],
   how: UploadHow,
-): Promise<Uploaded[]> {
+): Promise<Put> {
   const single = Array.isArray(uploads) && uploads.length === 1;
   const all = single ? undefined : bulkProgress(transfer);
   const done: Array<Uploaded | undefined> = [];
+  const failed: Put['failed'] = [];
   let order = 0;
   const each = async function* () {
     for await (const upload of uploads) {
@@ -165,12 +173,19 @@ export async function putFiles(
   };
   try {
     await eachAtOnce(each(), single ? 1 : transfer.jobs, async ({ upload, at }) => {
-      done[at] = (await uploadFile(transfer, upload, how, all)).uploaded;
+      try {
+        done[at] = (await uploadFile(transfer, upload, how, all)).uploaded;
+      } catch (error) {
+        if (all === undefined || !skippable(error, transfer.signal)) throw error;
+        all.finished();
+        failed.push({ file: upload.file, message: (error as Error).message });
+        all.warn((error as Error).message);
+      }
     });
   } finally {
     all?.end();
   }
-  return done.filter((upload) => upload !== undefined);
+  return { uploaded: done.filter((upload) => upload !== undefined), failed };
 }
 
 /** How files are uploaded. */
