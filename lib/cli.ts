@@ -132,11 +132,12 @@ async function main(argv: readonly string[]): Promise<number> {
   // Every request of a transfer listens to it, --jobs of them at once with their ranges: Node's warning at 11
   // listeners is about leaks, and these are not.
   setMaxListeners(0, controller.signal);
-  const interrupt = () => {
+  const interrupt = (signal: NodeJS.Signals) => {
     // A second Ctrl-C does not wait for the cleanup.
     if (controller.signal.aborted) process.exit(EXIT.interrupted);
     // Cleaning up waits for the server (aborting an upload): said at once, so a slow one does not look hung.
-    write(process.stderr, 's3v4: stopping: cleaning up first (Ctrl-C again quits at once, leaving any upload open)');
+    const again = signal === 'SIGINT' ? 'Ctrl-C again' : `a second ${signal}`;
+    write(process.stderr, `s3v4: stopping: cleaning up first (${again} quits at once, leaving any upload open)`);
     controller.abort(new Error('interrupted'));
   };
   process.on('SIGINT', interrupt);
@@ -155,7 +156,8 @@ async function main(argv: readonly string[]): Promise<number> {
   });
   // A closed stderr leaves no one to warn: the command carries on, and its status still says how it went.
   process.stderr.on('error', () => undefined);
-  let json = false;
+  // Known before parsing, so that a refused option is reported as JSON too when --json was asked for.
+  let json = argv.includes('--json');
   let resuming = false;
   try {
     const { values, positionals } = parse(argv);

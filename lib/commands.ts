@@ -21,6 +21,7 @@ import {
   filesUnder,
   folder,
   getTree,
+  type Failure,
   type Put,
   putFiles,
   STDIO,
@@ -225,7 +226,7 @@ async function put(context: Context, args: string[]): Promise<number> {
   if (sources.length === 1 && statSync(sources[0]!, { throwIfNoEntry: false })?.isDirectory() === true) {
     return putDone(context, await putFiles(context, uploadsUnder(sources[0]!, prefix, context), uploadHow(values)));
   }
-  const uploads: Upload[] = [];
+  const uploads: Array<Upload | Failure> = [];
   for (const source of sources) {
     if (source === STDIO) {
       uploads.push({ file: STDIO, key: target, size: undefined });
@@ -245,15 +246,15 @@ async function put(context: Context, args: string[]): Promise<number> {
       throw new UsageError(`${source} is not a regular file; to upload a pipe's data, give - and send it to stdin`);
     }
   }
-  refuseCollisions(uploads);
+  refuseCollisions(uploads.filter((upload): upload is Upload => 'key' in upload));
   return putDone(context, await putFiles(context, uploads, uploadHow(values)));
 }
 
 /** What a put did, as --json reports it, and its exit status: 1 when a file failed. */
 function putDone(context: Context, put: Put): number {
   context.result(put);
-  const total = put.failed.length + put.uploaded.length;
-  if (put.failed.length > 0) context.warn(`${put.failed.length} of ${total} files not uploaded`);
+  // A failure may be a folder that could not be read, of files never counted.
+  if (put.failed.length > 0) context.warn(`${count(put.uploaded.length)} uploaded, ${put.failed.length} failed`);
   return put.failed.length === 0 ? EXIT.ok : EXIT.failed;
 }
 
@@ -266,12 +267,16 @@ function uploadHow(values: Values): UploadHow {
  * The uploads of the files under `directory`, as it is walked: each at its path below `prefix` (a folder). Without
  * --recursive a directory is refused here, before anything is walked.
  */
-function uploadsUnder(directory: string, prefix: string, context: Context): AsyncGenerator<Upload> {
+function uploadsUnder(directory: string, prefix: string, context: Context): AsyncGenerator<Upload | Failure> {
   if (context.values.recursive !== true)
     throw new UsageError(`${directory} is a directory; pass --recursive to upload what it holds`);
   const under = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
   return (async function* () {
     for await (const file of filesUnder(directory, context)) {
+      if (typeof file !== 'string') {
+        yield file;
+        continue;
+      }
       // A file deleted since the walk saw it is fromFile's to report, as for any other file.
       const size = statSync(file, { throwIfNoEntry: false })?.size ?? 0;
       yield { file, key: under + relative(directory, file).split(sep).join('/'), size };

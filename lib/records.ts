@@ -8,7 +8,9 @@
  * time, beside a listed object of that ETag and size, last modified no later, is alike without asking: the ETag names
  * the object's bytes (a strong validator, RFC 9110 §8.8.3), and any write since, even of the same bytes with other
  * metadata, is later than `seen` (S3 API Reference, ListObjectsV2: LastModified, the object's creation date). A
- * record that does not hold, or does not read, is no record: the sync asks the server, as it would without one.
+ * file still as recorded beside an object of another ETag is known to differ, even where the stored mtime agrees (a
+ * rewrite that kept the time). A record that does not tell, or does not read, is no record: the sync asks the server,
+ * as it would without one.
  *
  * Records live in the user's cache directory (XDG Base Directory Specification: $XDG_CACHE_HOME, else ~/.cache), in
  * s3v4/sync/, a folder per pair of local directory and bucket folder, a file per local directory, so that a sync
@@ -73,12 +75,14 @@ export function recordStore(
         });
         return;
       }
-      made ??= mkdir(place, { recursive: true });
+      // The records name the user's files: theirs alone (0700, as the XDG specification asks of the directories it
+      // makes; 0600 files).
+      made ??= mkdir(place, { recursive: true, mode: 0o700 });
       await made;
       const files = [...records].map(([name, r]) => [name, r.size, r.mtimeMs, r.etag, r.seen]);
       // Written beside, then renamed over: a reader sees the old records or the new, never half of them.
       const temporary = `${file}.${randomBytes(6).toString('hex')}.tmp`;
-      await writeFile(temporary, JSON.stringify({ format: FORMAT, directory: path, files }));
+      await writeFile(temporary, JSON.stringify({ format: FORMAT, directory: path, files }), { mode: 0o600 });
       await rename(temporary, file).catch(async (error: unknown) => {
         await unlink(temporary).catch(() => undefined);
         throw error;
@@ -87,15 +91,20 @@ export function recordStore(
   };
 }
 
-/** Whether the record still holds for the file's stats and the listed object (see the module's comment). */
-export function holds(record: SyncRecord, stats: Pick<Stats, 'size' | 'mtimeMs'>, object: ListedObject): boolean {
-  return (
-    stats.size === record.size &&
-    sameMtime(stats.mtimeMs, record.mtimeMs) &&
-    object.size === record.size &&
-    object.etag === record.etag &&
-    seconds(object.lastModified) <= record.seen
-  );
+/**
+ * What the record says of the file and the listed object: `alike` while both are as recorded (see the module's
+ * comment); `changed` when the file is as recorded but the object is not, its ETag or size other than the ones the
+ * file matched, so its bytes may differ whatever its stored mtime says (a rewrite at one size, the mtime kept); and
+ * `unknown` when the file changed since, or the object was written again after `seen`: the sync asks the server.
+ */
+export function verdict(
+  record: SyncRecord,
+  stats: Pick<Stats, 'size' | 'mtimeMs'>,
+  object: ListedObject,
+): 'alike' | 'changed' | 'unknown' {
+  if (stats.size !== record.size || !sameMtime(stats.mtimeMs, record.mtimeMs)) return 'unknown';
+  if (object.etag !== record.etag || object.size !== record.size) return 'changed';
+  return seconds(object.lastModified) <= record.seen ? 'alike' : 'unknown';
 }
 
 /** A date in whole seconds since the epoch, as HTTP dates have it (RFC 9110 §5.6.7); NaN for none. */

@@ -9,7 +9,7 @@
  * unchanged tree needs a listing per folder and no request per file.
  */
 import { type Dirent, realpathSync, type Stats } from 'node:fs';
-import { lstat, readdir, rmdir, unlink } from 'node:fs/promises';
+import { lstat, rmdir, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { ListedObject } from './client.js';
 import { holdsEtag } from './digests.js';
@@ -17,12 +17,13 @@ import { PARTIAL_SUFFIX } from './download.js';
 import { S3v4Error } from './errors.js';
 import type { PathFilter } from './globs.js';
 import { sameMtime, storedMtime } from './mtime.js';
-import { holds, type RecordStore, recordStore, type SyncRecord, seconds } from './records.js';
+import { type RecordStore, recordStore, type SyncRecord, seconds, verdict } from './records.js';
 import { shownKey } from './replies.js';
 import {
   type BulkProgress,
   bulkProgress,
   bytes,
+  directoryEntries,
   downloadBelow,
   eachAtOnce,
   outside,
@@ -198,8 +199,12 @@ export async function syncDown(
         'ERR_S3V4_EMPTY_SOURCE',
         `nothing is under "${shownKey(folder)}", so --delete would empty ${directory}; check the prefix (or delete the files yourself)`,
       );
+    // S3 lets `conf` be an object and a folder at once; a file system does not, so the folder goes on alone, rather
+    // than the two racing for the name.
     for (const [name, object] of remote.objects)
-      if (options.filter(path + name)) {
+      if (remote.folders.has(name))
+        failed(run, object.key, `skipped "${shownKey(object.key)}": "${shownKey(object.key)}/" is a folder too`);
+      else if (options.filter(path + name)) {
         const taken = take(records, name);
         yield {
           shown: object.key,
@@ -332,7 +337,7 @@ async function transfers<T extends Pair>(
   const { unsaved, store } = run;
   if (unsaved !== undefined && store !== undefined)
     transfer.warn(
-      `could not keep sync records in ${store.place} (${unsaved.code ?? unsaved.message}); the next sync reads every object's metadata again`,
+      `could not keep sync records in ${store.place} (${unsaved.code ?? unsaved.message}); the next sync asks the server again for the files they would have kept`,
     );
 }
 
@@ -406,14 +411,13 @@ function failed(run: Run, shown: string, message: string): void {
 async function entriesOf(run: Run, directory: string, side: 'source' | 'destination'): Promise<Map<string, Kind>> {
   let entries: Dirent[];
   try {
-    entries = await readdir(directory, { withFileTypes: true });
+    entries = await directoryEntries(directory, run.all.warn);
   } catch (error) {
     const { code, message } = error as NodeJS.ErrnoException;
     if (code === 'ENOENT') return new Map();
     failed(run, directory, `cannot read the directory ${directory} (${code ?? message}); skipped`);
     return new Map();
   }
-  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const kinds = new Map<string, Kind>();
   for (const entry of entries) {
     const path = join(directory, entry.name);
@@ -455,7 +459,7 @@ type Verdict = { alike: false } | { alike: true; record: SyncRecord | undefined 
 
 /**
  * Whether the local file and the object are alike: by size, then (for one size) --checksum compares the bytes with
- * the ETag, and by default the modification times are compared: by the file's record when it holds (records.ts),
+ * the ETag, and by default the modification times are compared: by the file's record when it tells (records.ts),
  * else with the object's read by a request of its own, since a listing carries no metadata (mtime.ts).
  */
 async function compare(
@@ -470,7 +474,9 @@ async function compare(
   if (comparison === 'size') return { alike: true, record: undefined };
   if (comparison === 'checksum')
     return (await holdsEtag(file, stats.size, object.etag)) ? { alike: true, record: undefined } : { alike: false };
-  if (known !== undefined && holds(known, stats, object)) return { alike: true, record: known };
+  const recorded = known === undefined ? 'unknown' : verdict(known, stats, object);
+  if (recorded === 'alike') return { alike: true, record: known };
+  if (recorded === 'changed') return { alike: false };
   const { client, signal } = run.transfer;
   const info = await client.head(object.key, { signal });
   const mtime = storedMtime(info);

@@ -9,7 +9,7 @@
  * and an abort signal, not the command line. Only the client's types are imported here: its module (and
  * undici with it) is loaded by whoever makes the client.
  */
-import { existsSync, mkdirSync, realpathSync } from 'node:fs';
+import { type Dirent, existsSync, mkdirSync, realpathSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { dirname, extname, isAbsolute, join, relative, sep } from 'node:path';
 import { Transform } from 'node:stream';
@@ -91,19 +91,59 @@ const CONTENT_TYPES: Readonly<Record<string, string>> = {
 // ---------------------------------------------------------------------------
 // Uploads
 
+/** A file a transfer of many could not take, and why. */
+export interface Failure {
+  file: string;
+  message: string;
+}
+
+/**
+ * A directory's entries, sorted by name. A name that is not UTF-8 is left out, with a warning: Node decodes its bytes
+ * to U+FFFD, so the file cannot be opened by the name it gets, and no S3 key (UTF-8, S3 User Guide: "Naming objects")
+ * could hold the name it has.
+ */
+export async function directoryEntries(directory: string, warn: (message: string) => void): Promise<Dirent[]> {
+  const entries = await readdir(directory, { withFileTypes: true });
+  const lossy = entries.some((entry) => entry.name.includes('\uFFFD')) ? await undecodable(directory) : undefined;
+  const kept = entries.filter((entry) => {
+    if (lossy?.has(entry.name) !== true) return true;
+    warn(`skipped ${join(directory, entry.name)}: its name is not UTF-8, which no key can hold (rename it)`);
+    return false;
+  });
+  return kept.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** The names in the directory that are not UTF-8, as Node decodes them. */
+async function undecodable(directory: string): Promise<Set<string>> {
+  const raw = await readdir(directory, { encoding: 'buffer' });
+  return new Set(raw.filter((name) => !Buffer.from(name.toString()).equals(name)).map((name) => name.toString()));
+}
+
 /**
  * Regular files under a directory, one directory read at a time, each sorted by name; symbolic links and other
- * special files are skipped with a warning.
+ * special files are skipped with a warning. A directory below it that cannot be read (gone since, or not allowed)
+ * comes as a Failure, and the walk goes on.
  */
-export async function* filesUnder(directory: string, transfer: Pick<Transfer, 'warn'>): AsyncGenerator<string> {
-  const entries = await readdir(directory, { withFileTypes: true });
-  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+export async function* filesUnder(
+  directory: string,
+  transfer: Pick<Transfer, 'warn'>,
+  top = true,
+): AsyncGenerator<string | Failure> {
+  let entries: Dirent[];
+  try {
+    entries = await directoryEntries(directory, transfer.warn);
+  } catch (error) {
+    const { code, message } = error as NodeJS.ErrnoException;
+    if (top) throw error;
+    yield { file: directory, message: `cannot read the directory ${directory} (${code ?? message}); skipped` };
+    return;
+  }
   for (const entry of entries) {
     const path = join(directory, entry.name);
     // A download's temporary file, left by a crash, is not the user's file to upload.
     if (entry.isFile() && entry.name.endsWith(PARTIAL_SUFFIX)) transfer.warn(`skipped ${path}: an unfinished download`);
     else if (entry.isFile()) yield path;
-    else if (entry.isDirectory()) yield* filesUnder(path, transfer);
+    else if (entry.isDirectory()) yield* filesUnder(path, transfer, false);
     else transfer.warn(`skipped ${path}: not a regular file`);
   }
 }
@@ -144,7 +184,7 @@ export type Uploaded = Upload & { size: number; etag: string; resumed?: { parts:
 /** What a put of files did, as --json reports it. */
 export interface Put {
   uploaded: Uploaded[];
-  failed: Array<{ file: string; message: string }>;
+  failed: Failure[];
 }
 
 /**
@@ -156,7 +196,7 @@ export interface Put {
  */
 export async function putFiles(
   transfer: Transfer,
-  uploads: AsyncIterable<Upload> | readonly Upload[],
+  uploads: AsyncIterable<Upload | Failure> | ReadonlyArray<Upload | Failure>,
   how: UploadHow,
 ): Promise<Put> {
   const single = Array.isArray(uploads) && uploads.length === 1;
@@ -164,10 +204,17 @@ export async function putFiles(
   const done: Array<Uploaded | undefined> = [];
   const failed: Put['failed'] = [];
   let order = 0;
+  const failure = (file: string, message: string) => {
+    failed.push({ file, message });
+    (all?.warn ?? transfer.warn)(message);
+  };
   const each = async function* () {
     for await (const upload of uploads) {
-      all?.found(upload.size ?? 0);
-      yield { upload, at: order++ };
+      if ('message' in upload) failure(upload.file, upload.message);
+      else {
+        all?.found(upload.size ?? 0);
+        yield { upload, at: order++ };
+      }
     }
     all?.listed();
   };
@@ -178,8 +225,7 @@ export async function putFiles(
       } catch (error) {
         if (all === undefined || !skippable(error, transfer.signal)) throw error;
         all.finished();
-        failed.push({ file: upload.file, message: (error as Error).message });
-        all.warn((error as Error).message);
+        failure(upload.file, (error as Error).message);
       }
     });
   } finally {
@@ -245,6 +291,9 @@ export async function uploadFile(
     };
   } catch (error) {
     bar.moved(-sent);
+    // One of many files, whose key is made from its path: the file is what the user can rename.
+    if (all !== undefined && error instanceof InvalidArgumentError && error.argument === 'key')
+      throw new InvalidArgumentError(upload.file, `its key ${error.message.slice('key: '.length)}`);
     throw error;
   } finally {
     if (all === undefined) bar.end();
@@ -675,7 +724,8 @@ export function bytes(count: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let value = count;
   let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
+  // 1023.96 KiB shows as 1.0 MiB, not 1024.0 KiB: the unit is chosen after rounding.
+  while (unit < units.length - 1 && (unit === 0 ? value >= 1024 : Number(value.toFixed(1)) >= 1024)) {
     value /= 1024;
     unit++;
   }

@@ -270,6 +270,11 @@ onEachServer('the s3v4 command line', 'spec/cli.spec.ts', 600, (test, on) => {
       [['sync', 'a', 's3:b', '--chekcsum'], /^s3v4: unknown option --chekcsum \(--checksum\?\); sync takes /],
       [['--dleete'], /^s3v4: unknown option --dleete \(--delete\?\); the options are /],
       [['rm', 'x', '-Z'], /^s3v4: unknown option -Z; rm takes .*; a FILE or KEY that starts with - goes after --$/m],
+      [
+        ['--config', 'x.toml', 'ls', '--bogsu'],
+        // The value of --config is no command's name.
+        /^s3v4: unknown option --bogsu; ls takes --recursive/,
+      ],
       [['ls', '--force'], /--force does not apply to ls/],
       [
         ['put', some, 'b/', '--jobs', '-1'],
@@ -619,8 +624,8 @@ onEachServer('the s3v4 command line', 'spec/cli.spec.ts', 600, (test, on) => {
     const run = s3v4(['put', tree, 'stop/', '-r', '--jobs', '4', '--json']);
     // 1, as get --recursive gives for a key it refuses: the command did not do all it was asked.
     assert.is(run.status, 1, run.stderr);
-    assert.match(run.stderr, /key: is \d+ bytes in UTF-8; S3 keys are at most 1024/);
-    assert.match(run.stderr, /^s3v4: 1 of 31 files not uploaded$/m);
+    assert.match(run.stderr, /too-long\.txt: its key is \d+ bytes in UTF-8; S3 keys are at most 1024/);
+    assert.match(run.stderr, /^s3v4: 30 files uploaded, 1 failed$/m);
     const put = JSON.parse(run.stdout) as {
       uploaded: Array<{ key: string }>;
       failed: Array<{ file: string; message: string }>;
@@ -861,16 +866,27 @@ onEachServer('the s3v4 command line', 'spec/cli.spec.ts', 600, (test, on) => {
       // Behind the records' back: a.txt stored again, the same bytes (the same ETag) with another time; the other
       // writer's mtime. Only its Last-Modified tells: sync up sends the file again, for its time, and sync down takes
       // the object's.
+      const other = join(dir, 'records-other');
+      const old = new Date(Date.UTC(2020, 0, 1));
+      /** Stores a.txt as another writer would, `body` with that writer's time: sync down fetches it, and it alone. */
+      const storedBehind = async (body: Buffer) => {
+        writeFileSync(other, body);
+        utimesSync(other, old, old);
+        ok(['put', other, 'records/a.txt']);
+        const down = await sync(['s3:records', mirror]);
+        assert.equal(
+          down.result.downloaded.map((d) => d.key),
+          ['records/a.txt'],
+        );
+      };
       await nextSecond();
-      const other = file('records-other', bodies.get('a.txt')!);
-      utimesSync(other, new Date(Date.UTC(2020, 0, 1)), new Date(Date.UTC(2020, 0, 1)));
-      ok(['put', other, 'records/a.txt']);
-      const down = await sync(['s3:records', mirror]);
-      assert.equal(
-        down.result.downloaded.map((d) => d.key),
-        ['records/a.txt'],
-      );
-      assert.is(lstatSync(join(mirror, 'a.txt')).mtimeMs, Date.UTC(2020, 0, 1));
+      await storedBehind(bodies.get('a.txt')!);
+      assert.is(lstatSync(join(mirror, 'a.txt')).mtimeMs, old.getTime());
+      // A rewrite at one size that keeps the time, stored mtime and all: the mirror's a.txt is still as its record says,
+      // and the ETag it matched is gone, so its bytes differ and sync down fetches them (by time alone it would not).
+      const rewritten = randomBytes(700);
+      await storedBehind(rewritten);
+      bodies.set('a.txt', rewritten);
       // A file touched, another rewritten at its size: sent again, as without records.
       const touched = join(src, 'ünï/b c.bin');
       utimesSync(touched, new Date(), new Date(Date.now() + 5000));
@@ -894,7 +910,7 @@ onEachServer('the s3v4 command line', 'spec/cli.spec.ts', 600, (test, on) => {
       assert.is(blocked.result.uploaded.length, names.length);
       assert.match(
         blocked.run.stderr,
-        /could not keep sync records in .*\(ENOTDIR\); the next sync reads every object's metadata again/,
+        /could not keep sync records in .*\(ENOTDIR\); the next sync asks the server again for the files they would have kept/,
       );
       // A dry run writes none.
       const before = readdirSync(place).length;
@@ -906,6 +922,51 @@ onEachServer('the s3v4 command line', 'spec/cli.spec.ts', 600, (test, on) => {
     for (const [name, body] of bodies) assert.ok(readFileSync(join(mirror, name)).equals(body), name);
     ok(['rm', '--prefix', 'records/', '--yes']);
     ok(['rm', '--prefix', 'records-elsewhere/', '--yes']);
+  });
+
+  local('a refused option with --json still prints the error as JSON', () => {
+    const run = s3v4(['ls', '--bogus', '--json']);
+    assert.is(run.status, 2);
+    assert.equal(JSON.parse(run.stdout), {
+      error: { code: 'ERR_S3V4_USAGE', message: run.stderr.trim().replace(/^s3v4: /, '') },
+    });
+  });
+
+  test('sync down of a name that is an object and a folder at once takes the folder, every time, and says so', () => {
+    for (const key of ['both/conf', 'both/conf/x', 'both/y']) ok(['put', file('both-src', key), key]);
+    for (let run = 0; run < 3; run++) {
+      const dest = join(dir, `both-${run}`);
+      const synced = s3v4(['sync', 's3:both', dest, '--json']);
+      assert.is(synced.status, 1, synced.stderr);
+      assert.match(synced.stderr, /skipped "both\/conf": "both\/conf\/" is a folder too/);
+      assert.equal((JSON.parse(synced.stdout) as Synced).downloaded.map((d) => d.key).sort(), [
+        'both/conf/x',
+        'both/y',
+      ]);
+      assert.is(readFileSync(join(dest, 'conf', 'x'), 'utf8'), 'both/conf/x');
+    }
+    ok(['rm', '--prefix', 'both/', '--yes']);
+  });
+
+  local('a file whose name is not UTF-8 is skipped with a warning, and --delete still deletes', () => {
+    const src = join(dir, 'latin1');
+    mkdirSync(src, { recursive: true });
+    writeFileSync(Buffer.from(`${src}/r\xe9sum\xe9.txt`, 'latin1'), 'cv');
+    file('latin1/ok.txt', 'ok');
+    ok(['put', file('latin1-gone', 'gone'), 'latin1/gone.txt']);
+    const synced = s3v4(['sync', src, 's3:latin1', '--delete', '--json']);
+    assert.is(synced.status, 0, synced.stderr);
+    assert.match(
+      synced.stderr,
+      /skipped .*latin1\/r\uFFFDsum\uFFFD\.txt: its name is not UTF-8, which no key can hold/,
+    );
+    assert.equal(keys('latin1/'), ['latin1/ok.txt']);
+    const put = s3v4(['put', src, 'latin1b/', '--recursive']);
+    assert.is(put.status, 0, put.stderr);
+    assert.match(put.stderr, /its name is not UTF-8/);
+    assert.equal(keys('latin1b/'), ['latin1b/ok.txt']);
+    ok(['rm', '--prefix', 'latin1', '--yes']);
+    ok(['rm', '--prefix', 'latin1b', '--yes']);
   });
 
   local('sync --dry-run, --include, --exclude and --size-only; what it refuses, and what it skips', () => {

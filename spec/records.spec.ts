@@ -1,15 +1,15 @@
 /**
- * Unit specs of lib/records.ts: when a sync's record of a file still holds, generated (each of its five conditions
- * broken alone, at random), and the store's files: what it writes reads back, names of every kind included, and
+ * Unit specs of lib/records.ts: what a sync's record of a file tells, generated (each of its five conditions broken
+ * alone, at random), and the store's files: what it writes reads back, names of every kind included, and
  * what it did not write (torn, foreign, of another directory) reads as no record. The sync that uses them is tested
  * against the servers in cli.spec.ts.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cacheHome, holds, recordStore, type SyncRecord, seconds } from '../lib/records.js';
+import { cacheHome, recordStore, type SyncRecord, seconds, verdict } from '../lib/records.js';
 import { prng } from './helpers.js';
 
 const work = mkdtempSync(join(tmpdir(), 's3v4-records-'));
@@ -32,25 +32,46 @@ function holding() {
   return { record, stats, object: { key: 'k', size: record.size, etag: record.etag, lastModified } };
 }
 
-test('a record holds while the file and the object are as recorded; any one change breaks it', () => {
+test('a record tells while the file and the object are as recorded; any one change makes it say which', () => {
+  const expected = {
+    'file size': 'unknown',
+    'file time': 'unknown',
+    'object size': 'changed',
+    etag: 'changed',
+    'later write': 'unknown',
+  } as const;
   for (let i = 0; i < 2000; i++) {
     const { record, stats, object } = holding();
-    assert.ok(holds(record, stats, object), JSON.stringify({ record, stats, object }));
-    const broken = pick(['file size', 'file time', 'object size', 'etag', 'later write'] as const);
+    assert.is(verdict(record, stats, object), 'alike', JSON.stringify({ record, stats, object }));
+    const broken = pick(Object.keys(expected) as Array<keyof typeof expected>);
     if (broken === 'file size') stats.size += pick([-1, 1, 4096]);
     if (broken === 'file time') stats.mtimeMs += pick([-1, 1, 1000, -3_600_000]);
     if (broken === 'object size') object.size += pick([-1, 1]);
     if (broken === 'etag') object.etag = `${object.etag}0`;
     // A write in the next second, even of the same bytes: its Last-Modified is later than the record's Date.
     if (broken === 'later write') object.lastModified = new Date((record.seen + 1) * 1000 + Math.floor(next() * 5000));
-    assert.not.ok(holds(record, stats, object), `${broken}: ${JSON.stringify({ record, stats, object })}`);
+    assert.is(
+      verdict(record, stats, object),
+      expected[broken],
+      `${broken}: ${JSON.stringify({ record, stats, object })}`,
+    );
+  }
+});
+
+test('a file changed since its record says nothing of the object, whatever the object did', () => {
+  for (let i = 0; i < 200; i++) {
+    const { record, stats, object } = holding();
+    stats.mtimeMs += 1000;
+    object.etag = pick([object.etag, 'other']);
+    object.lastModified = new Date((record.seen + pick([0, 5])) * 1000);
+    assert.is(verdict(record, stats, object), 'unknown');
   }
 });
 
 test('times to the millisecond: a file system that keeps less than the record still holds', () => {
   const { record, stats, object } = holding();
   stats.mtimeMs = Math.round(record.mtimeMs);
-  assert.ok(holds(record, stats, object));
+  assert.is(verdict(record, stats, object), 'alike');
   assert.is(seconds(new Date('2026-12-02T06:30:12.999Z')), Date.UTC(2026, 11, 2, 6, 30, 12) / 1000);
   assert.ok(Number.isNaN(seconds(undefined)));
 });
@@ -77,6 +98,9 @@ test('what the store writes reads back, for names of every kind, and nothing els
   await store.write('gone/', new Map());
   // Nothing but the records themselves is left in the store: no temporary files.
   assert.ok(readdirSync(store.place).every((name) => name.endsWith('.json')));
+  // The user's alone: they name the user's files.
+  assert.is(statSync(store.place).mode & 0o777, 0o700);
+  for (const name of readdirSync(store.place)) assert.is(statSync(join(store.place, name)).mode & 0o777, 0o600);
   assert.equal(await store.read('never/'), new Map());
 });
 
