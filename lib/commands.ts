@@ -224,7 +224,9 @@ async function put(context: Context, args: string[]): Promise<number> {
   // One directory is uploaded as it is walked; several sources are walked first, so two files bound for one key are
   // refused before anything is uploaded.
   if (sources.length === 1 && statSync(sources[0]!, { throwIfNoEntry: false })?.isDirectory() === true) {
-    return putDone(context, await putFiles(context, uploadsUnder(sources[0]!, prefix, context), uploadHow(values)));
+    const put = await putFiles(context, uploadsUnder(sources[0]!, prefix, context), uploadHow(values));
+    if (put.uploaded.length + put.failed.length === 0) context.warn(`no files under ${sources[0]}`);
+    return putDone(context, put);
   }
   const uploads: Array<Upload | Failure> = [];
   for (const source of sources) {

@@ -30,6 +30,7 @@ import {
   skippable,
   type Transfer,
   treeRoot,
+  unmakeTree,
   unsafe,
   uploadFile,
 } from './transfers.js';
@@ -194,11 +195,16 @@ export async function syncDown(
     ]);
     // S3 has no directories: a mistyped prefix is an empty one, and --delete would then empty DEST (rclone refuses a
     // source that does not exist for the same reason).
-    if (path === '' && options.delete && remote.objects.size === 0 && remote.folders.size === 0)
-      throw new S3v4Error(
-        'ERR_S3V4_EMPTY_SOURCE',
-        `nothing is under "${shownKey(folder)}", so --delete would empty ${directory}; check the prefix (or delete the files yourself)`,
-      );
+    // Either way, a DEST made for nothing is removed again.
+    if (path === '' && remote.objects.size === 0 && remote.folders.size === 0) {
+      unmakeTree(tree);
+      if (options.delete)
+        throw new S3v4Error(
+          'ERR_S3V4_EMPTY_SOURCE',
+          `nothing is under "${shownKey(folder)}", so --delete would empty ${directory}; check the prefix (or delete the files yourself)`,
+        );
+      transfer.warn(`nothing is under "${shownKey(folder)}"`);
+    }
     // S3 lets `conf` be an object and a folder at once; a file system does not, so the folder goes on alone, rather
     // than the two racing for the name.
     for (const [name, object] of remote.objects)

@@ -9,7 +9,7 @@
  * and an abort signal, not the command line. Only the client's types are imported here: its module (and
  * undici with it) is loaded by whoever makes the client.
  */
-import { type Dirent, existsSync, mkdirSync, realpathSync } from 'node:fs';
+import { type Dirent, existsSync, mkdirSync, realpathSync, rmdirSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { dirname, extname, isAbsolute, join, relative, sep } from 'node:path';
 import { Transform } from 'node:stream';
@@ -372,7 +372,10 @@ export async function getTree(transfer: Transfer, prefix: string, dest: string):
   } finally {
     all.end();
   }
-  if (listed === 0) transfer.warn(`no objects under "${shownKey(prefix)}"`);
+  if (listed === 0) {
+    transfer.warn(`no objects under "${shownKey(prefix)}"`);
+    unmakeTree(tree);
+  }
   // In the listing's order, whatever order the downloads finished in.
   return { downloaded: downloaded.filter((entry) => entry !== undefined), failed };
 }
@@ -392,12 +395,30 @@ export interface TreeRoot {
   readonly root: string;
   /** Directories already found inside DEST: a tree's files share a few, and each check is several system calls. */
   readonly checked: Set<string>;
+  /** The first directory made for DEST, if it did not exist. */
+  readonly made?: string | undefined;
 }
 
 /** DEST made, and resolved once. */
 export function treeRoot(dest: string): TreeRoot {
-  mkdirSync(dest, { recursive: true });
-  return { dest, root: realpathSync(dest), checked: new Set() };
+  const made = mkdirSync(dest, { recursive: true });
+  return { dest, root: realpathSync(dest), checked: new Set(), made };
+}
+
+/**
+ * Removes what treeRoot() made for a transfer that brought nothing, DEST up to the first directory it made, each
+ * only while empty: a command that found nothing to fetch leaves no trace.
+ */
+export function unmakeTree(tree: TreeRoot): void {
+  if (tree.made === undefined) return;
+  for (let directory = tree.root; ; directory = dirname(directory)) {
+    try {
+      rmdirSync(directory);
+    } catch {
+      return;
+    }
+    if (directory === tree.made || dirname(directory) === directory) return;
+  }
 }
 
 /** An object downloaded below a tree's root: its key, the file as the user named it, and what the download gave it. */

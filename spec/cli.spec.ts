@@ -1032,6 +1032,17 @@ onEachServer('the s3v4 command line', 'spec/cli.spec.ts', 600, (test, on) => {
     assert.is(empty.status, 1, empty.stderr);
     assert.match(empty.stderr, /nothing is under "filtered-typo\/", so --delete would empty/);
     assert.ok(existsSync(join(src, 'keep.txt')));
+    // Into a DEST that did not exist: refused, or without --delete said, and DEST is not left behind; nor by get -r.
+    const missing = join(dir, 'typo-dest', 'below');
+    assert.is(s3v4(['sync', 's3:filtered-typo', missing, '--delete']).status, 1);
+    const quiet = s3v4(['sync', 's3:filtered-typo', missing]);
+    assert.is(quiet.status, 0, quiet.stderr);
+    assert.match(quiet.stderr, /^s3v4: nothing is under "filtered-typo\/"$/m);
+    const got = s3v4(['get', 'filtered-typo/', missing, '--recursive']);
+    assert.match(got.stderr, /no objects under "filtered-typo\/"/);
+    assert.not.ok(existsSync(join(dir, 'typo-dest')), 'DEST was left behind');
+    mkdirSync(join(dir, 'put-empty'));
+    assert.match(s3v4(['put', join(dir, 'put-empty'), 'x/', '--recursive']).stderr, /no files under .*put-empty/);
     // So is an empty directory syncing up with --delete (an unmounted disk): the folder stays.
     mkdirSync(join(dir, 'sync-empty'));
     const emptied = s3v4(['sync', join(dir, 'sync-empty'), 's3:filtered', '--delete']);
