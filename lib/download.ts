@@ -13,7 +13,7 @@ import { mkdir } from 'node:fs/promises';
 import { basename, dirname, join, sep } from 'node:path';
 import { checkContentLength, positiveInteger } from './arguments.js';
 import { InvalidArgumentError, S3Error, S3v4Error } from './errors.js';
-import { close, futimes, link, open, rename, unlink, writev } from './files.js';
+import { close, fchmod, futimes, link, open, rename, unlink, writev } from './files.js';
 import { type GetResult, shownKey } from './replies.js';
 import { storedMtime } from './mtime.js';
 import { type LinkedAbort, linkedAbort } from './signals.js';
@@ -70,7 +70,7 @@ export async function downloadFile(
   const concurrency = positiveInteger(options.concurrency ?? DEFAULT_RANGES_IN_FLIGHT, 'concurrency');
   const rangeSize = positiveInteger(options.partSize ?? DEFAULT_RANGE_SIZE, 'partSize');
   const whole = options.size !== undefined && checkContentLength(options.size, 'size') <= rangeSize;
-  checkTarget(path, options.overwrite ?? true);
+  const replaced = checkTarget(path, options.overwrite ?? true);
   const partial = partialPath(path);
   const stop = linkedAbort(options.signal);
   const { signal } = stop;
@@ -93,6 +93,9 @@ export async function downloadFile(
       return open(partial, 'wx');
     });
     removeAtExit(partial);
+    // A file replaced keeps its permissions (an executable stays one), as cp(1) keeps them when it overwrites; not
+    // set-user-ID and the like, which a write clears.
+    if (replaced !== undefined) await fchmod(file, replaced.mode & 0o777);
     const written = new Written(options.onProgress, first.size);
     if (first.contentRange === undefined) {
       // The whole object came (a server that ignores Range, or the empty object's plain GET): its length is its size.
@@ -336,8 +339,9 @@ function partialPath(path: string): string {
 /**
  * Refuses a path that is not a regular file (renaming over a FIFO, a device or a symbolic link, `/dev/stdout` is
  * one, would replace the entry itself, not write to what it leads to), and an existing file unless `overwrite`.
+ * Resolves to the file that will be replaced, if any.
  */
-function checkTarget(path: string, overwrite: boolean): void {
+function checkTarget(path: string, overwrite: boolean): Stats | undefined {
   if (typeof path !== 'string' || path === '' || path.endsWith('/') || path.endsWith(sep)) {
     throw new InvalidArgumentError('path', `must name a file, got ${JSON.stringify(path)}`);
   }
@@ -349,7 +353,7 @@ function checkTarget(path: string, overwrite: boolean): void {
     const { code, message } = error as NodeJS.ErrnoException;
     throw new InvalidArgumentError('path', `${path} cannot be written (${code ?? message})`);
   }
-  if (existing === undefined) return;
+  if (existing === undefined) return undefined;
   if (!existing.isFile()) {
     throw new S3v4Error(
       'ERR_S3V4_NOT_A_FILE',
@@ -357,6 +361,7 @@ function checkTarget(path: string, overwrite: boolean): void {
     );
   }
   if (!overwrite) throw new S3v4Error('ERR_S3V4_EXISTS', `${path} exists and overwrite is false`);
+  return existing;
 }
 
 /** Moves the complete file into place: a rename, or without `overwrite` a hard link, which fails if `path` appeared. */

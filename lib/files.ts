@@ -13,6 +13,7 @@ export const fstat = promisify(fs.fstat);
 export const read = promisify(fs.read);
 export const writev = promisify(fs.writev);
 export const futimes = promisify(fs.futimes);
+export const fchmod = promisify(fs.fchmod);
 export const link = promisify(fs.link);
 export const rename = promisify(fs.rename);
 export const unlink = promisify(fs.unlink);

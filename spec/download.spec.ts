@@ -9,6 +9,7 @@
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
+  chmodSync,
   lstatSync,
   mkdirSync,
   mkdtempSync,
@@ -186,9 +187,16 @@ onEachServer('client.download', 'spec/download.spec.ts', 240, (test, on) => {
       assert.instance(error, InvalidArgumentError, `${bad}: ${String(error)}`);
       assert.is((error as InvalidArgumentError).argument, 'path');
     }
-    // Replaced by default, as fs.writeFile would.
+    // Replaced by default, as fs.writeFile would, keeping its permissions as cp(1) does (set-user-ID dropped).
+    chmodSync(path, 0o4750);
     await client.download(key, path);
     assert.is(sha256(readFileSync(path)), sha256(bytes));
+    assert.is(lstatSync(path).mode & 0o7777, 0o750);
+    // A new file gets the default mode, whatever a replaced one had.
+    const fresh = join(dir, 'fresh.bin');
+    await client.download(key, fresh);
+    assert.is(lstatSync(fresh).mode & 0o7777, 0o666 & ~process.umask());
+    rmSync(fresh);
     assert.equal(leftovers(), []);
     await client.delete(key);
   });
