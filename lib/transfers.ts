@@ -11,7 +11,7 @@
  */
 import { type Dirent, existsSync, mkdirSync, realpathSync, rmdirSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
-import { dirname, extname, isAbsolute, join, relative, sep } from 'node:path';
+import { dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fromFile } from './bodies.js';
@@ -395,29 +395,31 @@ export interface TreeRoot {
   readonly root: string;
   /** Directories already found inside DEST: a tree's files share a few, and each check is several system calls. */
   readonly checked: Set<string>;
-  /** The first directory made for DEST, if it did not exist. */
+  /** The first directory made for DEST, resolved, if DEST did not exist. */
   readonly made?: string | undefined;
 }
 
 /** DEST made, and resolved once. */
 export function treeRoot(dest: string): TreeRoot {
+  // mkdirSync gives the first directory it made as named (relative if DEST is).
   const made = mkdirSync(dest, { recursive: true });
-  return { dest, root: realpathSync(dest), checked: new Set(), made };
+  return { dest, root: realpathSync(dest), checked: new Set(), made: made === undefined ? undefined : resolve(made) };
 }
 
 /**
- * Removes what treeRoot() made for a transfer that brought nothing, DEST up to the first directory it made, each
- * only while empty: a command that found nothing to fetch leaves no trace.
+ * Removes what treeRoot() made for a transfer that brought nothing: DEST and its parents up to the first directory
+ * it made, never above, each only while empty. A command that found nothing to fetch leaves no trace.
  */
 export function unmakeTree(tree: TreeRoot): void {
-  if (tree.made === undefined) return;
-  for (let directory = tree.root; ; directory = dirname(directory)) {
+  const { made } = tree;
+  if (made === undefined) return;
+  for (let directory = resolve(tree.dest); directory === made || directory.startsWith(`${made}${sep}`); ) {
     try {
       rmdirSync(directory);
     } catch {
       return;
     }
-    if (directory === tree.made || dirname(directory) === directory) return;
+    directory = dirname(directory);
   }
 }
 

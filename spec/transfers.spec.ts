@@ -1,14 +1,14 @@
 /**
  * Unit specs of lib/transfers.ts' local side: a directory's entries when some names are not UTF-8 (bytes a Linux file
- * system keeps as they are, which Node decodes to U+FFFD), and sizes as the command line shows them, at every unit's
- * edge.
+ * system keeps as they are, which Node decodes to U+FFFD), a DEST made for a download of nothing and removed again,
+ * and sizes as the command line shows them, at every unit's edge.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { bytes, directoryEntries, filesUnder } from '../lib/transfers.js';
+import { bytes, directoryEntries, filesUnder, treeRoot, unmakeTree } from '../lib/transfers.js';
 
 const work = mkdtempSync(join(tmpdir(), 's3v4-transfers-'));
 
@@ -65,6 +65,29 @@ test('a directory below the top that cannot be read is a failure of its own, and
     thrown = error;
   }
   assert.is((thrown as NodeJS.ErrnoException).code, 'ENOENT');
+});
+
+test('a DEST made for nothing is removed up to the first directory made, never above, and only while empty', () => {
+  const cwd = process.cwd();
+  const empty = join(work, 'empty-cwd');
+  mkdirSync(empty);
+  try {
+    // Relative, from a directory that is itself empty: it must stay.
+    process.chdir(empty);
+    unmakeTree(treeRoot(join('a', 'b')));
+    assert.equal(readdirSync(empty), []);
+    assert.ok(existsSync(empty));
+    // One that existed stays, and so does one something was written into.
+    mkdirSync('kept');
+    unmakeTree(treeRoot('kept'));
+    assert.ok(existsSync('kept'));
+    const used = treeRoot(join('used', 'inner'));
+    writeFileSync(join('used', 'inner', 'file'), 'x');
+    unmakeTree(used);
+    assert.ok(existsSync(join('used', 'inner', 'file')));
+  } finally {
+    process.chdir(cwd);
+  }
 });
 
 test('sizes change unit once they would show 1024.0', () => {
