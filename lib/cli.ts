@@ -13,6 +13,7 @@ import { setMaxListeners } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
+import { closest } from './arguments.js';
 // The client and doctor (and undici with them) are imported when a command needs them: --help and usage errors stay
 // quick.
 import type { S3Client } from './client.js';
@@ -97,27 +98,12 @@ function unknownOption(option: string, argv: readonly string[]): string {
   const command = commandNamed(name);
   const known = command === undefined ? Object.keys(OPTIONS) : [...command.options, ...GLOBAL];
   const typed = option.replace(/^-+/, '').split('=')[0]!;
-  const nearest = known
-    .map((candidate) => ({ candidate, distance: editDistance(typed, candidate) }))
-    .filter(({ distance }) => distance <= 2)
-    .sort((a, b) => a.distance - b.distance)[0]?.candidate;
-  const guess = nearest === undefined ? '' : ` (--${nearest}?)`;
+  const nearest = closest(typed, known);
+  const guess = nearest === undefined || nearest.distance > 2 ? '' : ` (--${nearest.name}?)`;
   const takes = command === undefined ? 'the options are' : `${name} takes`;
   const list = known.map((o) => `--${o}`).join(', ');
   // parseArgs' own advice, shortened: a name that starts with a dash is a positional after --.
   return `unknown option ${option}${guess}; ${takes} ${list}; a FILE or KEY that starts with - goes after --`;
-}
-
-/** Levenshtein's distance: the fewest one-character insertions, deletions and substitutions from `a` to `b`. */
-function editDistance(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= b.length; j++)
-      next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    row = next;
-  }
-  return row[b.length]!;
 }
 
 /** The package's version, from its package.json. */

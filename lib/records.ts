@@ -107,6 +107,20 @@ export function verdict(
   return seconds(object.lastModified) <= record.seen ? 'alike' : 'unknown';
 }
 
+/**
+ * The record of a file of `size` bytes and time `mtimeMs` beside the object of that ETag, as it was by `by` (a reply's
+ * Date, a Last-Modified); none without a time the object is known by, or without a file's time (standard input).
+ */
+export function recordOf(
+  size: number,
+  mtimeMs: number | undefined,
+  etag: string,
+  by: Date | undefined,
+): SyncRecord | undefined {
+  const seen = seconds(by);
+  return mtimeMs === undefined || Number.isNaN(seen) ? undefined : { size, mtimeMs, etag, seen };
+}
+
 /** A date in whole seconds since the epoch, as HTTP dates have it (RFC 9110 §5.6.7); NaN for none. */
 export function seconds(date: Date | undefined): number {
   return Math.floor((date?.getTime() ?? Number.NaN) / 1000);

@@ -17,6 +17,7 @@ import {
   type Report,
   type Sourced,
 } from './providers.js';
+import { closest } from './arguments.js';
 import type { CredentialPlan } from './chain.js';
 import type { CredentialAttempt } from './errors.js';
 import { MAX_PRESIGN_EXPIRY } from './signer.js';
@@ -144,23 +145,10 @@ export function credentialProblem(value: string, printable: boolean): string | u
   return undefined;
 }
 
-/** Levenshtein distance, for "did you mean". */
-function distance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      row[j] = Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    previous = row;
-  }
-  return previous[b.length]!;
-}
-
 export function unknownKey(key: string, valid: readonly string[]): string {
-  const nearest = [...valid].sort((a, b) => distance(key, a) - distance(key, b))[0]!;
-  if (distance(key, nearest) <= Math.max(2, Math.floor(nearest.length / 3)))
-    return `is not a known key; did you mean ${nearest}?`;
+  const nearest = closest(key, valid)!;
+  if (nearest.distance <= Math.max(2, Math.floor(nearest.name.length / 3)))
+    return `is not a known key; did you mean ${nearest.name}?`;
   return `is not a known key; the keys are ${valid.join(', ')}`;
 }
 

@@ -17,7 +17,7 @@ import { PARTIAL_SUFFIX } from './download.js';
 import { S3v4Error } from './errors.js';
 import type { PathFilter } from './globs.js';
 import { sameMtime, storedMtime } from './mtime.js';
-import { type RecordStore, recordStore, type SyncRecord, seconds, verdict } from './records.js';
+import { type RecordStore, recordOf, recordStore, type SyncRecord, verdict } from './records.js';
 import { shownKey } from './replies.js';
 import {
   type BulkProgress,
@@ -161,11 +161,13 @@ export async function syncUp(
       run.all.passed(stats.size);
       return undefined;
     }
-    const sent = await uploadFile(run.transfer, { file, key, size: stats.size }, {}, run.all);
-    const { size, etag } = sent.uploaded;
-    uploaded[at] = { file, key, size };
-    const { mtimeMs, date } = sent;
-    return mtimeMs === undefined || date === undefined ? undefined : { size, mtimeMs, etag, seen: seconds(date) };
+    const {
+      uploaded: sent,
+      mtimeMs,
+      date,
+    } = await uploadFile(run.transfer, { file, key, size: stats.size }, {}, run.all);
+    uploaded[at] = { file, key, size: sent.size };
+    return recordOf(sent.size, mtimeMs, sent.etag, date);
   });
   run.result.uploaded = uploaded.filter((entry) => entry !== undefined);
   await remove(run, removals, prefix);
@@ -268,8 +270,7 @@ export async function syncDown(
     const { key, file: named, size, etag, mtimeMs } = await downloadBelow(run.transfer, tree, object, path, run.all);
     downloaded[at] = { key, file: named, size };
     // Recorded only when the listed version is the one that came: its Last-Modified is then the object's.
-    if (mtimeMs === undefined || etag !== object.etag) return undefined;
-    return { size, mtimeMs, etag, seen: seconds(object.lastModified) };
+    return etag === object.etag ? recordOf(size, mtimeMs, etag, object.lastModified) : undefined;
   });
   run.result.downloaded = downloaded.filter((entry) => entry !== undefined);
   await remove(run, removals, tree.root);
@@ -487,9 +488,7 @@ async function compare(
   const info = await client.head(object.key, { signal });
   const mtime = storedMtime(info);
   if (info.size !== stats.size || mtime === undefined || !sameMtime(mtime, stats.mtimeMs)) return { alike: false };
-  const seen = seconds(info.lastModified);
-  const record = Number.isNaN(seen) ? undefined : { size: stats.size, mtimeMs: stats.mtimeMs, etag: info.etag, seen };
-  return { alike: true, record };
+  return { alike: true, record: recordOf(stats.size, stats.mtimeMs, info.etag, info.lastModified) };
 }
 
 /**

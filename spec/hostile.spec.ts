@@ -352,7 +352,11 @@ const OBJECT_HEADERS = {
   etag: '"e-obj"',
   'last-modified': LAST_MODIFIED,
 };
-const xmlReply = (body: string): Canned => ({ status: 200, headers: { 'content-type': 'application/xml' }, body });
+const xmlReply = (body: string, headers: Record<string, string> = {}): Canned => ({
+  status: 200,
+  headers: { 'content-type': 'application/xml', ...headers },
+  body,
+});
 const LISTING =
   '<ListBucketResult><Name>hostile</Name><EncodingType>url</EncodingType><IsTruncated>false</IsTruncated>' +
   '<Contents><Key>a%20b</Key><Size>5</Size><ETag>"e1"</ETag><LastModified>2026-01-02T03:04:05.000Z</LastModified></Contents></ListBucketResult>';
@@ -368,20 +372,19 @@ const GOOD: Record<Kind, (requestBody: string) => Canned> = {
       '<InitiateMultipartUploadResult><Bucket>hostile</Bucket><Key>k</Key><UploadId>up-1</UploadId></InitiateMultipartUploadResult>',
     ),
   part: () => ({ status: 200, headers: { etag: '"e-part"' }, body: '' }),
-  complete: () => ({
-    ...xmlReply('<CompleteMultipartUploadResult><ETag>&quot;e-mp&quot;</ETag></CompleteMultipartUploadResult>'),
-    headers: { 'content-type': 'application/xml', date: WRITTEN },
-  }),
+  complete: () =>
+    xmlReply('<CompleteMultipartUploadResult><ETag>&quot;e-mp&quot;</ETag></CompleteMultipartUploadResult>', {
+      date: WRITTEN,
+    }),
   abort: () => ({ status: 204, headers: {}, body: '' }),
   get: () => ({ status: 200, headers: { ...OBJECT_HEADERS }, body: 'hello world' }),
   head: () => ({ status: 200, headers: { ...OBJECT_HEADERS }, body: '' }),
   headBucket: () => ({ status: 200, headers: {}, body: '' }),
-  copy: () => ({
-    ...xmlReply(
+  copy: () =>
+    xmlReply(
       '<CopyObjectResult><ETag>"e-copy"</ETag><LastModified>2026-01-02T03:04:05.000Z</LastModified></CopyObjectResult>',
+      { date: WRITTEN },
     ),
-    headers: { 'content-type': 'application/xml', date: WRITTEN },
-  }),
   delete: () => ({ status: 204, headers: {}, body: '' }),
   deleteMany: (sent) =>
     xmlReply(
